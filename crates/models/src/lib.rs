@@ -1,0 +1,1 @@
+//! The models: the linear softmax classifier and the MLP (filled by the training issue).
