@@ -1,9 +1,11 @@
-//! `mnist`: the command line. It parses arguments and hands over to the library crates.
+//! `mnist`: the command line. It parses arguments, picks the backend and hands over to the
+//! library crates; errors become one line on stderr and exit code 1.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use mnist_trainer::{backend, eval, info, run};
 
 #[derive(Parser)]
 #[command(
@@ -12,7 +14,10 @@ use clap::{Parser, Subcommand};
     about = "MNIST: a linear softmax classifier from scratch vs an MLP in Burn",
     long_about = "MNIST: a linear softmax classifier from scratch vs an MLP in Burn.\n\n\
         Data defaults to the repository's data/mnist_all.mat (the course's file, checksum-verified);\n\
-        --data takes another course-layout .mat file or a folder of IDX files (MNIST, Fashion-MNIST)."
+        configs and --data also take another course-layout .mat file or a folder of IDX files\n\
+        (MNIST, Fashion-MNIST). Every run lives in its own directory (artifacts/<name>/): the\n\
+        resolved config.toml, a checkpoint per epoch, metrics.csv and the final model.bpk.\n\
+        The backend is chosen at build time: --features ndarray (default), flex or wgpu."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -21,6 +26,33 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Train a model from a TOML run config (see configs/).
+    Train {
+        /// The run config, e.g. configs/mlp.toml
+        config: PathBuf,
+        /// Name of the run directory under the config's `artifacts` folder [default: the
+        /// config file's name without .toml]
+        #[arg(long)]
+        name: Option<String>,
+        /// Continue the run from its last complete checkpoint; it ends where an uninterrupted
+        /// run would have ended.
+        #[arg(long, conflicts_with = "force")]
+        resume: bool,
+        /// Delete an existing run directory of the same name and start over.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Evaluate a finished run on the test set: loss and accuracy.
+    Eval {
+        /// The run directory, e.g. artifacts/mlp
+        run: PathBuf,
+        /// Use the checkpoint of epoch N instead of the final model.
+        #[arg(long, value_name = "N")]
+        checkpoint: Option<usize>,
+        /// Test data to use instead of the run's own (a .mat file or an IDX folder).
+        #[arg(long, value_name = "PATH")]
+        data: Option<PathBuf>,
+    },
     /// Inspect a data source.
     #[command(subcommand)]
     Data(DataCommand),
@@ -39,18 +71,59 @@ enum DataCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result: anyhow::Result<()> = match cli.command {
-        Command::Data(DataCommand::Info { data }) => {
-            mnist_trainer::info::data_info(data.as_deref())
-                .map(|text| print!("{text}"))
-                .map_err(Into::into)
-        }
-    };
-    match result {
+    match execute(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {e}");
             ExitCode::FAILURE
         }
     }
+}
+
+fn execute(command: Command) -> Result<(), mnist_trainer::Error> {
+    match command {
+        Command::Data(DataCommand::Info { data }) => {
+            print!("{}", info::data_info(data.as_deref())?);
+        }
+        Command::Train {
+            config,
+            name,
+            resume,
+            force,
+        } => {
+            let request = run::TrainRequest {
+                config,
+                name,
+                resume,
+                force,
+            };
+            let outcome = run::train(&request, &backend::select())?;
+            if let Some(last) = outcome.epochs.last() {
+                println!(
+                    "done       test accuracy {:.2}% after {} epochs; run directory {}",
+                    100.0 * last.valid_acc,
+                    last.epoch,
+                    outcome.run_dir.display()
+                );
+            }
+        }
+        Command::Eval {
+            run,
+            checkpoint,
+            data,
+        } => {
+            let backend = backend::select();
+            let e = eval::eval(&run, checkpoint, data.as_deref(), &backend)?;
+            println!("weights    {}", e.weights.display());
+            println!("backend    {}", backend.describe());
+            println!("test loss  {:.4}", e.loss);
+            println!(
+                "accuracy   {:.2}% ({}/{})",
+                100.0 * e.accuracy(),
+                e.correct,
+                e.total
+            );
+        }
+    }
+    Ok(())
 }

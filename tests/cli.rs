@@ -97,3 +97,141 @@ fn help_explains_the_commands() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("--data"), "{stdout}");
 }
+
+/// A run config training a small MLP on the fixture images, runs going to `dir/runs`.
+fn tiny_config(dir: &Path, extra: &str) -> PathBuf {
+    let text = format!(
+        "batch_size = 25\nepochs = 2\n{extra}data = {:?}\nartifacts = {:?}\n\
+         [model]\nkind = \"mlp\"\nhidden = 32\n[optimizer]\nkind = \"adam\"\nlr = 0.005\n",
+        fixtures().join("mnist-idx"),
+        dir.join("runs"),
+    );
+    let path = dir.join("tiny.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn piped_training_prints_one_plain_line_per_epoch() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = tiny_config(dir.path(), "");
+    let out = mnist(&["train", config.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !stdout.contains('\x1b') && !stdout.contains('\r'),
+        "escape codes in {stdout:?}"
+    );
+    assert!(stdout.contains("backend    "), "{stdout}");
+    let epoch_lines: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.trim_start().starts_with(|c: char| c.is_ascii_digit()))
+        .collect();
+    assert_eq!(epoch_lines.len(), 2, "{stdout}");
+    assert!(epoch_lines[0].trim_start().starts_with("1/2"), "{stdout}");
+    // Fixed width: both lines align with the header.
+    let header = stdout.lines().find(|l| l.starts_with("epoch ")).unwrap();
+    assert!(
+        epoch_lines.iter().all(|l| l.len() == header.len()),
+        "{stdout}"
+    );
+
+    // The run exists now: a second start is refused without --force, and nothing is touched.
+    let run = dir.path().join("runs/tiny");
+    let model_before = std::fs::read(run.join("model.bpk")).unwrap();
+    let again = mnist(&["train", config.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        stderr.contains("already exists") && stderr.contains("--force"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read(run.join("model.bpk")).unwrap(), model_before);
+    // --force starts over.
+    let forced = mnist(&["train", config.to_str().unwrap(), "--force"]);
+    assert!(forced.status.success());
+
+    // eval of the finished run prints the last validation accuracy.
+    let last_valid = epoch_lines[1].split_whitespace().nth(4).unwrap();
+    let out = mnist(&["eval", run.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains(&format!("accuracy   {last_valid}")),
+        "{last_valid} vs {stdout}"
+    );
+}
+
+#[test]
+fn config_errors_name_the_key_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("batch_size = 0\n", "batch_size must be at least 1"),
+        ("epochs = 0\n", "epochs must be at least 1"),
+        ("batchsize = 50\n", "unknown field `batchsize`"),
+        ("seed = \"forty-two\"\n", "key `seed`"),
+    ];
+    for (extra, cause) in cases {
+        // `extra` is prepended, so a duplicate of batch_size/epochs replaces the valid one.
+        let config = tiny_config(dir.path(), "");
+        let text = std::fs::read_to_string(&config).unwrap();
+        let key = extra.split('=').next().unwrap().trim();
+        let text: String = text
+            .lines()
+            .filter(|l| !l.starts_with(&format!("{key} ")))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        std::fs::write(&config, format!("{extra}{text}")).unwrap();
+        check_config_error(&config, cause);
+    }
+    for (from, to, cause) in [
+        (
+            "lr = 0.005",
+            "lr = 0.0",
+            "optimizer.lr must be a positive number",
+        ),
+        (
+            "lr = 0.005",
+            "lr = -1.0",
+            "optimizer.lr must be a positive number",
+        ),
+        (
+            "hidden = 32",
+            "hidden = 0",
+            "model.hidden must be at least 1",
+        ),
+        ("kind = \"mlp\"", "kind = \"cnn\"", "key `model.kind`"),
+        (
+            "hidden = 32",
+            "hidden = 32\nwidth = 3",
+            "key `model.width`: unknown field `width`",
+        ),
+    ] {
+        let config = tiny_config(dir.path(), "");
+        let text = std::fs::read_to_string(&config).unwrap().replace(from, to);
+        std::fs::write(&config, text).unwrap();
+        check_config_error(&config, cause);
+    }
+    assert!(
+        !dir.path().join("runs").exists(),
+        "a bad config created a run directory"
+    );
+}
+
+fn check_config_error(config: &Path, cause: &str) {
+    let out = mnist(&["train", config.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{cause}: {stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains(config.to_str().unwrap()), "{stderr}");
+    assert!(stderr.contains(cause), "expected {cause:?} in {stderr}");
+    assert!(
+        out.stdout.is_empty(),
+        "work started: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

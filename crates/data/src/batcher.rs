@@ -18,19 +18,30 @@ pub struct MnistBatch {
     pub targets: Tensor<1, Int>,
 }
 
-impl Batcher<MnistItem, MnistBatch> for MnistBatcher {
-    fn batch(&self, items: Vec<MnistItem>, device: &Device) -> MnistBatch {
-        let n = items.len();
+impl MnistBatch {
+    /// A batch from images (784 pixels each, 0..=255) and their labels.
+    pub fn from_pixels<'a>(
+        images: impl ExactSizeIterator<Item = &'a [u8]>,
+        labels: impl Iterator<Item = u8>,
+        device: &Device,
+    ) -> Self {
+        let n = images.len();
         // One allocation per batch, not one per item.
         let mut pixels = Vec::with_capacity(n * IMAGE_PIXELS);
-        let mut labels = Vec::with_capacity(n);
-        for item in &items {
-            pixels.extend(item.image.iter().map(|&p| p as f32 / 255.0));
-            labels.push(item.label as i64);
+        for image in images {
+            pixels.extend(image.iter().map(|&p| p as f32 / 255.0));
         }
+        let labels: Vec<i64> = labels.map(i64::from).collect();
         MnistBatch {
             images: Tensor::from_data(TensorData::new(pixels, [n, IMAGE_PIXELS]), device),
             targets: Tensor::from_data(TensorData::new(labels, [n]), device),
         }
+    }
+}
+
+impl Batcher<MnistItem, MnistBatch> for MnistBatcher {
+    fn batch(&self, items: Vec<MnistItem>, device: &Device) -> MnistBatch {
+        let images = items.iter().map(|item| &item.image[..]);
+        MnistBatch::from_pixels(images, items.iter().map(|item| item.label), device)
     }
 }

@@ -5,6 +5,7 @@
 mod batcher;
 mod error;
 pub mod idx;
+mod loader;
 pub mod mat;
 #[doc(hidden)]
 pub mod testing;
@@ -17,6 +18,7 @@ use sha2::{Digest, Sha256};
 
 pub use batcher::{MnistBatch, MnistBatcher};
 pub use error::{DataError, ErrorKind, Result};
+pub use loader::{MnistLoader, batch_of};
 
 pub const IMAGE_SIDE: usize = 28;
 pub const IMAGE_PIXELS: usize = IMAGE_SIDE * IMAGE_SIDE;

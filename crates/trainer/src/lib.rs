@@ -1,4 +1,15 @@
-//! Everything behind the `mnist` command: data reports now; training, evaluation and figures next.
+//! Everything behind the `mnist` command: configs, training (burn's Learner), evaluation and
+//! data reports. The binary only parses arguments and picks the backend.
 
+pub mod backend;
+pub mod config;
+mod error;
+pub mod eval;
+pub mod fsutil;
 pub mod info;
+pub mod metrics;
+pub mod progress;
+pub mod run;
 pub mod sys;
+
+pub use error::Error;

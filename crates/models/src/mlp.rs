@@ -1,0 +1,54 @@
+//! The course's network: Flatten → Dense(300, tanh) → Dense(10) (softmax in the loss).
+
+use burn::nn::Linear;
+use burn::prelude::*;
+use burn::tensor::activation;
+use mnist_data::{IMAGE_PIXELS, NUM_CLASSES};
+
+use crate::{Activation, init};
+
+#[derive(Module, Debug)]
+pub struct Mlp {
+    /// weight `[784, hidden]`, bias `[hidden]`
+    pub hidden: Linear,
+    /// weight `[hidden, 10]`, bias `[10]`
+    pub output: Linear,
+    #[module(skip)]
+    pub activation: Activation,
+}
+
+impl Mlp {
+    /// Glorot-uniform weights and zero biases: Keras' `Dense` defaults, which the course used.
+    pub fn new(hidden: usize, activation: Activation, seed: u64, device: &Device) -> Self {
+        let mut rng = init::rng(seed);
+        let mut layer = |fan_in: usize, fan_out: usize| {
+            let limit = (6.0 / (fan_in + fan_out) as f32).sqrt();
+            Linear {
+                weight: init::param2(
+                    init::uniform(&mut rng, fan_in * fan_out, limit),
+                    [fan_in, fan_out],
+                    device,
+                ),
+                bias: Some(init::param1(vec![0.0; fan_out], device)),
+            }
+        };
+        let hidden_layer = layer(IMAGE_PIXELS, hidden);
+        let output = layer(hidden, NUM_CLASSES);
+        Self {
+            hidden: hidden_layer,
+            output,
+            activation,
+        }
+    }
+
+    /// Logits `[batch, 10]` of `[batch, 784]` images.
+    pub fn forward(&self, images: Tensor<2>) -> Tensor<2> {
+        let h = self.hidden.forward(images); // [batch, hidden]
+        let h = match self.activation {
+            Activation::Tanh => activation::tanh(h),
+            Activation::Relu => activation::relu(h),
+            Activation::Sigmoid => activation::sigmoid(h),
+        };
+        self.output.forward(h)
+    }
+}

@@ -1,0 +1,43 @@
+//! Errors of the commands; each names the file or directory involved and, where there is one, the fix.
+
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Data(#[from] mnist_data::DataError),
+    #[error("{}: {why}", path.display())]
+    Config { path: PathBuf, why: String },
+    #[error("{}: {what}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        what: &'static str,
+        source: std::io::Error,
+    },
+    #[error(
+        "{}: run directory already exists; pass --resume to continue it or --force to start it over",
+        .0.display()
+    )]
+    RunExists(PathBuf),
+    #[error("{}: {why}", path.display())]
+    Run { path: PathBuf, why: String },
+    #[error("training failed: {0}")]
+    Training(String),
+}
+
+impl Error {
+    pub fn io(path: &Path, what: &'static str, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.to_path_buf(),
+            what,
+            source,
+        }
+    }
+
+    pub fn run(path: &Path, why: impl Into<String>) -> Self {
+        Error::Run {
+            path: path.to_path_buf(),
+            why: why.into(),
+        }
+    }
+}

@@ -1,0 +1,243 @@
+//! `mnist train`: a run directory per run, trained by burn's Learner, resumable.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use burn::data::dataloader::DataLoader;
+use burn::module::Module;
+use burn::train::checkpoint::KeepLastNCheckpoints;
+use burn::train::metric::{AccuracyMetric, LossMetric};
+use burn::train::{Learner, SupervisedTraining};
+use mnist_data::{MnistBatch, MnistLoader, Split};
+use mnist_models::Model;
+
+use crate::Error;
+use crate::backend::Backend;
+use crate::config::{RunConfig, TrainerKind};
+use crate::fsutil::atomic_write;
+use crate::metrics;
+use crate::progress::{EpochPrinter, EpochRecord};
+
+pub const CONFIG_FILE: &str = "config.toml";
+pub const FINAL_MODEL: &str = "model.bpk";
+/// Batch size for validation: any size gives the same numbers; larger is faster.
+pub const EVAL_BATCH: usize = 500;
+
+/// What `mnist train` was asked to do.
+#[derive(Clone, Debug, Default)]
+pub struct TrainRequest {
+    pub config: PathBuf,
+    /// Run name; defaults to the config file's stem.
+    pub name: Option<String>,
+    pub resume: bool,
+    pub force: bool,
+}
+
+/// The outcome of a finished run.
+#[derive(Clone, Debug)]
+pub struct TrainOutcome {
+    pub run_dir: PathBuf,
+    pub epochs: Vec<EpochRecord>,
+}
+
+/// Checks everything that can be checked before training starts, prepares the run directory,
+/// trains, and writes the final model and `metrics.csv`.
+pub fn train(request: &TrainRequest, backend: &Backend) -> Result<TrainOutcome, Error> {
+    let config = RunConfig::load(&request.config)?;
+    let name = match &request.name {
+        Some(n) => n.clone(),
+        None => request
+            .config
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    };
+    if name.is_empty() || name.contains(['/', '\\']) || name == "." || name == ".." {
+        return Err(Error::Config {
+            path: request.config.clone(),
+            why: format!("`{name}` cannot name a run directory; pass --name NAME"),
+        });
+    }
+    let run_dir = config.artifacts.join(&name);
+    let resume_from = prepare_run_dir(&run_dir, &config, request)?;
+    // Load the data before writing anything, so a bad data path costs nothing.
+    let data = mnist_data::load(Some(&config.data))?;
+    std::fs::create_dir_all(&run_dir).map_err(|e| Error::io(&run_dir, "cannot create", e))?;
+    atomic_write(&run_dir.join(CONFIG_FILE), config.to_toml().as_bytes())?;
+
+    println!("backend    {}", backend.describe());
+    println!("run        {}", run_dir.display());
+    println!(
+        "data       {} ({} train, {} test)",
+        data.path.display(),
+        data.train.len(),
+        data.test.len()
+    );
+    if resume_from > 0 {
+        println!("resuming   after epoch {resume_from} of {}", config.epochs);
+    }
+    match config.trainer {
+        TrainerKind::Learner => {}
+        TrainerKind::Scratch => {
+            return Err(Error::Config {
+                path: request.config.clone(),
+                why: "trainer = \"scratch\" is not available yet; use trainer = \"learner\"".into(),
+            });
+        }
+    }
+    let epochs = train_with_learner(
+        &config,
+        &run_dir,
+        data.train,
+        data.test,
+        resume_from,
+        backend,
+    )?;
+    Ok(TrainOutcome { run_dir, epochs })
+}
+
+/// Refuses to overwrite a run without `--force`; for `--resume`, checks the run's own config and
+/// returns the last complete checkpoint's epoch (0 = from the start).
+fn prepare_run_dir(
+    run_dir: &Path,
+    config: &RunConfig,
+    request: &TrainRequest,
+) -> Result<usize, Error> {
+    let exists = run_dir.exists();
+    if request.resume {
+        if !exists {
+            return Err(Error::run(
+                run_dir,
+                "no such run to resume; start it without --resume",
+            ));
+        }
+        let stored = RunConfig::load(&run_dir.join(CONFIG_FILE))?;
+        if &stored != config {
+            return Err(Error::run(
+                run_dir,
+                format!(
+                    "{} differs from this run's {CONFIG_FILE}; --resume continues a run with its own \
+                     configuration (pass the same file, or start a new run with --name)",
+                    request.config.display()
+                ),
+            ));
+        }
+        return Ok(last_complete_checkpoint(run_dir));
+    }
+    if exists {
+        if !request.force {
+            return Err(Error::RunExists(run_dir.to_path_buf()));
+        }
+        let is_run = run_dir.join(CONFIG_FILE).exists()
+            || std::fs::read_dir(run_dir)
+                .map(|mut d| d.next().is_none())
+                .unwrap_or(false);
+        if !is_run {
+            return Err(Error::run(
+                run_dir,
+                format!(
+                    "has no {CONFIG_FILE}, so it is not a run directory; --force will not delete it"
+                ),
+            ));
+        }
+        std::fs::remove_dir_all(run_dir).map_err(|e| Error::io(run_dir, "cannot remove", e))?;
+    }
+    Ok(0)
+}
+
+/// The highest epoch whose model, optimizer and scheduler checkpoints all exist.
+pub fn last_complete_checkpoint(run_dir: &Path) -> usize {
+    checkpoint_epochs(run_dir).into_iter().max().unwrap_or(0)
+}
+
+/// Epochs with a complete checkpoint, ascending.
+pub fn checkpoint_epochs(run_dir: &Path) -> Vec<usize> {
+    let dir = run_dir.join("checkpoint");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    let mut epochs: Vec<usize> = entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.strip_prefix("model-")?
+                .strip_suffix(".bpk")?
+                .parse()
+                .ok()
+        })
+        .filter(|n| {
+            ["optim", "scheduler"]
+                .iter()
+                .all(|kind| dir.join(format!("{kind}-{n}.bpk")).exists())
+        })
+        .collect();
+    epochs.sort_unstable();
+    epochs
+}
+
+fn train_with_learner(
+    config: &RunConfig,
+    run_dir: &Path,
+    train: Split,
+    test: Split,
+    resume_from: usize,
+    backend: &Backend,
+) -> Result<Vec<EpochRecord>, Error> {
+    let device = &backend.device;
+    let mut train_loader = MnistLoader::new(Arc::new(train), config.batch_size, device)
+        .starting_after_epoch(resume_from)
+        .prefetch(config.num_workers);
+    if config.shuffle {
+        train_loader = train_loader.shuffle(config.seed);
+    }
+    let valid_loader = MnistLoader::new(Arc::new(test), EVAL_BATCH, device);
+    let train_loader: Arc<dyn DataLoader<MnistBatch>> = Arc::new(train_loader);
+    let valid_loader: Arc<dyn DataLoader<MnistBatch>> = Arc::new(valid_loader);
+
+    // Epochs finished before a resume keep their records; later ones are redone.
+    let mut records = metrics::read_epochs(run_dir)?;
+    records.retain(|r| r.epoch <= resume_from);
+    metrics::write_epochs(run_dir, &records)?;
+    let sink_dir = run_dir.to_path_buf();
+    let mut sink_records = records.clone();
+    let printer = EpochPrinter::new(Box::new(move |record| {
+        // Persist each epoch as it ends, so a killed run keeps its history.
+        sink_records.push(record.clone());
+        if let Err(e) = metrics::write_epochs(&sink_dir, &sink_records) {
+            eprintln!("warning: {e}");
+        }
+    }));
+    let finished = printer.records.clone();
+
+    let model = Model::new(&config.model, config.seed, &device.clone().autodiff());
+    let mut training = SupervisedTraining::new(run_dir, train_loader, valid_loader)
+        .metrics((AccuracyMetric::new(), LossMetric::new()))
+        .num_epochs(config.epochs)
+        .with_default_checkpointers()
+        .with_checkpointing_strategy(KeepLastNCheckpoints::new(usize::MAX))
+        .renderer(Box::new(printer))
+        .with_application_logger(None);
+    if resume_from > 0 {
+        training = training.checkpoint(resume_from);
+    }
+    let result = training.launch(Learner::new(
+        model,
+        config.optimizer.init(),
+        config.optimizer.lr(),
+    ));
+    if let Some(e) = &result.error {
+        return Err(Error::Training(e.to_string()));
+    }
+    let final_path = run_dir.join(FINAL_MODEL);
+    result
+        .model
+        .save_file(&final_path)
+        .map_err(|e| Error::run(&final_path, format!("cannot save the final model: {e}")))?;
+
+    let new_records = finished.lock().map(|r| r.clone()).unwrap_or_default();
+    records.extend(new_records);
+    metrics::write_epochs(run_dir, &records)?;
+    let iterations = metrics::read_iterations(run_dir, config.epochs)?;
+    metrics::write_metrics(run_dir, &records, &iterations)?;
+    Ok(records)
+}
