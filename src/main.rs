@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use mnist_trainer::{backend, eval, info, run};
+use mnist_trainer::{backend, eval, gradcheck, info, run};
 
 #[derive(Parser)]
 #[command(
@@ -52,6 +52,12 @@ enum Command {
         /// Test data to use instead of the run's own (a .mat file or an IDX folder).
         #[arg(long, value_name = "PATH")]
         data: Option<PathBuf>,
+    },
+    /// Check the linear classifier's hand-written gradient against central finite differences
+    /// (f64) and burn's autodiff, on a real batch of 50 training images; exits 1 above tolerance.
+    Gradcheck {
+        /// A run config whose data and seed to use [default: data/mnist_all.mat, seed 42]
+        config: Option<PathBuf>,
     },
     /// Inspect a data source.
     #[command(subcommand)]
@@ -105,6 +111,16 @@ fn execute(command: Command) -> Result<(), mnist_trainer::Error> {
                     last.epoch,
                     outcome.run_dir.display()
                 );
+            }
+        }
+        Command::Gradcheck { config } => {
+            let (report, passed) = gradcheck::run(config.as_deref(), &backend::select().device)?;
+            print!("{report}");
+            if !passed {
+                return Err(mnist_trainer::Error::Check(
+                    "the hand-written gradient disagrees with its references beyond tolerance"
+                        .into(),
+                ));
             }
         }
         Command::Eval {

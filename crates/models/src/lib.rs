@@ -13,7 +13,7 @@ mod step;
 use burn::prelude::*;
 
 pub use config::{Activation, ModelConfig};
-pub use linear::LinearSoftmax;
+pub use linear::{HandGradient, LinearSoftmax, hand_gradient};
 pub use mlp::Mlp;
 pub use step::loss_and_logits;
 

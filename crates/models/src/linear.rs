@@ -38,3 +38,74 @@ impl LinearSoftmax {
         images.matmul(pixels) + bias
     }
 }
+
+/// What one hand-computed step needs and reports; all of it from one forward pass.
+#[derive(Clone, Debug)]
+pub struct HandGradient {
+    /// Mean cross-entropy of the batch, `[1]`.
+    pub loss: Tensor<1>,
+    /// −log p(true class) of each image, `[batch]`.
+    pub nll: Tensor<1>,
+    /// Softmax probabilities, `[batch, 10]`.
+    pub probs: Tensor<2>,
+    /// ∂loss/∂W, `[785, 10]`, row 0 the bias.
+    pub gradient: Tensor<2>,
+}
+
+/// Softmax cross-entropy and its gradient for weights `w` (`[785, 10]`, bias row 0), written out
+/// by hand on the plain backend, no autodiff, vectorised over the batch:
+///
+///   Z = [1, X]·W,  P = softmax(Z) row-wise,  loss = −mean(log P[b, y_b]),
+///   ∂loss/∂W = [1, X]ᵀ·(P − Y) / B   (Y one-hot).
+///
+/// The bias row of the gradient is the column sums of (P − Y) / B: [1, X]ᵀ's first row is ones.
+pub fn hand_gradient(w: Tensor<2>, images: Tensor<2>, targets: Tensor<1, Int>) -> HandGradient {
+    let [batch, _] = images.dims();
+    let bias = w.clone().slice(0..1); // [1, 10]
+    let pixels = w.slice(1..IMAGE_PIXELS + 1); // [784, 10]
+    let logits = images.clone().matmul(pixels) + bias; // [batch, 10]
+    // Stable softmax: subtracting the row max changes nothing mathematically and keeps exp() ≤ 1.
+    let shifted = logits.clone() - logits.max_dim(1); // [batch, 10]
+    let exp = shifted.clone().exp();
+    let sum = exp.clone().sum_dim(1); // [batch, 1]
+    let probs = exp / sum.clone(); // [batch, 10]
+    // −log P[y] = log Σ exp(shifted) − shifted[y]
+    let picked = shifted.gather(1, targets.clone().unsqueeze_dim(1)); // [batch, 1]
+    let nll = (sum.log() - picked).flatten::<1>(0, 1); // [batch]
+    let loss = nll.clone().mean();
+    let one_hot = targets.one_hot::<2>(NUM_CLASSES).float(); // [batch, 10]
+    let delta = (probs.clone() - one_hot) / batch as f32; // [batch, 10]
+    let grad_bias = delta.clone().sum_dim(0); // [1, 10]
+    let grad_pixels = images.transpose().matmul(delta); // [784, 10]
+    HandGradient {
+        loss,
+        nll,
+        probs,
+        gradient: Tensor::cat(vec![grad_bias, grad_pixels], 0),
+    }
+}
+
+impl LinearSoftmax {
+    /// [`hand_gradient`] at this model's weights.
+    pub fn hand_gradient(&self, images: Tensor<2>, targets: Tensor<1, Int>) -> HandGradient {
+        hand_gradient(self.weight.val(), images, targets)
+    }
+
+    /// One plain SGD step, W ← W − lr·∇W, keeping the parameter's identity (so checkpoints of
+    /// the hand-trained and the Learner-trained model are interchangeable).
+    pub fn sgd_step(self, gradient: Tensor<2>, lr: f64) -> Self {
+        Self {
+            weight: self.weight.map(|w| w - gradient * lr),
+        }
+    }
+
+    /// The weights as a row-major `[785, 10]` vector.
+    pub fn weights_vec(&self) -> Vec<f32> {
+        self.weight
+            .val()
+            .into_data()
+            .convert::<f32>()
+            .try_into_vec::<f32>()
+            .expect("converted to f32")
+    }
+}

@@ -152,6 +152,14 @@ impl RunConfig {
             return Err("epochs must be at least 1".into());
         }
         self.model.validate()?;
+        if self.trainer == TrainerKind::Scratch {
+            if self.model != ModelConfig::Linear {
+                return Err("trainer = \"scratch\" trains the linear model by hand: set model.kind = \"linear\"".into());
+            }
+            if !matches!(self.optimizer, OptimizerConfig::Sgd { momentum, .. } if momentum == 0.0) {
+                return Err("trainer = \"scratch\" runs plain SGD: set optimizer.kind = \"sgd\" without momentum".into());
+            }
+        }
         let lr = self.optimizer.lr();
         if !(lr.is_finite() && lr > 0.0) {
             return Err(format!("optimizer.lr must be a positive number, got {lr}"));

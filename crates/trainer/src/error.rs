@@ -23,6 +23,8 @@ pub enum Error {
     Run { path: PathBuf, why: String },
     #[error("training failed: {0}")]
     Training(String),
+    #[error("{0}")]
+    Check(String),
 }
 
 impl Error {

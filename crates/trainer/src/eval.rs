@@ -49,7 +49,7 @@ pub fn load_run_model(
         None => run_dir.join(FINAL_MODEL),
     };
     if !weights.exists() {
-        let available = checkpoint_epochs(run_dir);
+        let available = checkpoint_epochs(run_dir, config.trainer);
         let hint = if available.is_empty() {
             "the run has no checkpoints yet".to_string()
         } else {
@@ -72,9 +72,9 @@ pub fn load_run_model(
 }
 
 /// Mean cross-entropy, number correct and predictions of `model` over `split`.
-pub fn evaluate_split(model: &Model, split: Split, device: &Device) -> (f64, usize, Vec<u8>) {
+pub fn evaluate_split(model: &Model, split: Arc<Split>, device: &Device) -> (f64, usize, Vec<u8>) {
     let total = split.len();
-    let loader = MnistLoader::new(Arc::new(split), EVAL_BATCH, device);
+    let loader = MnistLoader::new(split, EVAL_BATCH, device);
     let mut loss_sum = 0.0;
     let mut correct = 0;
     let mut predictions = Vec::with_capacity(total);
@@ -112,7 +112,8 @@ pub fn eval(
     let (config, model, weights) = load_run_model(run_dir, checkpoint, &backend.device)?;
     let mnist = mnist_data::load(Some(data.unwrap_or(&config.data)))?;
     let total = mnist.test.len();
-    let (loss, correct, predictions) = evaluate_split(&model, mnist.test, &backend.device);
+    let (loss, correct, predictions) =
+        evaluate_split(&model, Arc::new(mnist.test), &backend.device);
     Ok(Evaluation {
         weights,
         loss,

@@ -5,11 +5,15 @@ pub mod backend;
 pub mod config;
 mod error;
 pub mod eval;
+pub mod figures;
 pub mod fsutil;
+pub mod gradcheck;
 pub mod info;
 pub mod metrics;
 pub mod progress;
+pub mod report;
 pub mod run;
+pub mod scratch;
 pub mod sys;
 
 pub use error::Error;

@@ -10,7 +10,7 @@ use crate::progress::EpochRecord;
 
 pub const EPOCHS_FILE: &str = "epochs.csv";
 pub const METRICS_FILE: &str = "metrics.csv";
-const EPOCHS_HEADER: &str = "epoch,train_loss,train_acc,valid_loss,valid_acc,seconds";
+const EPOCHS_HEADER: &str = "epoch,train_loss,train_acc,valid_loss,valid_acc,seconds,train_seconds";
 pub const METRICS_HEADER: &str = "scope,epoch,iteration,split,loss,accuracy,seconds";
 
 /// One training iteration: mean loss and accuracy (fraction) of its batch.
@@ -25,8 +25,8 @@ pub struct IterationRecord {
 
 pub fn epoch_row(r: &EpochRecord) -> String {
     format!(
-        "{},{},{},{},{},{:.3}",
-        r.epoch, r.train_loss, r.train_acc, r.valid_loss, r.valid_acc, r.seconds
+        "{},{},{},{},{},{:.3},{:.3}",
+        r.epoch, r.train_loss, r.train_acc, r.valid_loss, r.valid_acc, r.seconds, r.train_seconds
     )
 }
 
@@ -52,7 +52,7 @@ pub fn read_epochs(run_dir: &Path) -> Result<Vec<EpochRecord>, Error> {
     for (n, line) in text.lines().enumerate().skip(1) {
         let bad = || Error::run(&path, format!("line {} is not `{EPOCHS_HEADER}`", n + 1));
         let f: Vec<&str> = line.split(',').collect();
-        if f.len() != 6 {
+        if f.len() != 7 {
             return Err(bad());
         }
         let num = |i: usize| f[i].parse::<f64>().map_err(|_| bad());
@@ -63,6 +63,7 @@ pub fn read_epochs(run_dir: &Path) -> Result<Vec<EpochRecord>, Error> {
             valid_loss: num(3)?,
             valid_acc: num(4)?,
             seconds: num(5)?,
+            train_seconds: num(6)?,
         });
     }
     Ok(out)
@@ -81,6 +82,28 @@ fn read_metric_log(path: &Path) -> Result<Vec<f64>, Error> {
                 .ok_or_else(|| Error::run(path, format!("unexpected line `{l}`")))
         })
         .collect()
+}
+
+/// Writes one epoch's per-iteration values in the layout of burn's `FileMetricLogger`, so runs
+/// trained by hand and by the Learner are read back the same way.
+pub fn write_iteration_logs(
+    run_dir: &Path,
+    epoch: usize,
+    losses: &[f64],
+    accuracies: &[f64],
+) -> Result<(), Error> {
+    let dir = run_dir.join("train").join(format!("epoch-{epoch}"));
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, "cannot create", e))?;
+    for (name, values, scale) in [("Loss", losses, 1.0), ("Accuracy", accuracies, 100.0)] {
+        let mut text = String::new();
+        for v in values {
+            let _ = writeln!(text, "{},1", v * scale);
+        }
+        let mean = values.iter().sum::<f64>() / values.len().max(1) as f64;
+        let _ = writeln!(text, "{},final", mean * scale);
+        atomic_write(&dir.join(format!("{name}.log")), text.as_bytes())?;
+    }
+    Ok(())
 }
 
 /// Training iterations of epochs `1..=epochs`, read from burn's logs in `run_dir/train`.

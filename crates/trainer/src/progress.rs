@@ -26,6 +26,8 @@ pub struct EpochRecord {
     pub valid_acc: f64,
     /// Wall time of the epoch, training and validation.
     pub seconds: f64,
+    /// Wall time of the training pass alone.
+    pub train_seconds: f64,
 }
 
 pub const HEADER: &str = "epoch  train_loss  train_acc  valid_loss  valid_acc  seconds";
@@ -45,6 +47,68 @@ impl EpochRecord {
     }
 }
 
+/// The live progress line on a terminal; nothing at all otherwise.
+pub struct Console {
+    terminal: bool,
+    last_draw: Option<Instant>,
+}
+
+impl Default for Console {
+    fn default() -> Self {
+        Self {
+            terminal: std::io::stdout().is_terminal(),
+            last_draw: None,
+        }
+    }
+}
+
+impl Console {
+    /// Redraws the progress line, at most every 100 ms (and always at the end of a split).
+    #[allow(clippy::too_many_arguments)]
+    pub fn progress(
+        &mut self,
+        epoch: usize,
+        total_epochs: usize,
+        split: &str,
+        done: usize,
+        total: usize,
+        loss: f64,
+        accuracy: f64,
+    ) {
+        if !self.terminal {
+            return;
+        }
+        let now = Instant::now();
+        if self
+            .last_draw
+            .is_some_and(|t| now - t < Duration::from_millis(100))
+            && done < total
+        {
+            return;
+        }
+        self.last_draw = Some(now);
+        let width = 30;
+        let filled = (done * width) / total.max(1);
+        let bar: String = "#".repeat(filled) + &" ".repeat(width - filled);
+        let mut out = std::io::stdout().lock();
+        let _ = write!(
+            out,
+            "\r\x1b[2Kepoch {epoch}/{total_epochs} {split:<5} [{bar}] {done}/{total} loss {loss:.4} acc {:.2}%",
+            100.0 * accuracy
+        );
+        let _ = out.flush();
+    }
+
+    /// Prints a finished epoch's line (replacing the progress line on a terminal).
+    pub fn epoch_line(&mut self, record: &EpochRecord, total_epochs: usize) {
+        if self.terminal {
+            print!("\r\x1b[2K");
+        }
+        println!("{}", record.line(total_epochs));
+        self.last_draw = None;
+    }
+}
+
 /// Called with each finished epoch (to persist it before the next one starts).
 pub type EpochSink = Box<dyn FnMut(&EpochRecord) + Send + Sync>;
 
@@ -60,8 +124,8 @@ pub struct EpochPrinter {
     split_total: usize,
     // Running means of the current training epoch, for the live line.
     running: HashMap<String, (f64, usize)>,
-    last_draw: Option<Instant>,
-    terminal: bool,
+    train_seconds: f64,
+    console: Console,
     sink: EpochSink,
     pub records: Arc<Mutex<Vec<EpochRecord>>>,
 }
@@ -77,8 +141,8 @@ impl EpochPrinter {
             split: String::new(),
             split_total: 0,
             running: HashMap::new(),
-            last_draw: None,
-            terminal: std::io::stdout().is_terminal(),
+            train_seconds: f64::NAN,
+            console: Console::default(),
             sink,
             records: Arc::new(Mutex::new(Vec::new())),
         }
@@ -115,38 +179,21 @@ impl EpochPrinter {
     }
 
     fn draw_progress(&mut self, items: usize) {
-        if !self.terminal {
-            return;
-        }
-        let now = Instant::now();
-        if self
-            .last_draw
-            .is_some_and(|t| now - t < Duration::from_millis(100))
-            && items < self.split_total
-        {
-            return;
-        }
-        self.last_draw = Some(now);
         let mean = |name: &str| {
             self.running
                 .get(name)
                 .map_or(f64::NAN, |(sum, n)| sum / (*n).max(1) as f64)
         };
-        let width = 30;
-        let filled = (items * width) / self.split_total.max(1);
-        let bar: String = "#".repeat(filled) + &" ".repeat(width - filled);
-        let epoch = self.epoch;
-        let mut out = std::io::stdout().lock();
-        let _ = write!(
-            out,
-            "\r\x1b[2Kepoch {epoch}/{} {:<5} [{bar}] {items}/{} loss {:.4} acc {:.2}%",
+        let (loss, accuracy) = (mean("Loss"), mean("Accuracy") / 100.0);
+        self.console.progress(
+            self.epoch,
             self.total_epochs,
-            self.split,
+            &self.split,
+            items,
             self.split_total,
-            mean("Loss"),
-            mean("Accuracy"),
+            loss,
+            accuracy,
         );
-        let _ = out.flush();
     }
 }
 
@@ -186,11 +233,9 @@ impl TrainingProgressLogger for EpochPrinter {
             valid_loss: self.final_value(false, "Loss"),
             valid_acc: self.final_value(false, "Accuracy") / 100.0,
             seconds: self.epoch_start.elapsed().as_secs_f64(),
+            train_seconds: self.train_seconds,
         };
-        if self.terminal {
-            print!("\r\x1b[2K");
-        }
-        println!("{}", record.line(self.total_epochs));
+        self.console.epoch_line(&record, self.total_epochs);
         (self.sink)(&record);
         if let Ok(mut records) = self.records.lock() {
             records.push(record);
@@ -203,10 +248,11 @@ impl TrainingProgressLogger for EpochPrinter {
         if split == "train" {
             self.epoch_start = Instant::now();
             self.running.clear();
+        } else {
+            self.train_seconds = self.epoch_start.elapsed().as_secs_f64();
         }
         self.split = split.to_string();
         self.split_total = total_items;
-        self.last_draw = None;
     }
 
     fn update_split(&mut self, items_processed: usize) {

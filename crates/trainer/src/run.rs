@@ -76,22 +76,35 @@ pub fn train(request: &TrainRequest, backend: &Backend) -> Result<TrainOutcome, 
     if resume_from > 0 {
         println!("resuming   after epoch {resume_from} of {}", config.epochs);
     }
-    match config.trainer {
-        TrainerKind::Learner => {}
-        TrainerKind::Scratch => {
-            return Err(Error::Config {
-                path: request.config.clone(),
-                why: "trainer = \"scratch\" is not available yet; use trainer = \"learner\"".into(),
-            });
-        }
-    }
-    let epochs = train_with_learner(
-        &config,
+    let (train, test) = (Arc::new(data.train), Arc::new(data.test));
+    let (epochs, model) = match config.trainer {
+        TrainerKind::Learner => train_with_learner(
+            &config,
+            &run_dir,
+            train.clone(),
+            test.clone(),
+            resume_from,
+            backend,
+        )?,
+        TrainerKind::Scratch => crate::scratch::train_scratch(
+            &config,
+            &run_dir,
+            train.clone(),
+            test.clone(),
+            resume_from,
+            backend,
+        )?,
+    };
+    let iterations = metrics::read_iterations(&run_dir, config.epochs)?;
+    metrics::write_metrics(&run_dir, &epochs, &iterations)?;
+    crate::report::write_figures(
         &run_dir,
-        data.train,
-        data.test,
-        resume_from,
-        backend,
+        &config,
+        &model,
+        &train,
+        &test,
+        &iterations,
+        &backend.device,
     )?;
     Ok(TrainOutcome { run_dir, epochs })
 }
@@ -122,7 +135,7 @@ fn prepare_run_dir(
                 ),
             ));
         }
-        return Ok(last_complete_checkpoint(run_dir));
+        return Ok(last_complete_checkpoint(run_dir, config.trainer));
     }
     if exists {
         if !request.force {
@@ -145,13 +158,32 @@ fn prepare_run_dir(
     Ok(0)
 }
 
-/// The highest epoch whose model, optimizer and scheduler checkpoints all exist.
-pub fn last_complete_checkpoint(run_dir: &Path) -> usize {
-    checkpoint_epochs(run_dir).into_iter().max().unwrap_or(0)
+/// `run_dir/checkpoint/<kind>-<epoch>.bpk`, creating the folder.
+pub fn checkpoint_path(run_dir: &Path, kind: &str, epoch: usize) -> Result<PathBuf, Error> {
+    let dir = run_dir.join("checkpoint");
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, "cannot create", e))?;
+    Ok(dir.join(format!("{kind}-{epoch}.bpk")))
+}
+
+/// The files a complete checkpoint of an epoch has: the Learner also saves optimizer and
+/// scheduler state; plain SGD by hand has none.
+fn checkpoint_kinds(trainer: TrainerKind) -> &'static [&'static str] {
+    match trainer {
+        TrainerKind::Learner => &["model", "optim", "scheduler"],
+        TrainerKind::Scratch => &["model"],
+    }
+}
+
+/// The highest epoch with a complete checkpoint (0 if none).
+pub fn last_complete_checkpoint(run_dir: &Path, trainer: TrainerKind) -> usize {
+    checkpoint_epochs(run_dir, trainer)
+        .into_iter()
+        .max()
+        .unwrap_or(0)
 }
 
 /// Epochs with a complete checkpoint, ascending.
-pub fn checkpoint_epochs(run_dir: &Path) -> Vec<usize> {
+pub fn checkpoint_epochs(run_dir: &Path, trainer: TrainerKind) -> Vec<usize> {
     let dir = run_dir.join("checkpoint");
     let Ok(entries) = std::fs::read_dir(&dir) else {
         return Vec::new();
@@ -166,7 +198,7 @@ pub fn checkpoint_epochs(run_dir: &Path) -> Vec<usize> {
                 .ok()
         })
         .filter(|n| {
-            ["optim", "scheduler"]
+            checkpoint_kinds(trainer)
                 .iter()
                 .all(|kind| dir.join(format!("{kind}-{n}.bpk")).exists())
         })
@@ -178,19 +210,19 @@ pub fn checkpoint_epochs(run_dir: &Path) -> Vec<usize> {
 fn train_with_learner(
     config: &RunConfig,
     run_dir: &Path,
-    train: Split,
-    test: Split,
+    train: Arc<Split>,
+    test: Arc<Split>,
     resume_from: usize,
     backend: &Backend,
-) -> Result<Vec<EpochRecord>, Error> {
+) -> Result<(Vec<EpochRecord>, Model), Error> {
     let device = &backend.device;
-    let mut train_loader = MnistLoader::new(Arc::new(train), config.batch_size, device)
+    let mut train_loader = MnistLoader::new(train, config.batch_size, device)
         .starting_after_epoch(resume_from)
         .prefetch(config.num_workers);
     if config.shuffle {
         train_loader = train_loader.shuffle(config.seed);
     }
-    let valid_loader = MnistLoader::new(Arc::new(test), EVAL_BATCH, device);
+    let valid_loader = MnistLoader::new(test, EVAL_BATCH, device);
     let train_loader: Arc<dyn DataLoader<MnistBatch>> = Arc::new(train_loader);
     let valid_loader: Arc<dyn DataLoader<MnistBatch>> = Arc::new(valid_loader);
 
@@ -231,13 +263,12 @@ fn train_with_learner(
     let final_path = run_dir.join(FINAL_MODEL);
     result
         .model
+        .clone()
         .save_file(&final_path)
         .map_err(|e| Error::run(&final_path, format!("cannot save the final model: {e}")))?;
 
     let new_records = finished.lock().map(|r| r.clone()).unwrap_or_default();
     records.extend(new_records);
     metrics::write_epochs(run_dir, &records)?;
-    let iterations = metrics::read_iterations(run_dir, config.epochs)?;
-    metrics::write_metrics(run_dir, &records, &iterations)?;
-    Ok(records)
+    Ok((records, result.model))
 }

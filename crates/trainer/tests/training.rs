@@ -18,19 +18,32 @@ fn fixtures() -> PathBuf {
 
 /// A config file in `dir` training `model` on the fixture images.
 fn write_config(dir: &Path, model: &str, optimizer: &str, epochs: usize) -> PathBuf {
+    write_config_named(dir, "run", "learner", model, optimizer, epochs)
+}
+
+fn write_config_named(
+    dir: &Path,
+    file: &str,
+    trainer: &str,
+    model: &str,
+    optimizer: &str,
+    epochs: usize,
+) -> PathBuf {
     let text = format!(
-        "batch_size = 20\nepochs = {epochs}\nseed = 7\ndata = {:?}\nartifacts = {:?}\n\
-         [model]\n{model}\n[optimizer]\n{optimizer}\n",
+        "trainer = {trainer:?}\nbatch_size = 20\nepochs = {epochs}\nseed = 7\ndata = {:?}\n\
+         artifacts = {:?}\n[model]\n{model}\n[optimizer]\n{optimizer}\n",
         fixtures().join("mnist-idx"),
         dir.join("runs"),
     );
-    let path = dir.join("run.toml");
+    let path = dir.join(format!("{file}.toml"));
     std::fs::write(&path, text).unwrap();
     path
 }
 
 const MLP: &str = "kind = \"mlp\"\nhidden = 64";
 const ADAM: &str = "kind = \"adam\"\nlr = 0.005";
+const LINEAR: &str = "kind = \"linear\"";
+const SGD: &str = "kind = \"sgd\"\nlr = 0.05";
 
 fn train(config: &Path, name: &str, resume: bool) -> run::TrainOutcome {
     let request = TrainRequest {
@@ -76,7 +89,10 @@ fn short_training_beats_chance_by_far() {
         assert!(outcome.run_dir.join(file).exists(), "{file}");
     }
     assert_eq!(
-        run::checkpoint_epochs(&outcome.run_dir),
+        run::checkpoint_epochs(
+            &outcome.run_dir,
+            mnist_trainer::config::TrainerKind::Learner
+        ),
         vec![1, 2, 3, 4, 5]
     );
     // metrics.csv: 2 epoch rows per epoch, one row per iteration (10 batches of 20 per epoch).
@@ -164,44 +180,169 @@ fn loading_weights_of_another_model_is_an_error() {
 #[test]
 fn resume_after_stopping_ends_where_the_uninterrupted_run_ends() {
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), MLP, ADAM, 3);
-    let full = train(&config, "full", false);
-    let uninterrupted = logits_of_run(&full.run_dir);
+    for (trainer, model, optimizer, kinds) in [
+        ("learner", MLP, ADAM, &["model", "optim", "scheduler"][..]),
+        ("scratch", LINEAR, SGD, &["model"][..]),
+    ] {
+        let config = write_config_named(dir.path(), trainer, trainer, model, optimizer, 3);
+        let full = train(&config, &format!("{trainer}-full"), false);
+        let uninterrupted = logits_of_run(&full.run_dir);
 
-    for stop_after in [1, 2] {
-        let name = format!("stopped-{stop_after}");
-        let stopped = train(&config, &name, false);
-        // What a run killed after epoch `stop_after` leaves behind: no later checkpoints and no
-        // final model.
-        for epoch in stop_after + 1..=3 {
-            for kind in ["model", "optim", "scheduler"] {
-                std::fs::remove_file(
-                    stopped
+        for stop_after in [1, 2] {
+            let name = format!("{trainer}-stopped-{stop_after}");
+            let stopped = train(&config, &name, false);
+            // What a run killed after epoch `stop_after` leaves behind: no later checkpoints and
+            // no final model.
+            for epoch in stop_after + 1..=3 {
+                for kind in kinds {
+                    let file = stopped
                         .run_dir
-                        .join(format!("checkpoint/{kind}-{epoch}.bpk")),
-                )
-                .unwrap();
+                        .join(format!("checkpoint/{kind}-{epoch}.bpk"));
+                    std::fs::remove_file(file).unwrap();
+                }
             }
+            std::fs::remove_file(stopped.run_dir.join("model.bpk")).unwrap();
+            let resumed = train(&config, &name, true);
+            assert_eq!(resumed.epochs.len(), 3);
+            // Timings differ; everything else must not.
+            let untimed = |r: &mnist_trainer::progress::EpochRecord| {
+                (
+                    r.epoch,
+                    r.train_loss,
+                    r.train_acc,
+                    r.valid_loss,
+                    r.valid_acc,
+                )
+            };
+            assert_eq!(
+                resumed.epochs.iter().map(untimed).collect::<Vec<_>>(),
+                full.epochs.iter().map(untimed).collect::<Vec<_>>(),
+                "{trainer}, stopped after {stop_after}"
+            );
+            assert_eq!(
+                logits_of_run(&resumed.run_dir),
+                uninterrupted,
+                "{trainer}, stopped after {stop_after}"
+            );
         }
-        std::fs::remove_file(stopped.run_dir.join("model.bpk")).unwrap();
-        let resumed = train(&config, &name, true);
-        assert_eq!(resumed.epochs.len(), 3);
-        assert_eq!(
-            resumed.epochs,
-            full.epochs
-                .iter()
-                .map(|r| {
-                    // Timings differ; everything else must not.
-                    let mut r = r.clone();
-                    r.seconds = resumed.epochs[r.epoch - 1].seconds;
-                    r
-                })
-                .collect::<Vec<_>>()
-        );
-        assert_eq!(
-            logits_of_run(&resumed.run_dir),
-            uninterrupted,
-            "stopped after {stop_after}"
-        );
+    }
+}
+
+#[test]
+fn hand_trained_and_learner_trained_linear_models_agree() {
+    let dir = tempfile::tempdir().unwrap();
+    let by_hand = train(
+        &write_config_named(dir.path(), "scratch", "scratch", LINEAR, SGD, 3),
+        "scratch",
+        false,
+    );
+    let by_learner = train(
+        &write_config_named(dir.path(), "learner", "learner", LINEAR, SGD, 3),
+        "learner",
+        false,
+    );
+    let (a, b) = (
+        logits_of_run(&by_hand.run_dir),
+        logits_of_run(&by_learner.run_dir),
+    );
+    let max_diff = a
+        .iter()
+        .zip(&b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0f32, f32::max);
+    assert!(max_diff < 1e-3, "logits differ by up to {max_diff}");
+    for (h, l) in by_hand.epochs.iter().zip(&by_learner.epochs) {
+        assert!((h.valid_acc - l.valid_acc).abs() <= 0.003, "{h:?} vs {l:?}");
+        assert!((h.train_loss - l.train_loss).abs() < 1e-4, "{h:?} vs {l:?}");
+    }
+}
+
+#[test]
+fn gradient_check_passes_and_catches_wrong_gradients() {
+    use mnist_trainer::gradcheck::{Problem, check, hand};
+    let device = backend::select().device;
+    let train = mnist_data::load(Some(&fixtures().join("mnist-idx")))
+        .unwrap()
+        .train;
+    let problem = Problem::new(&train, 50, 3, &device);
+    let good = hand(&problem.w, &problem.x, &problem.labels, &device);
+    let results = check(&problem, &good, &device);
+    assert!(
+        results.iter().all(|c| c.passed() && c.checked == 7850),
+        "{results:?}"
+    );
+
+    // One weight's gradient with the wrong sign: the one of median magnitude, not the largest.
+    let mut order: Vec<usize> = (0..good.len()).filter(|&i| good[i].abs() > 1e-3).collect();
+    order.sort_by(|&i, &j| good[i].abs().total_cmp(&good[j].abs()));
+    let mut flipped = good.clone();
+    flipped[order[order.len() / 2]] *= -1.0;
+    assert!(
+        check(&problem, &flipped, &device)
+            .iter()
+            .all(|c| !c.passed())
+    );
+    // The bias row (row 0) dropped.
+    let mut no_bias = good.clone();
+    no_bias[..10].iter_mut().for_each(|g| *g = 0.0);
+    assert!(
+        check(&problem, &no_bias, &device)
+            .iter()
+            .all(|c| !c.passed())
+    );
+    // Not divided by the batch size.
+    let summed: Vec<f32> = good.iter().map(|g| g * 50.0).collect();
+    assert!(
+        check(&problem, &summed, &device)
+            .iter()
+            .all(|c| !c.passed())
+    );
+}
+
+#[test]
+fn figures_are_written_with_their_size_and_content() {
+    use mnist_trainer::figures;
+    let dir = tempfile::tempdir().unwrap();
+    let run = train(
+        &write_config_named(dir.path(), "s", "scratch", LINEAR, SGD, 2),
+        "s",
+        false,
+    );
+    for (file, size) in [
+        (figures::SAMPLES_PNG, figures::SAMPLES_SIZE),
+        (figures::PREDICTIONS_PNG, figures::PREDICTIONS_SIZE),
+        (figures::CURVES_PNG, figures::CURVES_SIZE),
+        (figures::WEIGHTS_PNG, figures::WEIGHTS_SIZE),
+    ] {
+        let img = image::open(run.run_dir.join(file)).unwrap().to_luma8();
+        assert_eq!(img.dimensions(), size, "{file}");
+        let n = img.len() as f64;
+        let mean = img.iter().map(|&p| p as f64).sum::<f64>() / n;
+        let var = img.iter().map(|&p| (p as f64 - mean).powi(2)).sum::<f64>() / n;
+        // A blank (single-colour) image has variance 0; drawn figures have hundreds.
+        assert!(var > 100.0, "{file}: pixel variance {var}");
+    }
+    let batches = std::fs::read_to_string(run.run_dir.join("test_batches.csv")).unwrap();
+    // 100 fixture test images: two batches of 50.
+    assert_eq!(batches.lines().count(), 3, "{batches}");
+}
+
+#[test]
+fn prediction_panel_selects_only_wrong_predictions_as_wrong() {
+    use mnist_trainer::figures::{N_WRONG, select_examples};
+    let labels: Vec<u8> = (0..300).map(|i| (i % 10) as u8).collect();
+    // Every 7th prediction is wrong (shifted by one class).
+    let predictions: Vec<u8> = labels
+        .iter()
+        .enumerate()
+        .map(|(i, &l)| if i % 7 == 0 { (l + 1) % 10 } else { l })
+        .collect();
+    let (correct, wrong) = select_examples(&labels, &predictions);
+    assert_eq!((correct.len(), wrong.len()), (20, N_WRONG));
+    assert!(wrong.iter().all(|&i| predictions[i] != labels[i]));
+    assert!(correct.iter().all(|&i| predictions[i] == labels[i]));
+    // Two correct examples of each digit.
+    for d in 0..10u8 {
+        assert_eq!(correct.iter().filter(|&&i| labels[i] == d).count(), 2);
     }
 }
