@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use mnist_trainer::{backend, eval, gradcheck, info, run};
+use mnist_trainer::{backend, eval, gradcheck, info, report, run};
 
 #[derive(Parser)]
 #[command(
@@ -42,7 +42,8 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Evaluate a finished run on the test set: loss and accuracy.
+    /// Evaluate a finished run on the test set: loss and accuracy; writes the confusion matrix of
+    /// the evaluated weights into the run directory (confusion-final.png / confusion-epoch-N.png).
     Eval {
         /// The run directory, e.g. artifacts/mlp
         run: PathBuf,
@@ -52,6 +53,11 @@ enum Command {
         /// Test data to use instead of the run's own (a .mat file or an IDX folder).
         #[arg(long, value_name = "PATH")]
         data: Option<PathBuf>,
+    },
+    /// Redo a run's figures, confusion matrix and report.html from its saved files (no training).
+    Report {
+        /// The run directory, e.g. artifacts/mlp
+        run: PathBuf,
     },
     /// Check the linear classifier's hand-written gradient against central finite differences
     /// (f64) and burn's autodiff, on a real batch of 50 training images; exits 1 above tolerance.
@@ -113,6 +119,10 @@ fn execute(command: Command) -> Result<(), mnist_trainer::Error> {
                 );
             }
         }
+        Command::Report { run } => {
+            report::regenerate(&run, &backend::select())?;
+            println!("report     {}", run.join(report::REPORT_HTML).display());
+        }
         Command::Gradcheck { config } => {
             let (report, passed) = gradcheck::run(config.as_deref(), &backend::select().device)?;
             print!("{report}");
@@ -139,6 +149,7 @@ fn execute(command: Command) -> Result<(), mnist_trainer::Error> {
                 e.correct,
                 e.total
             );
+            println!("confusion  {}", e.confusion.display());
         }
     }
     Ok(())

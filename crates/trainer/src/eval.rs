@@ -17,6 +17,8 @@ use crate::run::{CONFIG_FILE, EVAL_BATCH, FINAL_MODEL, checkpoint_epochs};
 #[derive(Clone, Debug)]
 pub struct Evaluation {
     pub weights: PathBuf,
+    /// The confusion-matrix figure written for this evaluation (a CSV beside it).
+    pub confusion: PathBuf,
     pub loss: f64,
     pub correct: usize,
     pub total: usize,
@@ -112,9 +114,20 @@ pub fn eval(
     let (config, model, weights) = load_run_model(run_dir, checkpoint, &backend.device)?;
     let mnist = mnist_data::load(Some(data.unwrap_or(&config.data)))?;
     let total = mnist.test.len();
+    let labels = mnist.test.labels().to_vec();
     let (loss, correct, predictions) =
         evaluate_split(&model, Arc::new(mnist.test), &backend.device);
+    // The confusion matrix of exactly these weights on exactly this data, beside the run's own.
+    let which = checkpoint.map_or("final".to_string(), |n| format!("epoch-{n}"));
+    let png = format!("confusion-{which}.png");
+    let title = format!(
+        "Confusion matrix, {} on {}",
+        weights.display(),
+        mnist.path.display()
+    );
+    crate::report::write_confusion(run_dir, &labels, &predictions, &title, &png)?;
     Ok(Evaluation {
+        confusion: run_dir.join(png),
         weights,
         loss,
         correct,

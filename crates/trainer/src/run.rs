@@ -64,6 +64,7 @@ pub fn train(request: &TrainRequest, backend: &Backend) -> Result<TrainOutcome, 
     let data = mnist_data::load(Some(&config.data))?;
     std::fs::create_dir_all(&run_dir).map_err(|e| Error::io(&run_dir, "cannot create", e))?;
     atomic_write(&run_dir.join(CONFIG_FILE), config.to_toml().as_bytes())?;
+    crate::report::RunInfo::new(backend).save(&run_dir)?;
 
     println!("backend    {}", backend.describe());
     println!("run        {}", run_dir.display());
@@ -97,15 +98,7 @@ pub fn train(request: &TrainRequest, backend: &Backend) -> Result<TrainOutcome, 
     };
     let iterations = metrics::read_iterations(&run_dir, config.epochs)?;
     metrics::write_metrics(&run_dir, &epochs, &iterations)?;
-    crate::report::write_figures(
-        &run_dir,
-        &config,
-        &model,
-        &train,
-        &test,
-        &iterations,
-        &backend.device,
-    )?;
+    crate::report::write_outputs(&run_dir, &config, &model, &train, &test, &backend.device)?;
     Ok(TrainOutcome { run_dir, epochs })
 }
 

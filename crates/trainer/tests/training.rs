@@ -299,32 +299,117 @@ fn gradient_check_passes_and_catches_wrong_gradients() {
     );
 }
 
+/// The PNG exists, has `size` pixels and is not blank.
+fn assert_figure(path: &Path, size: (u32, u32)) {
+    let img = image::open(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .to_luma8();
+    assert_eq!(img.dimensions(), size, "{}", path.display());
+    let n = img.len() as f64;
+    let mean = img.iter().map(|&p| p as f64).sum::<f64>() / n;
+    let var = img.iter().map(|&p| (p as f64 - mean).powi(2)).sum::<f64>() / n;
+    // A blank (single-colour) image has variance 0; drawn figures have hundreds.
+    assert!(var > 100.0, "{}: pixel variance {var}", path.display());
+}
+
+/// Every `src="..."` and `href="..."` of an HTML page.
+fn references(html: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for attr in ["src=\"", "href=\""] {
+        for part in html.split(attr).skip(1) {
+            out.push(part.split('"').next().unwrap().to_string());
+        }
+    }
+    out
+}
+
 #[test]
-fn figures_are_written_with_their_size_and_content() {
-    use mnist_trainer::figures;
+fn every_run_gets_its_figures_confusion_matrix_and_report() {
+    use mnist_trainer::figures::*;
     let dir = tempfile::tempdir().unwrap();
-    let run = train(
+    let linear = train(
         &write_config_named(dir.path(), "s", "scratch", LINEAR, SGD, 2),
         "s",
         false,
     );
-    for (file, size) in [
-        (figures::SAMPLES_PNG, figures::SAMPLES_SIZE),
-        (figures::PREDICTIONS_PNG, figures::PREDICTIONS_SIZE),
-        (figures::CURVES_PNG, figures::CURVES_SIZE),
-        (figures::WEIGHTS_PNG, figures::WEIGHTS_SIZE),
+    let mlp = train(&write_config(dir.path(), MLP, ADAM, 2), "m", false);
+    let common = [
+        (SAMPLES_PNG, SAMPLES_SIZE),
+        (PREDICTIONS_PNG, PREDICTIONS_SIZE),
+        (CURVES_PNG, CURVES_SIZE),
+        (EPOCHS_PNG, EPOCHS_SIZE),
+        (CONFUSION_PNG, CONFUSION_SIZE),
+    ];
+    for (run, own) in [
+        (&linear.run_dir, (WEIGHTS_PNG, WEIGHTS_SIZE)),
+        (&mlp.run_dir, (HIDDEN_PNG, WEIGHTS_SIZE)),
     ] {
-        let img = image::open(run.run_dir.join(file)).unwrap().to_luma8();
-        assert_eq!(img.dimensions(), size, "{file}");
-        let n = img.len() as f64;
-        let mean = img.iter().map(|&p| p as f64).sum::<f64>() / n;
-        let var = img.iter().map(|&p| (p as f64 - mean).powi(2)).sum::<f64>() / n;
-        // A blank (single-colour) image has variance 0; drawn figures have hundreds.
-        assert!(var > 100.0, "{file}: pixel variance {var}");
+        for (file, size) in common.iter().chain([&own]) {
+            assert_figure(&run.join(file), *size);
+        }
+        // 100 fixture test images: two test batches of 50.
+        let batches = std::fs::read_to_string(run.join("test_batches.csv")).unwrap();
+        assert_eq!(batches.lines().count(), 3, "{batches}");
+
+        // The confusion matrix covers the test set and its trace is the number correct.
+        let csv = std::fs::read_to_string(run.join("confusion.csv")).unwrap();
+        let m: Vec<Vec<usize>> = csv
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').skip(1).map(|v| v.parse().unwrap()).collect())
+            .collect();
+        assert_eq!(m.len(), 10);
+        assert_eq!(m.iter().flatten().sum::<usize>(), 100);
+        let e = eval::eval(run, None, None, &backend::select()).unwrap();
+        assert_eq!((0..10).map(|i| m[i][i]).sum::<usize>(), e.correct);
+        assert_figure(&e.confusion, CONFUSION_SIZE);
+
+        // report.html links only files that exist, and every figure of the run.
+        let html = std::fs::read_to_string(run.join("report.html")).unwrap();
+        let refs = references(&html);
+        assert!(refs.len() >= 6, "{refs:?}");
+        for r in &refs {
+            assert!(run.join(r).is_file(), "report.html references missing {r}");
+        }
+        for (file, _) in common.iter().chain([&own]) {
+            assert!(refs.iter().any(|r| r == file), "{file} not in the report");
+        }
+        assert!(
+            !html.contains("http://") && !html.contains("https://"),
+            "report needs the network"
+        );
     }
-    let batches = std::fs::read_to_string(run.run_dir.join("test_batches.csv")).unwrap();
-    // 100 fixture test images: two batches of 50.
-    assert_eq!(batches.lines().count(), 3, "{batches}");
+    // `mnist report` redoes them from the saved files.
+    for (file, _) in common {
+        std::fs::remove_file(mlp.run_dir.join(file)).unwrap();
+    }
+    std::fs::remove_file(mlp.run_dir.join("report.html")).unwrap();
+    mnist_trainer::report::regenerate(&mlp.run_dir, &backend::select()).unwrap();
+    for (file, size) in common {
+        assert_figure(&mlp.run_dir.join(file), size);
+    }
+    assert!(mlp.run_dir.join("report.html").is_file());
+}
+
+#[test]
+fn hidden_unit_selection_picks_the_largest_weight_into_each_digit() {
+    use mnist_trainer::figures::strongest_hidden_units;
+    let hidden = 7;
+    // Small noise everywhere, then one planted winner per digit (negative weights elsewhere
+    // larger in magnitude, to catch an |w| instead of w).
+    let mut w: Vec<f32> = (0..hidden * 10)
+        .map(|k| ((k * 37 % 11) as f32 - 5.0) * 0.01)
+        .collect();
+    let planted = [3, 0, 6, 6, 1, 2, 5, 4, 0, 3];
+    for (d, &h) in planted.iter().enumerate() {
+        w[h * 10 + d] = 1.0 + d as f32;
+        w[((h + 1) % hidden) * 10 + d] = -5.0;
+    }
+    let picked = strongest_hidden_units(&w, hidden);
+    for (d, &(h, v)) in picked.iter().enumerate() {
+        assert_eq!(h, planted[d], "digit {d}");
+        assert_eq!(v, 1.0 + d as f32);
+    }
 }
 
 #[test]
