@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use mnist_trainer::{backend, eval, gradcheck, info, report, run};
+use mnist_trainer::{backend, eval, gradcheck, info, predict, report, run};
 
 #[derive(Parser)]
 #[command(
@@ -53,6 +53,29 @@ enum Command {
         /// Test data to use instead of the run's own (a .mat file or an IDX folder).
         #[arg(long, value_name = "PATH")]
         data: Option<PathBuf>,
+    },
+    /// Predict your own digit images (PNG, JPEG, BMP) with a trained run: prints the top 3
+    /// classes per image. Images are prepared the way MNIST was: grayscale, inverted when the
+    /// background is light, cropped to the ink, scaled to fit 20×20, centred by centre of mass
+    /// in 28×28. Exits 1 if any image failed (the others are still predicted).
+    Predict {
+        /// The run directory, e.g. artifacts/mlp
+        run: PathBuf,
+        /// Image files
+        #[arg(required = true)]
+        images: Vec<PathBuf>,
+        /// Use the checkpoint of epoch N instead of the final model.
+        #[arg(long, value_name = "N")]
+        checkpoint: Option<usize>,
+        /// Skip the preparation: the images are already 28×28, light ink on dark.
+        #[arg(long)]
+        raw: bool,
+        /// Print one JSON object per image instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Write the 28×28 image the model saw for each input into DIR.
+        #[arg(long, value_name = "DIR")]
+        save_prepared: Option<PathBuf>,
     },
     /// Redo a run's figures, confusion matrix and report.html from its saved files (no training).
     Report {
@@ -117,6 +140,43 @@ fn execute(command: Command) -> Result<(), mnist_trainer::Error> {
                     last.epoch,
                     outcome.run_dir.display()
                 );
+            }
+        }
+        Command::Predict {
+            run,
+            images,
+            checkpoint,
+            raw,
+            json,
+            save_prepared,
+        } => {
+            let request = predict::PredictRequest {
+                run,
+                images,
+                checkpoint,
+                raw,
+                save_prepared,
+            };
+            let results = predict::predict(&request, &backend::select())?;
+            let mut failed = 0;
+            for (file, result) in request.images.iter().zip(&results) {
+                match result {
+                    Ok(p) if json => println!("{}", p.json()),
+                    Ok(p) => println!("{}", p.line()),
+                    Err(e) => {
+                        failed += 1;
+                        if json {
+                            println!("{}", predict::error_json(file, e));
+                        }
+                        eprintln!("error: {e}");
+                    }
+                }
+            }
+            if failed > 0 {
+                return Err(mnist_trainer::Error::Check(format!(
+                    "{failed} of {} images could not be predicted",
+                    results.len()
+                )));
             }
         }
         Command::Report { run } => {

@@ -164,6 +164,41 @@ fn piped_training_prints_one_plain_line_per_epoch() {
         stdout.contains(&format!("accuracy   {last_valid}")),
         "{last_valid} vs {stdout}"
     );
+
+    // predict: a good image is predicted, a bad one reported, and the exit code says so.
+    let good = dir.path().join("digit.png");
+    let m = mnist_data::load(Some(&fixtures().join("mnist-idx"))).unwrap();
+    image::GrayImage::from_raw(28, 28, m.test.image(0).to_vec())
+        .unwrap()
+        .save(&good)
+        .unwrap();
+    let bad = dir.path().join("bad.png");
+    std::fs::write(&bad, "not a png").unwrap();
+    let (run_s, good_s, bad_s) = (
+        run.to_str().unwrap(),
+        good.to_str().unwrap(),
+        bad.to_str().unwrap(),
+    );
+    let out = mnist(&["predict", run_s, good_s, bad_s]);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert!(
+        stdout.starts_with(&format!("{good_s}: ")) && stdout.matches('%').count() == 3,
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains(bad_s) && stderr.contains("not an image"),
+        "{stderr}"
+    );
+    let out = mnist(&["predict", run_s, good_s, "--json", "--raw"]);
+    assert!(out.status.success());
+    let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(line["top"].as_array().unwrap().len(), 3);
+    assert_eq!(line["file"], good_s);
 }
 
 #[test]

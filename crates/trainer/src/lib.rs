@@ -10,6 +10,7 @@ pub mod fsutil;
 pub mod gradcheck;
 pub mod info;
 pub mod metrics;
+pub mod predict;
 pub mod progress;
 pub mod report;
 pub mod run;
