@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use mnist_trainer::{backend, eval, gradcheck, info, predict, report, run};
+use mnist_trainer::{backend, bench, eval, gradcheck, info, predict, report, run};
 
 #[derive(Parser)]
 #[command(
@@ -76,6 +76,22 @@ enum Command {
         /// Write the 28×28 image the model saw for each input into DIR.
         #[arg(long, value_name = "DIR")]
         save_prepared: Option<PathBuf>,
+    },
+    /// Measure speed on the full data: data load, MLP and scratch-linear training epochs,
+    /// test-set inference, peak memory (medians; training output goes to a temporary folder).
+    Bench {
+        /// Epochs per training measurement.
+        #[arg(long, default_value_t = 3)]
+        epochs: usize,
+        /// Repetitions of the load and inference measurements.
+        #[arg(long, default_value_t = 5)]
+        repeats: usize,
+        /// The MLP config to time.
+        #[arg(long, default_value = "configs/mlp.toml")]
+        mlp_config: PathBuf,
+        /// The scratch linear config to time.
+        #[arg(long, default_value = "configs/linear-scratch.toml")]
+        linear_config: PathBuf,
     },
     /// Redo a run's figures, confusion matrix and report.html from its saved files (no training).
     Report {
@@ -178,6 +194,21 @@ fn execute(command: Command) -> Result<(), mnist_trainer::Error> {
                     results.len()
                 )));
             }
+        }
+        Command::Bench {
+            epochs,
+            repeats,
+            mlp_config,
+            linear_config,
+        } => {
+            let request = bench::BenchRequest {
+                epochs,
+                mlp_config,
+                linear_config,
+                repeats,
+            };
+            let report = bench::bench(&request, &backend::select())?;
+            print!("\n{}", report.text());
         }
         Command::Report { run } => {
             report::regenerate(&run, &backend::select())?;

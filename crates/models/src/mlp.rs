@@ -45,7 +45,10 @@ impl Mlp {
     pub fn forward(&self, images: Tensor<2>) -> Tensor<2> {
         let h = self.hidden.forward(images); // [batch, hidden]
         let h = match self.activation {
-            Activation::Tanh => activation::tanh(h),
+            // tanh(h) = 2·σ(2h) − 1, exactly (to 2e-7 in f32). Burn's CPU backends evaluate tanh
+            // with scalar libm calls, forward and again in the backward pass: that alone was a
+            // quarter of an MLP epoch in `perf`. The sigmoid form runs at half the cost.
+            Activation::Tanh => activation::sigmoid(h * 2.0) * 2.0 - 1.0,
             Activation::Relu => activation::relu(h),
             Activation::Sigmoid => activation::sigmoid(h),
         };

@@ -2,6 +2,7 @@
 //! data reports. The binary only parses arguments and picks the backend.
 
 pub mod backend;
+pub mod bench;
 pub mod config;
 mod error;
 pub mod eval;

@@ -1,5 +1,6 @@
-//! `metrics.csv`: per epoch (train and validation loss and accuracy, seconds) and per iteration
-//! (training loss and batch accuracy), assembled from the epoch records and burn's metric logs.
+//! `metrics.csv`: per epoch (train and validation loss and accuracy) and per iteration (training
+//! loss and batch accuracy), assembled from the epoch records and burn's metric logs. Timings live
+//! in `epochs.csv` only, so the same config and seed give a byte-identical `metrics.csv`.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -11,7 +12,7 @@ use crate::progress::EpochRecord;
 pub const EPOCHS_FILE: &str = "epochs.csv";
 pub const METRICS_FILE: &str = "metrics.csv";
 const EPOCHS_HEADER: &str = "epoch,train_loss,train_acc,valid_loss,valid_acc,seconds,train_seconds";
-pub const METRICS_HEADER: &str = "scope,epoch,iteration,split,loss,accuracy,seconds";
+pub const METRICS_HEADER: &str = "scope,epoch,iteration,split,loss,accuracy";
 
 /// One training iteration: mean loss and accuracy (fraction) of its batch.
 #[derive(Clone, Debug, PartialEq)]
@@ -135,21 +136,18 @@ pub fn write_metrics(
     for r in epochs {
         let _ = writeln!(
             text,
-            "epoch,{},,train,{},{},{:.3}",
-            r.epoch, r.train_loss, r.train_acc, r.seconds
+            "epoch,{},,train,{},{}",
+            r.epoch, r.train_loss, r.train_acc
         );
         let _ = writeln!(
             text,
-            "epoch,{},,valid,{},{},{:.3}",
-            r.epoch, r.valid_loss, r.valid_acc, r.seconds
+            "epoch,{},,valid,{},{}",
+            r.epoch, r.valid_loss, r.valid_acc
         );
     }
     for it in iterations {
-        let _ = writeln!(
-            text,
-            "iteration,{},{},train,{},{},",
-            it.epoch, it.iteration, it.loss, it.accuracy
-        );
+        let (e, i, l, a) = (it.epoch, it.iteration, it.loss, it.accuracy);
+        let _ = writeln!(text, "iteration,{e},{i},train,{l},{a}");
     }
     atomic_write(&run_dir.join(METRICS_FILE), text.as_bytes())
 }

@@ -59,10 +59,11 @@ pub fn train(request: &TrainRequest, backend: &Backend) -> Result<TrainOutcome, 
         });
     }
     let run_dir = config.artifacts.join(&name);
-    let resume_from = prepare_run_dir(&run_dir, &config, request)?;
+    let resume_from = prepare_run_dir(&run_dir, &config, request, &backend.device)?;
     // Load the data before writing anything, so a bad data path costs nothing.
     let data = mnist_data::load(Some(&config.data))?;
     std::fs::create_dir_all(&run_dir).map_err(|e| Error::io(&run_dir, "cannot create", e))?;
+    check_free_space(&run_dir, &config)?;
     atomic_write(&run_dir.join(CONFIG_FILE), config.to_toml().as_bytes())?;
     crate::report::RunInfo::new(backend).save(&run_dir)?;
 
@@ -108,6 +109,7 @@ fn prepare_run_dir(
     run_dir: &Path,
     config: &RunConfig,
     request: &TrainRequest,
+    device: &burn::prelude::Device,
 ) -> Result<usize, Error> {
     let exists = run_dir.exists();
     if request.resume {
@@ -128,7 +130,7 @@ fn prepare_run_dir(
                 ),
             ));
         }
-        return Ok(last_complete_checkpoint(run_dir, config.trainer));
+        return Ok(last_loadable_checkpoint(run_dir, config, device));
     }
     if exists {
         if !request.force {
@@ -149,6 +151,75 @@ fn prepare_run_dir(
         std::fs::remove_dir_all(run_dir).map_err(|e| Error::io(run_dir, "cannot remove", e))?;
     }
     Ok(0)
+}
+
+/// The last complete checkpoint whose files load into the run's model and optimizer; a damaged
+/// one (a crash mid-write, a full disk, a file from another run) is reported and skipped, so a
+/// resume never hands burn a file it would panic on.
+fn last_loadable_checkpoint(
+    run_dir: &Path,
+    config: &RunConfig,
+    device: &burn::prelude::Device,
+) -> usize {
+    for epoch in checkpoint_epochs(run_dir, config.trainer).into_iter().rev() {
+        let model = run_dir
+            .join("checkpoint")
+            .join(format!("model-{epoch}.bpk"));
+        let loaded = Model::new(&config.model, config.seed, device)
+            .try_load_file(&model)
+            .map(|_| ())
+            .map_err(|e| format!("{}: {e}", model.display()));
+        let loaded = loaded.and_then(|()| match config.trainer {
+            TrainerKind::Learner => {
+                let optim = run_dir
+                    .join("checkpoint")
+                    .join(format!("optim-{epoch}.bpk"));
+                config
+                    .optimizer
+                    .init()
+                    .load(&optim)
+                    .map(|_| ())
+                    .map_err(|e| format!("{}: {e}", optim.display()))
+            }
+            TrainerKind::Scratch => Ok(()),
+        });
+        match loaded {
+            Ok(()) => return epoch,
+            Err(why) => eprintln!(
+                "warning: checkpoint of epoch {epoch} cannot be loaded ({why}); trying the one before"
+            ),
+        }
+    }
+    0
+}
+
+/// Free space the run needs: every epoch's checkpoint (weights, and for the Learner two Adam
+/// moments and a copy in flight), plus logs and figures.
+fn space_needed(config: &RunConfig) -> u64 {
+    let params = match config.model {
+        mnist_models::ModelConfig::Linear => 785 * 10,
+        mnist_models::ModelConfig::Mlp { hidden, .. } => 784 * hidden + hidden + hidden * 10 + 10,
+    } as u64;
+    let per_epoch = params * 4 * 4;
+    config.epochs as u64 * per_epoch + 32 * 1024 * 1024
+}
+
+/// Refuses to start when the run directory's file system is too full for the run.
+fn check_free_space(dir: &Path, config: &RunConfig) -> Result<(), Error> {
+    let needed = space_needed(config);
+    if let Some(free) = crate::sys::free_bytes(dir)
+        && free < needed
+    {
+        return Err(Error::run(
+            dir,
+            format!(
+                "only {:.1} MB free, the run needs about {:.1} MB (a checkpoint per epoch, logs, figures)",
+                free as f64 / 1e6,
+                needed as f64 / 1e6
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// `run_dir/checkpoint/<kind>-<epoch>.bpk`, creating the folder.
