@@ -43,3 +43,25 @@ pub fn select() -> Backend {
         device: Device::ndarray(),
     };
 }
+
+/// Every backend compiled into this binary, CPU ones first (for parity checks between them).
+#[allow(deprecated, clippy::vec_init_then_push)]
+pub fn compiled() -> Vec<Backend> {
+    let mut all = Vec::new();
+    #[cfg(feature = "ndarray")]
+    all.push(Backend {
+        name: "ndarray",
+        device: Device::ndarray(),
+    });
+    #[cfg(feature = "flex")]
+    all.push(Backend {
+        name: "flex",
+        device: Device::flex(),
+    });
+    #[cfg(feature = "wgpu")]
+    all.push(Backend {
+        name: "wgpu",
+        device: Device::wgpu(burn::tensor::DeviceKind::DefaultDevice),
+    });
+    all
+}
