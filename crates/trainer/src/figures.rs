@@ -65,6 +65,20 @@ fn text(area: &Area, s: &str, (x, y): (i32, i32), size: u32, path: &Path) -> Res
         .map_err(|e| fail(path)(&e))
 }
 
+/// A horizontal axis label and a vertical one (rotated), each at its position.
+fn axis_labels(
+    area: &Area,
+    (x_label, x_at): (&str, (i32, i32)),
+    (y_label, y_at): (&str, (i32, i32)),
+    size: u32,
+    path: &Path,
+) -> Result<(), Error> {
+    text(area, x_label, x_at, size, path)?;
+    let font = (FONT, size).into_font().transform(FontTransform::Rotate270);
+    area.draw(&Text::new(y_label.to_string(), y_at, font))
+        .map_err(|e| fail(path)(&e))
+}
+
 /// Draws a 28×28 image, ink dark on white, at (x, y) with each pixel `scale`×`scale`.
 fn draw_digit(
     area: &Area,
@@ -117,20 +131,14 @@ pub fn samples_grid(train: &Split, path: &Path) -> Result<(), Error> {
             )?;
         }
     }
-    text(
+    let x_label = (left + 5 * cell - 30, top + 10 * cell + 8);
+    axis_labels(
         &body,
-        "sample",
-        (left + 5 * cell - 30, top + 10 * cell + 8),
+        ("sample", x_label),
+        ("digit", (8, top + 5 * cell + 25)),
         20,
         path,
     )?;
-    // A vertical axis label.
-    body.draw(&Text::new(
-        "digit".to_string(),
-        (8, top + 5 * cell + 25),
-        (FONT, 20).into_font().transform(FontTransform::Rotate270),
-    ))
-    .map_err(|e| fail(path)(&e))?;
     root.present().map_err(|e| fail(path)(&e))
 }
 
@@ -594,19 +602,14 @@ pub fn confusion_figure(
 ) -> Result<(), Error> {
     let (root, body) = canvas(path, CONFUSION_SIZE, title)?;
     let (cell, left, top) = (50, 90, 30);
-    text(
+    let x_label = (left + 5 * cell - 60, top - 26);
+    axis_labels(
         &body,
-        "predicted label",
-        (left + 5 * cell - 60, top - 26),
+        ("predicted label", x_label),
+        ("true label", (20, top + 5 * cell + 40)),
         18,
         path,
     )?;
-    body.draw(&Text::new(
-        "true label".to_string(),
-        (20, top + 5 * cell + 40),
-        (FONT, 18).into_font().transform(FontTransform::Rotate270),
-    ))
-    .map_err(|e| fail(path)(&e))?;
     for (t, row) in m.iter().enumerate() {
         let total: usize = row.iter().sum();
         let y = top + t as i32 * cell;

@@ -271,6 +271,33 @@ pub fn checkpoint_epochs(run_dir: &Path, trainer: TrainerKind) -> Vec<usize> {
     epochs
 }
 
+/// The training set's loader as the config asks (batch size, workers, shuffle), serving epoch
+/// `resume_from + 1` first: shared by both trainers, so both see the same order.
+pub(crate) fn train_loader(
+    config: &RunConfig,
+    train: Arc<Split>,
+    resume_from: usize,
+    device: &burn::prelude::Device,
+) -> MnistLoader {
+    let loader = MnistLoader::new(train, config.batch_size, device)
+        .starting_after_epoch(resume_from)
+        .prefetch(config.num_workers);
+    if config.shuffle {
+        loader.shuffle(config.seed)
+    } else {
+        loader
+    }
+}
+
+/// The epoch records a run starting after `resume_from` keeps (later epochs are redone), with
+/// `epochs.csv` rewritten to match.
+pub(crate) fn kept_epochs(run_dir: &Path, resume_from: usize) -> Result<Vec<EpochRecord>, Error> {
+    let mut records = metrics::read_epochs(run_dir)?;
+    records.retain(|r| r.epoch <= resume_from);
+    metrics::write_epochs(run_dir, &records)?;
+    Ok(records)
+}
+
 fn train_with_learner(
     config: &RunConfig,
     run_dir: &Path,
@@ -280,20 +307,12 @@ fn train_with_learner(
     backend: &Backend,
 ) -> Result<(Vec<EpochRecord>, Model), Error> {
     let device = &backend.device;
-    let mut train_loader = MnistLoader::new(train, config.batch_size, device)
-        .starting_after_epoch(resume_from)
-        .prefetch(config.num_workers);
-    if config.shuffle {
-        train_loader = train_loader.shuffle(config.seed);
-    }
+    let train_loader = train_loader(config, train, resume_from, device);
     let valid_loader = MnistLoader::new(test, EVAL_BATCH, device);
     let train_loader: Arc<dyn DataLoader<MnistBatch>> = Arc::new(train_loader);
     let valid_loader: Arc<dyn DataLoader<MnistBatch>> = Arc::new(valid_loader);
 
-    // Epochs finished before a resume keep their records; later ones are redone.
-    let mut records = metrics::read_epochs(run_dir)?;
-    records.retain(|r| r.epoch <= resume_from);
-    metrics::write_epochs(run_dir, &records)?;
+    let mut records = kept_epochs(run_dir, resume_from)?;
     let sink_dir = run_dir.to_path_buf();
     let mut sink_records = records.clone();
     let printer = EpochPrinter::new(Box::new(move |record| {

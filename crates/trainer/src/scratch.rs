@@ -20,7 +20,7 @@ use crate::eval::{evaluate_split, load_run_model};
 use crate::fsutil::atomic_write;
 use crate::metrics;
 use crate::progress::{Console, EpochRecord, HEADER};
-use crate::run::{FINAL_MODEL, checkpoint_path};
+use crate::run::{FINAL_MODEL, checkpoint_path, kept_epochs, train_loader};
 
 /// The course counted correct predictions per test batch of 50.
 pub const TEST_BATCH: usize = 50;
@@ -57,15 +57,8 @@ pub fn train_scratch(
     } else {
         LinearSoftmax::new(config.seed, device)
     };
-    let mut loader = MnistLoader::new(train, config.batch_size, device)
-        .starting_after_epoch(resume_from)
-        .prefetch(config.num_workers);
-    if config.shuffle {
-        loader = loader.shuffle(config.seed);
-    }
-    let mut records = metrics::read_epochs(run_dir)?;
-    records.retain(|r| r.epoch <= resume_from);
-    metrics::write_epochs(run_dir, &records)?;
+    let loader = train_loader(config, train, resume_from, device);
+    let mut records = kept_epochs(run_dir, resume_from)?;
 
     let mut console = Console::default();
     println!("{HEADER}");
