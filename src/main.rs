@@ -42,8 +42,11 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Evaluate a finished run on the test set: loss and accuracy; writes the confusion matrix of
-    /// the evaluated weights into the run directory (confusion-final.png / confusion-epoch-N.png).
+    /// Evaluate a run on the test set: loss, accuracy, confusion matrix.
+    ///
+    /// Rebuilds the model from the run's own config.toml, loads its final weights (or a
+    /// checkpoint's) and writes the confusion matrix of exactly those weights into the run
+    /// directory (confusion-final.png / confusion-epoch-N.png, with a CSV beside each).
     Eval {
         /// The run directory, e.g. artifacts/mlp
         run: PathBuf,
@@ -54,10 +57,11 @@ enum Command {
         #[arg(long, value_name = "PATH")]
         data: Option<PathBuf>,
     },
-    /// Predict your own digit images (PNG, JPEG, BMP) with a trained run: prints the top 3
-    /// classes per image. Images are prepared the way MNIST was: grayscale, inverted when the
-    /// background is light, cropped to the ink, scaled to fit 20×20, centred by centre of mass
-    /// in 28×28. Exits 1 if any image failed (the others are still predicted).
+    /// Predict your own digit images (PNG, JPEG, BMP) with a trained run.
+    ///
+    /// Prints the top 3 classes per image. Images are prepared the way MNIST was: grayscale,
+    /// inverted when the background is light, cropped to the ink, scaled to fit 20×20, centred
+    /// by centre of mass in 28×28. Exits 1 if any image failed (the others are still predicted).
     Predict {
         /// The run directory, e.g. artifacts/mlp
         run: PathBuf,
@@ -77,8 +81,11 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         save_prepared: Option<PathBuf>,
     },
-    /// Measure speed on the full data: data load, MLP and scratch-linear training epochs,
-    /// test-set inference, peak memory (medians; training output goes to a temporary folder).
+    /// Measure speed on the full data (medians of several runs).
+    ///
+    /// Data load, an epoch of the course MLP through burn's Learner, an epoch of the scratch
+    /// linear loop, full test-set inference and peak memory. Training output goes to a
+    /// temporary folder that is removed afterwards.
     Bench {
         /// Epochs per training measurement.
         #[arg(long, default_value_t = 3)]
@@ -93,13 +100,15 @@ enum Command {
         #[arg(long, default_value = "configs/linear-scratch.toml")]
         linear_config: PathBuf,
     },
-    /// Redo a run's figures, confusion matrix and report.html from its saved files (no training).
+    /// Redo a run's figures, confusion matrix and report.html from its saved files.
     Report {
         /// The run directory, e.g. artifacts/mlp
         run: PathBuf,
     },
-    /// Check the linear classifier's hand-written gradient against central finite differences
-    /// (f64) and burn's autodiff, on a real batch of 50 training images; exits 1 above tolerance.
+    /// Check the hand-written gradient of the linear classifier.
+    ///
+    /// Compares it with central finite differences (f64) and with burn's autodiff on a real
+    /// batch of 50 training images at random weights; exits 1 above tolerance.
     Gradcheck {
         /// A run config whose data and seed to use [default: data/mnist_all.mat, seed 42]
         config: Option<PathBuf>,
