@@ -24,7 +24,10 @@ fn wgpu() -> Backend {
 
 /// Every CPU backend compiled in (the default Flex, and ndarray with `--features ndarray`).
 fn cpus() -> Vec<Backend> {
-    let cpus: Vec<Backend> = backend::compiled().into_iter().filter(|b| b.name != "wgpu").collect();
+    let cpus: Vec<Backend> = backend::compiled()
+        .into_iter()
+        .filter(|b| b.name != "wgpu")
+        .collect();
     assert!(!cpus.is_empty(), "a CPU backend must be compiled in too");
     cpus
 }
@@ -49,7 +52,11 @@ fn argmax(logits: &[f32]) -> Vec<usize> {
 const LOGIT_TOLERANCE: f32 = 1e-3;
 
 fn assert_parity(a: &[f32], b: &[f32], what: &str) {
-    let max = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+    let max = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0f32, f32::max);
     eprintln!("{what}: max |cpu − wgpu| logit difference {max:e}");
     assert!(max <= LOGIT_TOLERANCE, "{what}: logits differ by {max}");
     assert_eq!(argmax(a), argmax(b), "{what}: predictions differ");
@@ -58,7 +65,10 @@ fn assert_parity(a: &[f32], b: &[f32], what: &str) {
 #[test]
 fn same_weights_give_the_same_logits_on_cpu_and_wgpu() {
     let gpu = wgpu();
-    let mlp = ModelConfig::Mlp { hidden: 300, activation: Default::default() };
+    let mlp = ModelConfig::Mlp {
+        hidden: 300,
+        activation: Default::default(),
+    };
     for cpu in cpus() {
         for config in [ModelConfig::Linear, mlp] {
             // Initial weights come from a CPU generator: identical on every device.
@@ -74,8 +84,18 @@ fn both_models_train_on_wgpu_and_their_weights_load_on_the_cpu() {
     let gpu = wgpu();
     let dir = tempfile::tempdir().unwrap();
     for (name, trainer, model, optimizer) in [
-        ("mlp", "learner", "kind = \"mlp\"\nhidden = 64", "kind = \"adam\"\nlr = 0.005"),
-        ("linear", "scratch", "kind = \"linear\"", "kind = \"sgd\"\nlr = 0.05"),
+        (
+            "mlp",
+            "learner",
+            "kind = \"mlp\"\nhidden = 64",
+            "kind = \"adam\"\nlr = 0.005",
+        ),
+        (
+            "linear",
+            "scratch",
+            "kind = \"linear\"",
+            "kind = \"sgd\"\nlr = 0.05",
+        ),
     ] {
         let config = dir.path().join(format!("{name}.toml"));
         let text = format!(
@@ -85,16 +105,39 @@ fn both_models_train_on_wgpu_and_their_weights_load_on_the_cpu() {
             dir.path().join("runs")
         );
         std::fs::write(&config, text).unwrap();
-        let outcome = run::train(&TrainRequest { config, ..Default::default() }, &gpu).unwrap();
+        let outcome = run::train(
+            &TrainRequest {
+                config,
+                ..Default::default()
+            },
+            &gpu,
+        )
+        .unwrap();
         let last = outcome.epochs.last().unwrap();
-        assert!(last.train_loss < outcome.epochs[0].train_loss, "{name}: {:?}", outcome.epochs);
-        assert!(last.valid_acc > 0.3, "{name}: test accuracy {}", last.valid_acc);
+        assert!(
+            last.train_loss < outcome.epochs[0].train_loss,
+            "{name}: {:?}",
+            outcome.epochs
+        );
+        assert!(
+            last.valid_acc > 0.3,
+            "{name}: test accuracy {}",
+            last.valid_acc
+        );
         // The weights trained on the GPU, loaded on every device, predict alike.
-        let load = |device: &Device| mnist_trainer::eval::load_run_model(&outcome.run_dir, None, device).unwrap().1;
+        let load = |device: &Device| {
+            mnist_trainer::eval::load_run_model(&outcome.run_dir, None, device)
+                .unwrap()
+                .1
+        };
         let on_gpu = logits(&load(&gpu.device), &gpu.device);
         for cpu in cpus() {
             let on_cpu = logits(&load(&cpu.device), &cpu.device);
-            assert_parity(&on_cpu, &on_gpu, &format!("{name} trained on wgpu, on {}", cpu.name));
+            assert_parity(
+                &on_cpu,
+                &on_gpu,
+                &format!("{name} trained on wgpu, on {}", cpu.name),
+            );
         }
     }
 }
