@@ -36,6 +36,8 @@ const MX_UINT8: u8 = 9;
 /// DEFLATE cannot expand data by more than about 1032:1, so a compressed element that claims
 /// more than this per input byte is corrupt; checked before any buffer is sized from it.
 const MAX_INFLATE_RATIO: u64 = 1032;
+/// How much of a compressed element's declared size is reserved up front, per input byte.
+const MAX_RESERVE_RATIO: u64 = 16;
 
 #[derive(Clone, Copy)]
 enum Endian {
@@ -359,7 +361,11 @@ fn inflate(payload: &[u8], endian: Endian) -> std::result::Result<Vec<u8>, Strin
             payload.len()
         ));
     }
-    let mut out = Vec::with_capacity(8 + size as usize);
+    // `size` passed only DEFLATE's bound, which still lets a 4 MB element claim 4 GiB: reserve no
+    // more than 16 bytes per compressed byte (the course's file inflates < 8:1) and let the
+    // buffer grow with data that is actually there.
+    let reserve = size.min(MAX_RESERVE_RATIO * payload.len() as u64);
+    let mut out = Vec::with_capacity(8 + reserve as usize);
     out.extend_from_slice(&tag);
     (&mut decoder)
         .take(size)
