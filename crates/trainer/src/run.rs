@@ -79,24 +79,19 @@ pub fn train(request: &TrainRequest, backend: &Backend) -> Result<TrainOutcome, 
         println!("resuming   after epoch {resume_from} of {}", config.epochs);
     }
     let (train, test) = (Arc::new(data.train), Arc::new(data.test));
-    let (epochs, model) = match config.trainer {
-        TrainerKind::Learner => train_with_learner(
-            &config,
-            &run_dir,
-            train.clone(),
-            test.clone(),
-            resume_from,
-            backend,
-        )?,
-        TrainerKind::Scratch => crate::scratch::train_scratch(
-            &config,
-            &run_dir,
-            train.clone(),
-            test.clone(),
-            resume_from,
-            backend,
-        )?,
+    // Both trainers take the same inputs and leave the same files behind.
+    let trainer = match config.trainer {
+        TrainerKind::Learner => train_with_learner,
+        TrainerKind::Scratch => crate::scratch::train_scratch,
     };
+    let (epochs, model) = trainer(
+        &config,
+        &run_dir,
+        train.clone(),
+        test.clone(),
+        resume_from,
+        backend,
+    )?;
     let iterations = metrics::read_iterations(&run_dir, config.epochs)?;
     metrics::write_metrics(&run_dir, &epochs, &iterations)?;
     crate::report::write_outputs(&run_dir, &config, &model, &train, &test, &backend.device)?;
