@@ -105,6 +105,23 @@ fn draw_digit(
     .map_err(|e| fail(path)(&e))
 }
 
+/// A digit with caption lines under it.
+fn captioned_digit(
+    area: &Area,
+    image: &[u8],
+    (x, y): (i32, i32),
+    scale: i32,
+    captions: &[String],
+    path: &Path,
+) -> Result<(), Error> {
+    draw_digit(area, image, (x, y), scale, path)?;
+    let below = y + IMAGE_SIDE as i32 * scale + 4;
+    for (line, caption) in captions.iter().enumerate() {
+        text(area, caption, (x, below + 18 * line as i32), 16, path)?;
+    }
+    Ok(())
+}
+
 /// Problem 1: the first 10 training images of each digit, a row per digit.
 pub fn samples_grid(train: &Split, path: &Path) -> Result<(), Error> {
     let (root, body) = canvas(path, SAMPLES_SIZE, "10 training samples of each digit")?;
@@ -196,15 +213,9 @@ pub fn predictions_panel(test: &Split, predictions: &[u8], path: &Path) -> Resul
     )?;
     for (k, &i) in correct.iter().enumerate() {
         let (row, col) = ((k / 10) as i32, (k % 10) as i32);
-        let (x, y) = (left + col * cell_w, 30 + row * cell_h);
-        draw_digit(&body, test.image(i), (x, y), scale, path)?;
-        text(
-            &body,
-            &format!("pred {}", predictions[i]),
-            (x, y + 60),
-            16,
-            path,
-        )?;
+        let at = (left + col * cell_w, 30 + row * cell_h);
+        let captions = [format!("pred {}", predictions[i])];
+        captioned_digit(&body, test.image(i), at, scale, &captions, path)?;
     }
     let y0 = 30 + 2 * cell_h + 30;
     text(
@@ -215,22 +226,12 @@ pub fn predictions_panel(test: &Split, predictions: &[u8], path: &Path) -> Resul
         path,
     )?;
     for (k, &i) in wrong.iter().enumerate() {
-        let x = left + k as i32 * cell_w;
-        draw_digit(&body, test.image(i), (x, y0), scale, path)?;
-        text(
-            &body,
-            &format!("pred {}", predictions[i]),
-            (x, y0 + 60),
-            16,
-            path,
-        )?;
-        text(
-            &body,
-            &format!("true {}", test.label(i)),
-            (x, y0 + 78),
-            16,
-            path,
-        )?;
+        let at = (left + k as i32 * cell_w, y0);
+        let captions = [
+            format!("pred {}", predictions[i]),
+            format!("true {}", test.label(i)),
+        ];
+        captioned_digit(&body, test.image(i), at, scale, &captions, path)?;
     }
     if wrong.is_empty() {
         text(

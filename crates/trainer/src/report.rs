@@ -68,8 +68,8 @@ pub fn write_outputs(
 ) -> Result<(), Error> {
     let epochs = metrics::read_epochs(run_dir)?;
     let iterations = metrics::read_iterations(run_dir, epochs.len())?;
-    let test_batches = write_test_batches(run_dir, model, test, device)?;
     let (test_loss, correct, predictions) = evaluate_split(model, test.clone(), device);
+    let test_batches = write_test_batches(run_dir, test.labels(), &predictions)?;
     let confusion = write_confusion(
         run_dir,
         test.labels(),
