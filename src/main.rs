@@ -1,11 +1,21 @@
 //! `mnist`: the command line. It parses arguments, picks the backend and hands over to the
 //! library crates; errors become one line on stderr and exit code 1.
 
-use std::path::PathBuf;
-use std::process::ExitCode;
+mod console;
 
+use std::ffi::OsStr;
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::builder::{PossibleValue, TypedValueParser};
 use clap::{Parser, Subcommand};
-use mnist_trainer::{backend, bench, eval, gradcheck, info, predict, report, run};
+use mnist_trainer::backend::{self, Backend};
+use mnist_trainer::plan::{Plan, display_path};
+use mnist_trainer::rundir::{RunDir, Weights};
+use mnist_trainer::train::{self, TrainRequest};
+use mnist_trainer::{Error, bench, gradcheck, info, predict};
+use std::process::ExitCode;
 
 #[derive(Parser)]
 #[command(
@@ -17,11 +27,50 @@ use mnist_trainer::{backend, bench, eval, gradcheck, info, predict, report, run}
         configs and --data also take another course-layout .mat file or a folder of IDX files\n\
         (MNIST, Fashion-MNIST). Every run lives in its own directory (artifacts/<name>/): the\n\
         resolved config.toml, a checkpoint per epoch, metrics.csv and the final model.bpk.\n\
-        The backend is chosen at build time: --features ndarray (default), flex or wgpu."
+        Relative paths inside a config file are relative to that file's folder.\n\n\
+        Cargo features decide which backends are compiled in (flex, ndarray, wgpu); --backend\n\
+        picks one of them at run time."
 )]
 struct Cli {
+    /// The backend to compute on: one compiled into this binary.
+    #[arg(
+        long,
+        global = true,
+        value_name = "NAME",
+        default_value = backend::default_name(),
+        value_parser = BackendName
+    )]
+    backend: String,
     #[command(subcommand)]
     command: Command,
+}
+
+/// Accepts the names of the compiled backends; `--help` lists them from the same list.
+#[derive(Clone)]
+struct BackendName;
+
+impl TypedValueParser for BackendName {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &OsStr,
+    ) -> Result<String, clap::Error> {
+        backend::compiled_name(&value.to_string_lossy())
+            .map(str::to_string)
+            .map_err(|e| {
+                clap::Error::raw(clap::error::ErrorKind::InvalidValue, format!("{e}\n"))
+                    .with_cmd(cmd)
+            })
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        Some(Box::new(
+            backend::names().into_iter().map(PossibleValue::new),
+        ))
+    }
 }
 
 #[derive(Subcommand)]
@@ -83,16 +132,16 @@ enum Command {
     },
     /// Measure speed on the full data (medians of several runs).
     ///
-    /// Data load, an epoch of the course MLP through burn's Learner, an epoch of the scratch
-    /// linear loop, full test-set inference and peak memory. Training output goes to a
-    /// temporary folder that is removed afterwards.
+    /// Data load, an epoch of the MLP config through burn's Learner, an epoch of the scratch
+    /// linear config, full test-set inference and peak memory, on the data the MLP config names.
+    /// Training output goes to a temporary folder that is removed afterwards.
     Bench {
         /// Epochs per training measurement.
-        #[arg(long, default_value_t = 3)]
-        epochs: usize,
+        #[arg(long, default_value = "3")]
+        epochs: NonZeroUsize,
         /// Repetitions of the load and inference measurements.
-        #[arg(long, default_value_t = 5)]
-        repeats: usize,
+        #[arg(long, default_value = "5")]
+        repeats: NonZeroUsize,
         /// The MLP config to time.
         #[arg(long, default_value = "configs/mlp.toml")]
         mlp_config: PathBuf,
@@ -131,7 +180,7 @@ enum DataCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match execute(cli.command) {
+    match backend::by_name(&cli.backend).and_then(|b| execute(cli.command, &b)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
@@ -140,7 +189,11 @@ fn main() -> ExitCode {
     }
 }
 
-fn execute(command: Command) -> Result<(), mnist_trainer::Error> {
+fn weights(checkpoint: Option<usize>) -> Weights {
+    checkpoint.map_or(Weights::Final, Weights::Checkpoint)
+}
+
+fn execute(command: Command, backend: &Backend) -> Result<(), Error> {
     match command {
         Command::Data(DataCommand::Info { data }) => {
             print!("{}", info::data_info(data.as_deref())?);
@@ -151,19 +204,20 @@ fn execute(command: Command) -> Result<(), mnist_trainer::Error> {
             resume,
             force,
         } => {
-            let request = run::TrainRequest {
-                config,
-                name,
+            let request = TrainRequest {
+                plan: Plan::load(&config)?,
+                name: train::run_name(&config, name.as_deref())?,
                 resume,
                 force,
             };
-            let outcome = run::train(&request, &backend::select())?;
+            let outcome = train::train(&request, backend, Arc::new(console::Console::new()))?;
+            mnist_report::write_outcome(&outcome, &backend.device)?;
             if let Some(last) = outcome.epochs.last() {
                 println!(
                     "done       test accuracy {:.2}% after {} epochs; run directory {}",
                     100.0 * last.valid_acc,
                     last.epoch,
-                    outcome.run_dir.display()
+                    display_path(outcome.run.path())
                 );
             }
         }
@@ -182,7 +236,7 @@ fn execute(command: Command) -> Result<(), mnist_trainer::Error> {
                 raw,
                 save_prepared,
             };
-            let results = predict::predict(&request, &backend::select())?;
+            let results = predict::predict(&request, backend)?;
             let mut failed = 0;
             for (file, result) in request.images.iter().zip(&results) {
                 match result {
@@ -198,7 +252,7 @@ fn execute(command: Command) -> Result<(), mnist_trainer::Error> {
                 }
             }
             if failed > 0 {
-                return Err(mnist_trainer::Error::Check(format!(
+                return Err(Error::Check(format!(
                     "{failed} of {} images could not be predicted",
                     results.len()
                 )));
@@ -212,22 +266,27 @@ fn execute(command: Command) -> Result<(), mnist_trainer::Error> {
         } => {
             let request = bench::BenchRequest {
                 epochs,
-                mlp_config,
-                linear_config,
+                mlp: Plan::load(&mlp_config)?,
+                linear: Plan::load(&linear_config)?,
                 repeats,
             };
-            let report = bench::bench(&request, &backend::select())?;
+            let report = bench::bench(&request, backend, Arc::new(console::Console::new()))?;
             print!("\n{}", report.text());
         }
         Command::Report { run } => {
-            report::regenerate(&run, &backend::select())?;
-            println!("report     {}", run.join(report::REPORT_HTML).display());
+            let run = RunDir::new(run);
+            mnist_report::regenerate(&run, backend)?;
+            println!("report     {}", display_path(&run.report_html()));
         }
         Command::Gradcheck { config } => {
-            let (report, passed) = gradcheck::run(config.as_deref(), &backend::select().device)?;
+            let source = match config {
+                Some(path) => gradcheck::Source::of_plan(&Plan::load(&path)?),
+                None => gradcheck::Source::default(),
+            };
+            let (report, passed) = gradcheck::run(&source, &backend.device)?;
             print!("{report}");
             if !passed {
-                return Err(mnist_trainer::Error::Check(
+                return Err(Error::Check(
                     "the hand-written gradient disagrees with its references beyond tolerance"
                         .into(),
                 ));
@@ -238,18 +297,22 @@ fn execute(command: Command) -> Result<(), mnist_trainer::Error> {
             checkpoint,
             data,
         } => {
-            let backend = backend::select();
-            let e = eval::eval(&run, checkpoint, data.as_deref(), &backend)?;
-            println!("weights    {}", e.weights.display());
+            let e = mnist_report::eval(
+                &RunDir::new(run),
+                weights(checkpoint),
+                data.as_deref(),
+                backend,
+            )?;
+            println!("weights    {}", display_path(&e.weights));
             println!("backend    {}", backend.describe());
-            println!("test loss  {:.4}", e.loss);
+            println!("test loss  {:.4}", e.test.loss);
             println!(
                 "accuracy   {:.2}% ({}/{})",
-                100.0 * e.accuracy(),
-                e.correct,
-                e.total
+                100.0 * e.test.accuracy(),
+                e.test.correct,
+                e.test.total
             );
-            println!("confusion  {}", e.confusion.display());
+            println!("confusion  {}", display_path(&e.confusion));
         }
     }
     Ok(())

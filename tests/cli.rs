@@ -3,6 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use mnist_trainer::testing::{TestConfig, fixtures_dir as fixtures};
+
 fn mnist(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_mnist"))
         .args(args)
@@ -10,10 +12,6 @@ fn mnist(args: &[&str]) -> Output {
         .env_remove("RUST_BACKTRACE")
         .output()
         .expect("run mnist")
-}
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
 /// The numbers of the table row that starts with `split`.
@@ -99,22 +97,17 @@ fn help_explains_the_commands() {
 }
 
 /// A run config training a small MLP on the fixture images, runs going to `dir/runs`.
-fn tiny_config(dir: &Path, extra: &str) -> PathBuf {
-    let text = format!(
-        "batch_size = 25\nepochs = 2\n{extra}data = {:?}\nartifacts = {:?}\n\
-         [model]\nkind = \"mlp\"\nhidden = 32\n[optimizer]\nkind = \"adam\"\nlr = 0.005\n",
-        fixtures().join("mnist-idx"),
-        dir.join("runs"),
-    );
-    let path = dir.join("tiny.toml");
-    std::fs::write(&path, text).unwrap();
-    path
+fn tiny_config(dir: &Path) -> PathBuf {
+    TestConfig::mlp(32)
+        .batch_size(25)
+        .artifacts(&dir.join("runs"))
+        .write(&dir.join("tiny.toml"))
 }
 
 #[test]
 fn piped_training_prints_one_plain_line_per_epoch() {
     let dir = tempfile::tempdir().unwrap();
-    let config = tiny_config(dir.path(), "");
+    let config = tiny_config(dir.path());
     let out = mnist(&["train", config.to_str().unwrap()]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -212,7 +205,7 @@ fn config_errors_name_the_key_before_any_work() {
     ];
     for (extra, cause) in cases {
         // `extra` is prepended, so a duplicate of batch_size/epochs replaces the valid one.
-        let config = tiny_config(dir.path(), "");
+        let config = tiny_config(dir.path());
         let text = std::fs::read_to_string(&config).unwrap();
         let key = extra.split('=').next().unwrap().trim();
         let text: String = text
@@ -246,7 +239,7 @@ fn config_errors_name_the_key_before_any_work() {
             "key `model.width`: unknown field `width`",
         ),
     ] {
-        let config = tiny_config(dir.path(), "");
+        let config = tiny_config(dir.path());
         let text = std::fs::read_to_string(&config).unwrap().replace(from, to);
         std::fs::write(&config, text).unwrap();
         check_config_error(&config, cause);

@@ -4,7 +4,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use mnist_trainer::{backend, eval};
+use mnist_trainer::backend::default_backend;
+use mnist_trainer::rundir::{RunDir, Weights};
+use mnist_trainer::testing::{TestConfig, adam, mnist_idx as fixtures};
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -18,25 +20,22 @@ fn mnist(args: &[&str]) -> Output {
         .expect("run mnist")
 }
 
-fn config(dir: &Path, name: &str, data: &Path, model: &str, epochs: usize) -> PathBuf {
-    let text = format!(
-        "batch_size = 50\nepochs = {epochs}\nseed = 11\ndata = {data:?}\nartifacts = {:?}\n\
-         [model]\n{model}\n[optimizer]\nkind = \"adam\"\nlr = 0.001\n",
-        dir.join("runs")
-    );
-    let path = dir.join(format!("{name}.toml"));
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-fn fixtures() -> PathBuf {
-    repo().join("tests/fixtures/mnist-idx")
+/// Batch 50, seed 11, Adam lr 0.001: `model` (an MLP or the linear model) on `data`.
+fn config(dir: &Path, name: &str, data: &Path, model: TestConfig, epochs: usize) -> PathBuf {
+    model
+        .data(data)
+        .batch_size(50)
+        .seed(11)
+        .optimizer(adam(0.001))
+        .epochs(epochs)
+        .artifacts(&dir.join("runs"))
+        .write(&dir.join(format!("{name}.toml")))
 }
 
 /// Logits of the run's final model on 100 fixture test images: equal weights, equal logits.
 fn logits(run: &Path) -> Vec<f32> {
-    let device = backend::select().device;
-    let (_, model, _) = eval::load_run_model(run, None, &device).unwrap();
+    let device = default_backend().device;
+    let (_, model) = RunDir::new(run).open(Weights::Final, &device).unwrap();
     let test = mnist_data::load(Some(&fixtures())).unwrap().test;
     let batch = mnist_data::batch_of(&test, &(0..100).collect::<Vec<_>>(), &device);
     model
@@ -60,7 +59,7 @@ fn sigkill_mid_epoch_then_resume_ends_like_an_uninterrupted_run() {
     let dir = tempfile::tempdir().unwrap();
     // Full data and a 64-unit MLP: epochs long enough (≈ 1 s) to be killed in the middle of one.
     let data = repo().join("data/mnist_all.mat");
-    let cfg = config(dir.path(), "kill", &data, "kind = \"mlp\"\nhidden = 64", 3);
+    let cfg = config(dir.path(), "kill", &data, TestConfig::mlp(64), 3);
     let cfg_s = cfg.to_str().unwrap();
     ok(&mnist(&["train", cfg_s, "--name", "whole"]));
 
@@ -110,13 +109,7 @@ fn sigkill_mid_epoch_then_resume_ends_like_an_uninterrupted_run() {
 #[test]
 fn same_config_and_seed_give_identical_metrics() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(
-        dir.path(),
-        "repro",
-        &fixtures(),
-        "kind = \"mlp\"\nhidden = 32",
-        3,
-    );
+    let cfg = config(dir.path(), "repro", &fixtures(), TestConfig::mlp(32), 3);
     for name in ["one", "two"] {
         ok(&mnist(&["train", cfg.to_str().unwrap(), "--name", name]));
     }
@@ -133,13 +126,7 @@ fn same_config_and_seed_give_identical_metrics() {
 #[test]
 fn a_damaged_last_checkpoint_is_skipped_on_resume() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(
-        dir.path(),
-        "torn",
-        &fixtures(),
-        "kind = \"mlp\"\nhidden = 32",
-        3,
-    );
+    let cfg = config(dir.path(), "torn", &fixtures(), TestConfig::mlp(32), 3);
     let cfg_s = cfg.to_str().unwrap();
     ok(&mnist(&["train", cfg_s, "--name", "whole"]));
     ok(&mnist(&["train", cfg_s, "--name", "torn"]));
@@ -163,14 +150,8 @@ fn a_damaged_last_checkpoint_is_skipped_on_resume() {
 #[test]
 fn weights_of_another_model_give_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
-    let mlp = config(
-        dir.path(),
-        "mlp",
-        &fixtures(),
-        "kind = \"mlp\"\nhidden = 32",
-        1,
-    );
-    let linear = config(dir.path(), "linear", &fixtures(), "kind = \"linear\"", 1);
+    let mlp = config(dir.path(), "mlp", &fixtures(), TestConfig::mlp(32), 1);
+    let linear = config(dir.path(), "linear", &fixtures(), TestConfig::linear(), 1);
     ok(&mnist(&["train", mlp.to_str().unwrap()]));
     ok(&mnist(&["train", linear.to_str().unwrap()]));
     let runs = dir.path().join("runs");
@@ -193,7 +174,7 @@ fn unusable_paths_are_reported_before_training() {
         dir.path(),
         "nodata",
         &dir.path().join("absent.mat"),
-        "kind = \"linear\"",
+        TestConfig::linear(),
         1,
     );
     let out = mnist(&["train", cfg.to_str().unwrap()]);
@@ -206,7 +187,7 @@ fn unusable_paths_are_reported_before_training() {
     assert!(!dir.path().join("runs/nodata").exists());
     // A run directory that cannot be made (its parent is a file).
     std::fs::write(dir.path().join("runs"), "a file").unwrap();
-    let cfg = config(dir.path(), "blocked", &fixtures(), "kind = \"linear\"", 1);
+    let cfg = config(dir.path(), "blocked", &fixtures(), TestConfig::linear(), 1);
     let out = mnist(&["train", cfg.to_str().unwrap()]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1));
@@ -221,7 +202,7 @@ fn unusable_paths_are_reported_before_training() {
         dir.path(),
         "huge",
         &fixtures(),
-        "kind = \"mlp\"\nhidden = 300",
+        TestConfig::mlp(300),
         1_000_000_000,
     );
     let out = mnist(&["train", cfg.to_str().unwrap()]);

@@ -4,16 +4,14 @@
 //! on for the parity checks. Without a GPU, Debian's `mesa-vulkan-drivers` (lavapipe) runs it on
 //! the CPU.
 
-use std::path::{Path, PathBuf};
-
 use burn::prelude::*;
 use mnist_models::{Model, ModelConfig};
 use mnist_trainer::backend::{self, Backend};
-use mnist_trainer::run::{self, TrainRequest};
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mnist-idx")
-}
+use mnist_trainer::compare::max_abs_difference;
+use mnist_trainer::observer::quiet;
+use mnist_trainer::rundir::Weights;
+use mnist_trainer::testing::{TestConfig, mnist_idx};
+use mnist_trainer::train::{self, TrainRequest};
 
 fn wgpu() -> Backend {
     backend::compiled()
@@ -34,7 +32,7 @@ fn cpus() -> Vec<Backend> {
 
 /// Logits `[100, 10]` of the fixture test images.
 fn logits(model: &Model, device: &Device) -> Vec<f32> {
-    let test = mnist_data::load(Some(&fixtures())).unwrap().test;
+    let test = mnist_data::load(Some(&mnist_idx())).unwrap().test;
     let batch = mnist_data::batch_of(&test, &(0..100).collect::<Vec<_>>(), device);
     let out = model.forward(batch.images).into_data().convert::<f32>();
     out.try_into_vec::<f32>().unwrap()
@@ -49,14 +47,11 @@ fn argmax(logits: &[f32]) -> Vec<usize> {
 
 /// Largest absolute difference allowed between CPU and GPU logits: float sums in another order
 /// and GPU math functions differ in the last bits; logits here are of order 1–10.
-const LOGIT_TOLERANCE: f32 = 1e-3;
+const LOGIT_TOLERANCE: f64 = 1e-3;
 
 fn assert_parity(a: &[f32], b: &[f32], what: &str) {
-    let max = a
-        .iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0f32, f32::max);
+    // NaN-aware and length-checked: NaN logits or a short output fail.
+    let max = max_abs_difference(a, b).unwrap_or_else(|e| panic!("{what}: {e}"));
     eprintln!("{what}: max |cpu − wgpu| logit difference {max:e}");
     assert!(max <= LOGIT_TOLERANCE, "{what}: logits differ by {max}");
     assert_eq!(argmax(a), argmax(b), "{what}: predictions differ");
@@ -83,36 +78,17 @@ fn same_weights_give_the_same_logits_on_cpu_and_wgpu() {
 fn both_models_train_on_wgpu_and_their_weights_load_on_the_cpu() {
     let gpu = wgpu();
     let dir = tempfile::tempdir().unwrap();
-    for (name, trainer, model, optimizer) in [
-        (
-            "mlp",
-            "learner",
-            "kind = \"mlp\"\nhidden = 64",
-            "kind = \"adam\"\nlr = 0.005",
-        ),
-        (
-            "linear",
-            "scratch",
-            "kind = \"linear\"",
-            "kind = \"sgd\"\nlr = 0.05",
-        ),
+    for (name, config) in [
+        ("mlp", TestConfig::mlp(64)),
+        ("linear", TestConfig::scratch()),
     ] {
-        let config = dir.path().join(format!("{name}.toml"));
-        let text = format!(
-            "trainer = {trainer:?}\nbatch_size = 20\nepochs = 2\ndata = {:?}\nartifacts = {:?}\n\
-             [model]\n{model}\n[optimizer]\n{optimizer}\n",
-            fixtures(),
-            dir.path().join("runs")
-        );
-        std::fs::write(&config, text).unwrap();
-        let outcome = run::train(
-            &TrainRequest {
-                config,
-                ..Default::default()
-            },
-            &gpu,
-        )
-        .unwrap();
+        let request = TrainRequest {
+            plan: config.artifacts(&dir.path().join("runs")).plan(),
+            name: name.into(),
+            resume: false,
+            force: false,
+        };
+        let outcome = train::train(&request, &gpu, quiet()).unwrap();
         let last = outcome.epochs.last().unwrap();
         assert!(
             last.train_loss < outcome.epochs[0].train_loss,
@@ -125,11 +101,7 @@ fn both_models_train_on_wgpu_and_their_weights_load_on_the_cpu() {
             last.valid_acc
         );
         // The weights trained on the GPU, loaded on every device, predict alike.
-        let load = |device: &Device| {
-            mnist_trainer::eval::load_run_model(&outcome.run_dir, None, device)
-                .unwrap()
-                .1
-        };
+        let load = |device: &Device| outcome.run.open(Weights::Final, device).unwrap().1;
         let on_gpu = logits(&load(&gpu.device), &gpu.device);
         for cpu in cpus() {
             let on_cpu = logits(&load(&cpu.device), &cpu.device);

@@ -36,7 +36,7 @@ use std::time::{Duration, Instant};
 use flate2::Compression;
 use flate2::read::{GzDecoder, ZlibDecoder};
 use flate2::write::{GzEncoder, ZlibEncoder};
-use mnist_data::{DataError, Split, idx, mat};
+use mnist_data::{DataError, Split, idx, mat, testing};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
@@ -219,7 +219,7 @@ fn repo_root() -> PathBuf {
 }
 
 fn fixtures() -> PathBuf {
-    repo_root().join("tests/fixtures")
+    testing::fixtures_dir()
 }
 
 // ---- mutations ----
@@ -865,9 +865,9 @@ impl Fuzzer {
             let mini = std::fs::read(fixtures().join("mnist-mini.mat")).expect("read fixture");
             let compressed = MatSeed::new("mnist-mini.mat", mini);
             let plain = dir.path().join("mnist-mini-uncompressed.mat");
-            mat::write(
+            testing::write_mat(
                 &plain,
-                &mat::course_variables(&compressed.train, &compressed.test),
+                &testing::course_variables(&compressed.train, &compressed.test),
                 false,
             )
             .expect("write uncompressed seed");

@@ -11,7 +11,7 @@
 
 use std::path::{Path, PathBuf};
 
-use mnist_data::{Split, idx, mat};
+use mnist_data::{Split, idx, mat, testing};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<PathBuf> = std::env::args_os().skip(1).map(PathBuf::from).collect();
@@ -34,8 +34,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         full.select(indices)
     };
-    let vars = mat::course_variables(&cut(&mat_train, &idx_train), &cut(&mat_test, &idx_test));
-    mat::write(&out.join("mnist-mini.mat"), &vars, true)?;
+    let vars = testing::course_variables(&cut(&mat_train, &idx_train), &cut(&mat_test, &idx_test));
+    testing::write_mat(&out.join("mnist-mini.mat"), &vars, true)?;
 
     let (f_train, f_test) = idx::load(fashion_dir)?;
     write_idx(
@@ -50,6 +50,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 fn write_idx(dir: &Path, train: &Split, test: &Split) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let gz = |stem: &str| dir.join(format!("{stem}.gz"));
-    idx::write(&gz(idx::TRAIN_FILES.0), &gz(idx::TRAIN_FILES.1), train)?;
-    idx::write(&gz(idx::TEST_FILES.0), &gz(idx::TEST_FILES.1), test)
+    testing::write_idx(&gz(idx::TRAIN_FILES.0), &gz(idx::TRAIN_FILES.1), train)?;
+    testing::write_idx(&gz(idx::TEST_FILES.0), &gz(idx::TEST_FILES.1), test)
 }

@@ -3,12 +3,10 @@
 //! `t10k-labels-idx1-ubyte`, each raw or gzipped (`.gz`).
 
 use std::fs::File;
-use std::io::{BufReader, Read, Write};
+use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use flate2::Compression;
 use flate2::read::GzDecoder;
-use flate2::write::GzEncoder;
 
 use crate::error::{DataError, ErrorKind, Result};
 use crate::{IMAGE_PIXELS, IMAGE_SIDE, NUM_CLASSES, Split};
@@ -17,8 +15,8 @@ use crate::{IMAGE_PIXELS, IMAGE_SIDE, NUM_CLASSES, Split};
 /// 0x0000_0803 = unsigned bytes, 3 dimensions; 0x0000_0801 = unsigned bytes, 1 dimension.
 pub const IMAGES_MAGIC: u32 = 2051;
 pub const LABELS_MAGIC: u32 = 2049;
-const IMAGES_HEADER: usize = 16;
-const LABELS_HEADER: usize = 8;
+pub(crate) const IMAGES_HEADER: usize = 16;
+pub(crate) const LABELS_HEADER: usize = 8;
 
 /// File stems of the four IDX files: (images, labels) for the train and the test split.
 pub const TRAIN_FILES: (&str, &str) = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte");
@@ -163,31 +161,4 @@ pub fn read_labels(path: &Path) -> Result<Vec<u8>> {
         ));
     }
     Ok(data)
-}
-
-/// Writes a split as an IDX image file and an IDX label file, gzipped when the name ends in `.gz`.
-pub fn write(images_path: &Path, labels_path: &Path, split: &Split) -> std::io::Result<()> {
-    let n = split.len() as u32;
-    let mut images = Vec::with_capacity(IMAGES_HEADER + split.images().len());
-    for v in [IMAGES_MAGIC, n, IMAGE_SIDE as u32, IMAGE_SIDE as u32] {
-        images.extend_from_slice(&v.to_be_bytes());
-    }
-    images.extend_from_slice(split.images());
-    let mut labels = Vec::with_capacity(LABELS_HEADER + split.len());
-    for v in [LABELS_MAGIC, n] {
-        labels.extend_from_slice(&v.to_be_bytes());
-    }
-    labels.extend_from_slice(split.labels());
-    write_maybe_gz(images_path, &images)?;
-    write_maybe_gz(labels_path, &labels)
-}
-
-fn write_maybe_gz(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    if path.extension().is_some_and(|e| e == "gz") {
-        let mut gz = GzEncoder::new(Vec::new(), Compression::best());
-        gz.write_all(bytes)?;
-        std::fs::write(path, gz.finish()?)
-    } else {
-        std::fs::write(path, bytes)
-    }
 }

@@ -7,7 +7,9 @@ mod error;
 pub mod idx;
 mod loader;
 pub mod mat;
-#[doc(hidden)]
+/// Test tooling (file writers, damaged inputs, fixture paths): only with the `fixtures` feature,
+/// which only dev-dependencies turn on.
+#[cfg(feature = "fixtures")]
 pub mod testing;
 
 use std::path::{Path, PathBuf};

@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use flate2::Compression;
 use flate2::read::{GzDecoder, ZlibDecoder};
 use flate2::write::{GzEncoder, ZlibEncoder};
+use mnist_data::testing::{self, fixtures_dir as fixtures};
 use mnist_data::{DataError, ErrorKind, Split, idx, mat};
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -69,10 +70,6 @@ fn allocation_limit(len: usize) -> usize {
 }
 
 // ---- fixtures ----
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
-}
 
 fn mini_mat() -> Vec<u8> {
     std::fs::read(fixtures().join("mnist-mini.mat")).unwrap()
@@ -267,13 +264,13 @@ fn bit_flip_that_adler32_misses_changes_pixels_but_not_shapes() {
 #[test]
 fn renamed_and_duplicated_variables_load_as_the_file_says() {
     let (train, test) = mini_splits();
-    let mut vars = mat::course_variables(train, test);
+    let mut vars = testing::course_variables(train, test);
     vars[1].name = "\0\0\u{1}\0n1".into();
     let copy = match &vars[6].data {
-        mat::MatData::U8(d) => mat::MatData::U8(d.clone()),
-        mat::MatData::F64(d) => mat::MatData::F64(d.clone()),
+        testing::MatData::U8(d) => testing::MatData::U8(d.clone()),
+        testing::MatData::F64(d) => testing::MatData::F64(d.clone()),
     };
-    vars.push(mat::MatVar {
+    vars.push(testing::MatVar {
         name: "train1".into(),
         rows: vars[6].rows,
         cols: vars[6].cols,
@@ -281,7 +278,7 @@ fn renamed_and_duplicated_variables_load_as_the_file_says() {
     });
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("renamed.mat");
-    mat::write(&path, &vars, true).unwrap();
+    testing::write_mat(&path, &vars, true).unwrap();
     let (got_train, got_test) = mat::load(&path).unwrap();
     assert_eq!(got_test, *test);
     assert_eq!((got_train.len(), got_train.class_counts()[1]), (193, 19));
@@ -313,7 +310,7 @@ fn mat_dimensions_claiming_a_trillion_pixels_are_refused() {
     let (train, test) = mini_splits();
     let dir = tempfile::tempdir().unwrap();
     let plain = dir.path().join("plain.mat");
-    mat::write(&plain, &mat::course_variables(train, test), false).unwrap();
+    testing::write_mat(&plain, &testing::course_variables(train, test), false).unwrap();
     let mut bytes = std::fs::read(&plain).unwrap();
     bytes[128 + rows_at..128 + rows_at + 4].copy_from_slice(&i32::MAX.to_le_bytes());
     let e = mat_error(&plain, &bytes);

@@ -4,12 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use burn::data::dataset::Dataset;
-use mnist_data::mat::{self, MatData, MatVar};
-use mnist_data::{DataError, ErrorKind, IMAGE_PIXELS, Split, idx, testing};
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
-}
+use mnist_data::testing::{self, MatData, MatVar, fixtures_dir as fixtures};
+use mnist_data::{DataError, ErrorKind, IMAGE_PIXELS, Split, idx, mat};
 
 fn repo_mat() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/mnist_all.mat")
@@ -96,13 +92,13 @@ fn column_to_row_major_transposes() {
         [1, 2, 3, 4, 5, 6]
     );
     assert_eq!(
-        mat::row_to_column_major(&[1, 2, 3, 4, 5, 6], 2, 3),
+        testing::row_to_column_major(&[1, 2, 3, 4, 5, 6], 2, 3),
         [1, 4, 2, 5, 3, 6]
     );
     // Tiles are 64 wide: check sizes that are not multiples of it.
     let (rows, cols) = (130, 70);
     let row_major: Vec<u8> = (0..rows * cols).map(|k| (k % 251) as u8).collect();
-    let col_major = mat::row_to_column_major(&row_major, rows, cols);
+    let col_major = testing::row_to_column_major(&row_major, rows, cols);
     assert_eq!(mat::column_to_row_major(&col_major, rows, cols), row_major);
 }
 
@@ -206,9 +202,9 @@ fn uncompressed_mat_loads_and_its_truncation_is_caught() {
     let dir = tempfile::tempdir().unwrap();
     let compressed = mnist_data::load(Some(&fixtures().join("mnist-mini.mat"))).unwrap();
     let path = dir.path().join("plain.mat");
-    mat::write(
+    testing::write_mat(
         &path,
-        &mat::course_variables(&compressed.train, &compressed.test),
+        &testing::course_variables(&compressed.train, &compressed.test),
         false,
     )
     .unwrap();
@@ -226,7 +222,7 @@ fn uncompressed_mat_loads_and_its_truncation_is_caught() {
 fn extra_variables_are_ignored() {
     let dir = tempfile::tempdir().unwrap();
     let m = mnist_data::load(Some(&fixtures().join("mnist-mini.mat"))).unwrap();
-    let mut vars = mat::course_variables(&m.train, &m.test);
+    let mut vars = testing::course_variables(&m.train, &m.test);
     vars.push(MatVar {
         name: "notes".into(),
         rows: 1,
@@ -234,7 +230,7 @@ fn extra_variables_are_ignored() {
         data: MatData::F64(vec![1.0, 2.0, 3.0]),
     });
     let path = dir.path().join("extra.mat");
-    mat::write(&path, &vars, true).unwrap();
+    testing::write_mat(&path, &vars, true).unwrap();
     let m = mnist_data::load(Some(&path)).unwrap();
     assert_eq!((m.train.len(), m.test.len()), (200, 100));
 }

@@ -1,30 +1,29 @@
 //! Where an MLP epoch goes: the same batches through a bare autodiff + Adam loop, without the
 //! Learner, split into forward, backward and optimizer time.
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
 use burn::data::dataloader::DataLoader;
 use burn::optim::GradientsParams;
 use mnist_data::MnistLoader;
-use mnist_models::{Model, ModelConfig, loss_and_logits};
+use mnist_models::{Model, loss_and_logits};
+use mnist_trainer::plan::{Plan, Trainer};
 
 fn main() {
-    let backend = mnist_trainer::backend::select();
-    let ad = backend.device.clone().autodiff();
-    let data = mnist_data::load(None).unwrap();
-    let loader = MnistLoader::new(Arc::new(data.train), 50, &ad).shuffle(42);
-    let config: ModelConfig = ModelConfig::Mlp {
-        hidden: 300,
-        activation: Default::default(),
+    // The course MLP as configs/mlp.toml describes it, on the default backend.
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/mlp.toml");
+    let plan = Plan::load(&config).unwrap();
+    let Trainer::Learner { model, optimizer } = *plan.trainer() else {
+        panic!("{} trains with the Learner", config.display());
     };
-    let mut model = Model::new(&config, 42, &ad);
-    let mut optim = mnist_trainer::config::OptimizerConfig::Adam {
-        lr: 1e-3,
-        beta1: 0.9,
-        beta2: 0.999,
-        epsilon: 1e-7,
-    }
-    .init();
+    let backend = mnist_trainer::backend::default_backend();
+    let ad = backend.device.clone().autodiff();
+    let data = mnist_data::load(Some(plan.data())).unwrap();
+    let loader =
+        MnistLoader::new(Arc::new(data.train), plan.batch_size(), &ad).shuffle(plan.seed());
+    let mut model = Model::new(&model, plan.seed(), &ad);
+    let mut optim = optimizer.init();
     for epoch in 0..2 {
         let (mut t_batch, mut t_fwd, mut t_bwd, mut t_opt, mut t_read) = (0.0, 0.0, 0.0, 0.0, 0.0);
         let start = Instant::now();
@@ -41,7 +40,7 @@ fn main() {
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             t_bwd += t.elapsed().as_secs_f64();
             let t = Instant::now();
-            model = optim.step(1e-3, model, grads);
+            model = optim.step(optimizer.lr(), model, grads);
             t_opt += t.elapsed().as_secs_f64();
             let t = Instant::now();
             if std::env::var("READ").is_ok() {

@@ -1,17 +1,21 @@
-//! The one place that maps cargo features to a burn device.
+//! The one place that knows which backends this build has.
 //!
-//! burn's `train` feature always compiles Flex in, and `Device::default()` prefers Flex over
-//! NdArray (and reads `BURN_DEVICE`), so the device is constructed explicitly here.
+//! Cargo features decide which backends are *compiled in* (`flex`, `ndarray`, `wgpu`); the user
+//! chooses among them at run time (`mnist --backend NAME`). The device is always constructed
+//! explicitly: burn's `Device::default()` prefers Flex whenever the `train` feature is on and
+//! reads `BURN_DEVICE`, which would make the choice depend on things the user cannot see.
 
 use burn::prelude::Device;
 
-#[cfg(not(any(feature = "ndarray", feature = "flex", feature = "wgpu")))]
-compile_error!("enable one backend feature: `ndarray`, `flex` or `wgpu`");
+use crate::Error;
 
-/// The compiled backend and its device.
+#[cfg(not(any(feature = "ndarray", feature = "flex", feature = "wgpu")))]
+compile_error!("enable at least one backend feature: `flex`, `ndarray` or `wgpu`");
+
+/// A compiled backend and its device.
 #[derive(Clone, Debug)]
 pub struct Backend {
-    /// The cargo feature that selected it.
+    /// The name the user picks it by (`--backend`), the same as its cargo feature.
     pub name: &'static str,
     pub device: Device,
 }
@@ -23,45 +27,85 @@ impl Backend {
     }
 }
 
-/// The backend this binary was built for. When several features are on (`--features flex` on
-/// top of the default `ndarray`), the explicitly requested one wins: wgpu, then flex, then ndarray.
-#[allow(deprecated, unreachable_code)] // NdArray is deprecated in burn 0.22 but is the design's CPU backend
-pub fn select() -> Backend {
-    #[cfg(feature = "wgpu")]
-    return Backend {
-        name: "wgpu",
-        device: Device::wgpu(burn::tensor::DeviceKind::DefaultDevice),
-    };
-    #[cfg(feature = "flex")]
-    return Backend {
-        name: "flex",
-        device: Device::flex(),
-    };
-    #[cfg(feature = "ndarray")]
-    return Backend {
-        name: "ndarray",
-        device: Device::ndarray(),
-    };
+/// Every backend this binary was built with, in order of preference: the first is the default.
+/// Flex first (the fastest CPU backend measured here, README "Speed"), then ndarray, then wgpu
+/// (a GPU is not assumed; with no GPU wgpu runs on lavapipe, far slower than the CPU backends).
+pub fn names() -> Vec<&'static str> {
+    let mut names = Vec::new();
+    if cfg!(feature = "flex") {
+        names.push("flex");
+    }
+    if cfg!(feature = "ndarray") {
+        names.push("ndarray");
+    }
+    if cfg!(feature = "wgpu") {
+        names.push("wgpu");
+    }
+    names
 }
 
-/// Every backend compiled into this binary, CPU ones first (for parity checks between them).
-#[allow(deprecated, clippy::vec_init_then_push)]
+/// The backend used when none is asked for: the first of [`names`].
+pub fn default_name() -> &'static str {
+    names()[0]
+}
+
+/// Every backend this binary can name, compiled in or not, with the cargo feature that adds it.
+pub const KNOWN: [&str; 3] = ["flex", "ndarray", "wgpu"];
+
+/// `name` if it is compiled in, else an error naming the compiled ones (and how to add it).
+pub fn compiled_name(name: &str) -> Result<&'static str, Error> {
+    let compiled = names();
+    if let Some(&name) = compiled.iter().find(|n| **n == name) {
+        return Ok(name);
+    }
+    let how = if KNOWN.contains(&name) {
+        format!(
+            "backend `{name}` is not compiled into this binary (rebuild with `--features {name}`)"
+        )
+    } else {
+        format!("there is no backend `{name}`")
+    };
+    Err(Error::Check(format!(
+        "{how}; this binary has: {}",
+        compiled.join(", ")
+    )))
+}
+
+/// The backend called `name`, if it is compiled in.
+pub fn by_name(name: &str) -> Result<Backend, Error> {
+    let name = compiled_name(name)?;
+    Ok(Backend {
+        name,
+        device: device(name),
+    })
+}
+
+/// The default backend.
+pub fn default_backend() -> Backend {
+    by_name(default_name()).expect("the default backend is compiled in")
+}
+
+/// Every compiled backend, in the order of [`names`] (for parity checks between them).
 pub fn compiled() -> Vec<Backend> {
-    let mut all = Vec::new();
-    #[cfg(feature = "ndarray")]
-    all.push(Backend {
-        name: "ndarray",
-        device: Device::ndarray(),
-    });
-    #[cfg(feature = "flex")]
-    all.push(Backend {
-        name: "flex",
-        device: Device::flex(),
-    });
-    #[cfg(feature = "wgpu")]
-    all.push(Backend {
-        name: "wgpu",
-        device: Device::wgpu(burn::tensor::DeviceKind::DefaultDevice),
-    });
-    all
+    names()
+        .into_iter()
+        .map(|name| Backend {
+            name,
+            device: device(name),
+        })
+        .collect()
+}
+
+/// The device of a compiled backend's name.
+#[allow(deprecated)] // NdArray is deprecated in burn 0.22 but is the design's CPU backend
+fn device(name: &str) -> Device {
+    match name {
+        #[cfg(feature = "flex")]
+        "flex" => Device::flex(),
+        #[cfg(feature = "ndarray")]
+        "ndarray" => Device::ndarray(),
+        #[cfg(feature = "wgpu")]
+        "wgpu" => Device::wgpu(burn::tensor::DeviceKind::DefaultDevice),
+        _ => unreachable!("`{name}` is checked against names() first"),
+    }
 }

@@ -1,14 +1,46 @@
-//! Run configuration: the TOML files in `configs/` and the resolved `config.toml` of each run.
+//! Run configs as written: the TOML files in `configs/` and each run's own `config.toml`.
+//!
+//! [`RunConfig`] mirrors the file, key for key; it is only ever parsed, printed and turned into
+//! a [`Plan`](crate::plan::Plan), which is what the library runs. Defaults live in [`defaults`].
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use mnist_models::ModelConfig;
 use serde::{Deserialize, Serialize};
 
-use crate::Error;
+/// Every default of a run config, in one place.
+pub mod defaults {
+    /// The course's seed for initial weights and shuffle order.
+    pub const SEED: u64 = 42;
+    /// Reshuffle the training set every epoch.
+    pub const SHUFFLE: bool = true;
+    /// Where run directories go, relative to the config file's folder.
+    pub const ARTIFACTS: &str = "artifacts";
+    /// Adam's moment decay rates (Kingma & Ba; Keras, PyTorch and burn agree).
+    pub const BETA1: f32 = 0.9;
+    pub const BETA2: f32 = 0.999;
+    /// Keras' default, which the course used (PyTorch uses 1e-8, burn 1e-5).
+    pub const EPSILON: f32 = 1e-7;
+
+    pub(super) fn seed() -> u64 {
+        SEED
+    }
+    pub(super) fn shuffle() -> bool {
+        SHUFFLE
+    }
+    pub(super) fn beta1() -> f32 {
+        BETA1
+    }
+    pub(super) fn beta2() -> f32 {
+        BETA2
+    }
+    pub(super) fn epsilon() -> f32 {
+        EPSILON
+    }
+}
 
 /// A run, as a TOML file describes it. Unknown keys are errors, so a typo cannot silently fall
-/// back to a default.
+/// back to a default. Relative paths are relative to the folder of the file they are written in.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RunConfig {
@@ -17,21 +49,21 @@ pub struct RunConfig {
     pub trainer: TrainerKind,
     pub batch_size: usize,
     pub epochs: usize,
-    #[serde(default = "default_seed")]
+    #[serde(default = "defaults::seed")]
     pub seed: u64,
-    /// Reshuffle the training set every epoch.
-    #[serde(default = "default_true")]
+    #[serde(default = "defaults::shuffle")]
     pub shuffle: bool,
     /// 0: batches are built on the training thread; n > 0: up to n batches are built ahead on a
     /// background thread.
     #[serde(default)]
     pub num_workers: usize,
-    /// A course-layout `.mat` file or a folder of IDX files.
-    #[serde(default = "default_data")]
-    pub data: PathBuf,
-    /// Where run directories are created.
-    #[serde(default = "default_artifacts")]
-    pub artifacts: PathBuf,
+    /// A course-layout `.mat` file or a folder of IDX files [default: the repository's
+    /// `data/mnist_all.mat`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<PathBuf>,
+    /// Where run directories are created [default: [`defaults::ARTIFACTS`]].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifacts: Option<PathBuf>,
     pub model: ModelConfig,
     pub optimizer: OptimizerConfig,
 }
@@ -55,130 +87,19 @@ pub enum OptimizerConfig {
     },
     Adam {
         lr: f64,
-        #[serde(default = "default_beta1")]
+        #[serde(default = "defaults::beta1")]
         beta1: f32,
-        #[serde(default = "default_beta2")]
+        #[serde(default = "defaults::beta2")]
         beta2: f32,
-        /// Keras' default, which the course used (PyTorch uses 1e-8, burn 1e-5).
-        #[serde(default = "default_epsilon")]
+        #[serde(default = "defaults::epsilon")]
         epsilon: f32,
     },
 }
 
-fn default_seed() -> u64 {
-    42
-}
-fn default_true() -> bool {
-    true
-}
-fn default_data() -> PathBuf {
-    PathBuf::from(mnist_data::DEFAULT_MAT)
-}
-fn default_artifacts() -> PathBuf {
-    PathBuf::from("artifacts")
-}
-fn default_beta1() -> f32 {
-    0.9
-}
-fn default_beta2() -> f32 {
-    0.999
-}
-fn default_epsilon() -> f32 {
-    1e-7
-}
-
-impl OptimizerConfig {
-    pub fn lr(&self) -> f64 {
-        match self {
-            OptimizerConfig::Sgd { lr, .. } | OptimizerConfig::Adam { lr, .. } => *lr,
-        }
-    }
-
-    pub fn init(&self) -> burn::optim::ModuleOptimizer {
-        use burn::optim::{AdamConfig, SgdConfig, momentum::MomentumConfig};
-        match *self {
-            OptimizerConfig::Sgd { momentum, .. } => {
-                let config = SgdConfig::new();
-                let config = if momentum > 0.0 {
-                    // PyTorch's and Keras' momentum: no dampening (burn defaults to 0.1).
-                    config.with_momentum(Some(
-                        MomentumConfig::new()
-                            .with_momentum(momentum as f64)
-                            .with_dampening(0.0),
-                    ))
-                } else {
-                    config
-                };
-                config.init()
-            }
-            OptimizerConfig::Adam {
-                beta1,
-                beta2,
-                epsilon,
-                ..
-            } => AdamConfig::new()
-                .with_beta_1(beta1)
-                .with_beta_2(beta2)
-                .with_epsilon(epsilon)
-                .init(),
-        }
-    }
-}
-
 impl RunConfig {
-    /// Reads and checks a config file; every error names the file, and the key where it can.
-    pub fn load(path: &Path) -> Result<Self, Error> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, "cannot read", e))?;
-        let config = Self::parse(&text).map_err(|why| Error::Config {
-            path: path.to_path_buf(),
-            why,
-        })?;
-        Ok(config)
-    }
-
-    /// Parses and validates TOML text; the error is one line naming the key.
+    /// Parses TOML text; the error is one line naming the line and the key.
     pub fn parse(text: &str) -> Result<Self, String> {
-        let config: RunConfig = toml::from_str(text).map_err(|e| describe_toml_error(text, &e))?;
-        config.validate()?;
-        Ok(config)
-    }
-
-    /// Impossible values, caught before any work starts.
-    pub fn validate(&self) -> Result<(), String> {
-        if self.batch_size == 0 {
-            return Err("batch_size must be at least 1".into());
-        }
-        if self.epochs == 0 {
-            return Err("epochs must be at least 1".into());
-        }
-        self.model.validate()?;
-        if self.trainer == TrainerKind::Scratch {
-            if self.model != ModelConfig::Linear {
-                return Err("trainer = \"scratch\" trains the linear model by hand: set model.kind = \"linear\"".into());
-            }
-            if !matches!(self.optimizer, OptimizerConfig::Sgd { momentum, .. } if momentum == 0.0) {
-                return Err("trainer = \"scratch\" runs plain SGD: set optimizer.kind = \"sgd\" without momentum".into());
-            }
-        }
-        let lr = self.optimizer.lr();
-        if !(lr.is_finite() && lr > 0.0) {
-            return Err(format!("optimizer.lr must be a positive number, got {lr}"));
-        }
-        match self.optimizer {
-            OptimizerConfig::Sgd { momentum, .. } if !(0.0..1.0).contains(&momentum) => Err(
-                format!("optimizer.momentum must be in [0, 1), got {momentum}"),
-            ),
-            OptimizerConfig::Adam { beta1, .. } if !(0.0..1.0).contains(&beta1) => {
-                Err(format!("optimizer.beta1 must be in [0, 1), got {beta1}"))
-            }
-            OptimizerConfig::Adam { beta2, .. } if !(0.0..1.0).contains(&beta2) => {
-                Err(format!("optimizer.beta2 must be in [0, 1), got {beta2}"))
-            }
-            OptimizerConfig::Adam { epsilon, .. } if !(epsilon.is_finite() && epsilon > 0.0) => {
-                Err(format!("optimizer.epsilon must be positive, got {epsilon}"))
-            }
-            _ => Ok(()),
-        }
+        toml::from_str(text).map_err(|e| describe_toml_error(text, &e))
     }
 
     pub fn to_toml(&self) -> String {

@@ -1,11 +1,17 @@
 //! `mnist gradcheck`: the hand-written gradient of the linear classifier against
 //! (a) central finite differences of the loss in f64 and (b) burn's autodiff.
 
+use std::path::PathBuf;
+
 use burn::module::Param;
 use burn::nn::loss::CrossEntropyLoss;
 use burn::prelude::*;
 use mnist_data::{IMAGE_PIXELS, NUM_CLASSES, Split};
 use mnist_models::{LinearSoftmax, hand_gradient};
+
+use crate::compare::{LengthMismatch, max_abs_difference, max_or_nan};
+use crate::config::defaults;
+use crate::plan::{Plan, display_path};
 
 /// Step of the central differences. In f64 the truncation error is O(h²) ≈ 1e-10 and the rounding
 /// error ≈ 1e-16 / h ≈ 1e-11, both far below what an f32 gradient can resolve.
@@ -23,35 +29,47 @@ const ROWS: usize = IMAGE_PIXELS + 1;
 #[derive(Clone, Debug)]
 pub struct Comparison {
     pub reference: &'static str,
+    /// NaN when either gradient has a NaN (or they cannot be compared), so the check fails.
     pub max_abs: f64,
     pub max_rel: f64,
+    /// Weights compared: both gradients' length when they agree.
     pub checked: usize,
+    /// Set when the two gradients have different lengths: nothing was compared.
+    pub mismatch: Option<LengthMismatch>,
 }
 
 impl Comparison {
+    /// Within tolerance everywhere; false on NaN (`NaN <= x` is false) and on a length mismatch.
     pub fn passed(&self) -> bool {
-        self.max_abs <= MAX_ABS_ERROR && self.max_rel <= MAX_REL_ERROR
+        self.mismatch.is_none() && self.max_abs <= MAX_ABS_ERROR && self.max_rel <= MAX_REL_ERROR
     }
 }
 
 /// Compares `hand` with `reference`, both `[785, 10]` row-major.
 pub fn compare(reference: &'static str, reference_grad: &[f64], hand: &[f32]) -> Comparison {
-    let mut max_abs = 0.0f64;
-    let mut max_rel = 0.0f64;
-    for (&r, &h) in reference_grad.iter().zip(hand) {
+    let (max_abs, mismatch) = match max_abs_difference(reference_grad, hand) {
+        Ok(d) => (d, None),
+        Err(m) => (f64::NAN, Some(m)),
+    };
+    // Relative errors where the gradient is large enough for a ratio to mean something; a NaN
+    // on either side makes the ratio NaN, and so the maximum.
+    let ratios = reference_grad.iter().zip(hand).filter_map(|(&r, &h)| {
         let h = h as f64;
-        let abs = (r - h).abs();
-        max_abs = max_abs.max(abs);
         let scale = r.abs().max(h.abs());
-        if scale > REL_FLOOR {
-            max_rel = max_rel.max(abs / scale);
-        }
-    }
+        (scale.is_nan() || r.is_nan() || h.is_nan() || scale > REL_FLOOR)
+            .then(|| (r - h).abs() / scale)
+    });
+    let max_rel = if mismatch.is_some() {
+        f64::NAN
+    } else {
+        max_or_nan(ratios).unwrap_or(0.0)
+    };
     Comparison {
         reference,
         max_abs,
         max_rel,
-        checked: hand.len(),
+        checked: if mismatch.is_none() { hand.len() } else { 0 },
+        mismatch,
     }
 }
 
@@ -192,19 +210,37 @@ pub fn check(problem: &Problem, hand_grad: &[f32], device: &Device) -> [Comparis
 /// Images per checked batch: the course's batch size.
 pub const BATCH: usize = 50;
 
-/// `mnist gradcheck [CONFIG]`: data and seed from the config (the defaults without one).
-pub fn run(
-    config: Option<&std::path::Path>,
-    device: &Device,
-) -> Result<(String, bool), crate::Error> {
-    let (data, seed) = match config {
-        Some(path) => {
-            let c = crate::config::RunConfig::load(path)?;
-            (c.data, c.seed)
+/// Where a check takes its images from and how it draws its weights.
+#[derive(Clone, Debug)]
+pub struct Source {
+    pub data: PathBuf,
+    pub seed: u64,
+}
+
+impl Source {
+    /// A run config's data and seed.
+    pub fn of_plan(plan: &Plan) -> Self {
+        Self {
+            data: plan.data().to_path_buf(),
+            seed: plan.seed(),
         }
-        None => (std::path::PathBuf::from(mnist_data::DEFAULT_MAT), 42),
-    };
-    let mnist = mnist_data::load(Some(&data))?;
+    }
+}
+
+impl Default for Source {
+    /// What a config without `data` and `seed` would use.
+    fn default() -> Self {
+        Self {
+            data: mnist_data::default_path(),
+            seed: defaults::SEED,
+        }
+    }
+}
+
+/// `mnist gradcheck [CONFIG]`: the report, and whether both comparisons passed.
+pub fn run(source: &Source, device: &Device) -> Result<(String, bool), crate::Error> {
+    let seed = source.seed;
+    let mnist = mnist_data::load(Some(&source.data))?;
     let problem = Problem::new(&mnist.train, BATCH, seed, device);
     let hand_grad = hand(&problem.w, &problem.x, &problem.labels, device);
     let results = check(&problem, &hand_grad, device);
@@ -212,20 +248,21 @@ pub fn run(
         "gradient check of the hand-written gradient: linear softmax, 785×10 weights at random \
          values, {} training images from {} (seed {seed}), central differences with h = {H:e} in f64\n",
         problem.labels.len(),
-        mnist.path.display()
+        display_path(&mnist.path)
     );
     out.push_str(&format!(
         "{:<26}{:>8}{:>15}{:>15}   tolerance\n",
         "reference", "weights", "max abs error", "max rel error"
     ));
     for c in &results {
+        let verdict = match &c.mismatch {
+            Some(m) => format!("FAILED ({m})"),
+            None if c.passed() => "ok".to_string(),
+            None => "FAILED".to_string(),
+        };
         out.push_str(&format!(
-            "{:<26}{:>8}{:>15.2e}{:>15.2e}   abs ≤ {MAX_ABS_ERROR:.0e}, rel ≤ {MAX_REL_ERROR:.0e} (where |g| > {REL_FLOOR:.0e})  {}\n",
-            c.reference,
-            c.checked,
-            c.max_abs,
-            c.max_rel,
-            if c.passed() { "ok" } else { "FAILED" }
+            "{:<26}{:>8}{:>15.2e}{:>15.2e}   abs ≤ {MAX_ABS_ERROR:.0e}, rel ≤ {MAX_REL_ERROR:.0e} (where |g| > {REL_FLOOR:.0e})  {verdict}\n",
+            c.reference, c.checked, c.max_abs, c.max_rel,
         ));
     }
     Ok((out, results.iter().all(Comparison::passed)))

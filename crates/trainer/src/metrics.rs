@@ -1,18 +1,27 @@
-//! `metrics.csv`: per epoch (train and validation loss and accuracy) and per iteration (training
-//! loss and batch accuracy), assembled from the epoch records and burn's metric logs. Timings live
-//! in `epochs.csv` only, so the same config and seed give a byte-identical `metrics.csv`.
+//! What training measures, and the two CSV files that keep it.
+//!
+//! `epochs.csv`: one row per finished epoch, with its seconds. `metrics.csv`: per epoch (training
+//! and validation loss and accuracy) and per iteration (training loss and batch accuracy), with no
+//! timings, so the same config and seed give a byte-identical file. Accuracies are fractions in
+//! [0, 1] everywhere; only what is shown to people turns them into percentages.
 
 use std::fmt::Write as _;
-use std::path::Path;
 
-use crate::Error;
-use crate::fsutil::atomic_write;
-use crate::progress::EpochRecord;
-
-pub const EPOCHS_FILE: &str = "epochs.csv";
-pub const METRICS_FILE: &str = "metrics.csv";
-const EPOCHS_HEADER: &str = "epoch,train_loss,train_acc,valid_loss,valid_acc,seconds,train_seconds";
-pub const METRICS_HEADER: &str = "scope,epoch,iteration,split,loss,accuracy";
+/// One finished epoch.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EpochRecord {
+    pub epoch: usize,
+    pub train_loss: f64,
+    /// Fraction in [0, 1].
+    pub train_acc: f64,
+    pub valid_loss: f64,
+    /// Fraction in [0, 1].
+    pub valid_acc: f64,
+    /// Wall time of the epoch, training and validation.
+    pub seconds: f64,
+    /// Wall time of the training pass alone.
+    pub train_seconds: f64,
+}
 
 /// One training iteration: mean loss and accuracy (fraction) of its batch.
 #[derive(Clone, Debug, PartialEq)]
@@ -24,34 +33,33 @@ pub struct IterationRecord {
     pub accuracy: f64,
 }
 
-pub fn epoch_row(r: &EpochRecord) -> String {
-    format!(
-        "{},{},{},{},{},{:.3},{:.3}",
-        r.epoch, r.train_loss, r.train_acc, r.valid_loss, r.valid_acc, r.seconds, r.train_seconds
-    )
-}
+const EPOCHS_HEADER: &str = "epoch,train_loss,train_acc,valid_loss,valid_acc,seconds,train_seconds";
+pub const METRICS_HEADER: &str = "scope,epoch,iteration,split,loss,accuracy";
 
-/// Rewrites the run's `epochs.csv` with `records` (atomically).
-pub fn write_epochs(run_dir: &Path, records: &[EpochRecord]) -> Result<(), Error> {
+/// The text of `epochs.csv`.
+pub fn epochs_csv(records: &[EpochRecord]) -> String {
     let mut text = format!("{EPOCHS_HEADER}\n");
     for r in records {
-        text.push_str(&epoch_row(r));
-        text.push('\n');
+        let _ = writeln!(
+            text,
+            "{},{},{},{},{},{:.3},{:.3}",
+            r.epoch,
+            r.train_loss,
+            r.train_acc,
+            r.valid_loss,
+            r.valid_acc,
+            r.seconds,
+            r.train_seconds
+        );
     }
-    atomic_write(&run_dir.join(EPOCHS_FILE), text.as_bytes())
+    text
 }
 
-/// The run's `epochs.csv`, or nothing if it has none yet.
-pub fn read_epochs(run_dir: &Path) -> Result<Vec<EpochRecord>, Error> {
-    let path = run_dir.join(EPOCHS_FILE);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(Error::io(&path, "cannot read", e)),
-    };
+/// Reads `epochs.csv` text; the error names the line.
+pub fn parse_epochs_csv(text: &str) -> Result<Vec<EpochRecord>, String> {
     let mut out = Vec::new();
     for (n, line) in text.lines().enumerate().skip(1) {
-        let bad = || Error::run(&path, format!("line {} is not `{EPOCHS_HEADER}`", n + 1));
+        let bad = || format!("line {} is not `{EPOCHS_HEADER}`", n + 1);
         let f: Vec<&str> = line.split(',').collect();
         if f.len() != 7 {
             return Err(bad());
@@ -70,84 +78,126 @@ pub fn read_epochs(run_dir: &Path) -> Result<Vec<EpochRecord>, Error> {
     Ok(out)
 }
 
-/// Per-iteration values of one metric from burn's `FileMetricLogger` file
-/// (`train/epoch-N/<Metric>.log`: a `value,count` line per iteration, then `mean,final`).
-fn read_metric_log(path: &Path) -> Result<Vec<f64>, Error> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, "cannot read", e))?;
-    text.lines()
-        .filter(|l| !l.ends_with(",final") && !l.is_empty())
-        .map(|l| {
-            l.split(',')
-                .next()
-                .and_then(|v| v.parse::<f64>().ok())
-                .ok_or_else(|| Error::run(path, format!("unexpected line `{l}`")))
-        })
-        .collect()
-}
-
-/// Writes one epoch's per-iteration values in the layout of burn's `FileMetricLogger`, so runs
-/// trained by hand and by the Learner are read back the same way.
-pub fn write_iteration_logs(
-    run_dir: &Path,
-    epoch: usize,
-    losses: &[f64],
-    accuracies: &[f64],
-) -> Result<(), Error> {
-    let dir = run_dir.join("train").join(format!("epoch-{epoch}"));
-    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, "cannot create", e))?;
-    for (name, values, scale) in [("Loss", losses, 1.0), ("Accuracy", accuracies, 100.0)] {
-        let mut text = String::new();
-        for v in values {
-            let _ = writeln!(text, "{},1", v * scale);
-        }
-        let mean = values.iter().sum::<f64>() / values.len().max(1) as f64;
-        let _ = writeln!(text, "{},final", mean * scale);
-        atomic_write(&dir.join(format!("{name}.log")), text.as_bytes())?;
-    }
-    Ok(())
-}
-
-/// Training iterations of epochs `1..=epochs`, read from burn's logs in `run_dir/train`.
-pub fn read_iterations(run_dir: &Path, epochs: usize) -> Result<Vec<IterationRecord>, Error> {
-    let mut out = Vec::new();
-    for epoch in 1..=epochs {
-        let dir = run_dir.join("train").join(format!("epoch-{epoch}"));
-        let loss = read_metric_log(&dir.join("Loss.log"))?;
-        let acc = read_metric_log(&dir.join("Accuracy.log"))?;
-        for (l, a) in loss.into_iter().zip(acc) {
-            out.push(IterationRecord {
-                epoch,
-                iteration: out.len() + 1,
-                loss: l,
-                accuracy: a / 100.0,
-            });
-        }
-    }
-    Ok(out)
-}
-
-/// Writes `metrics.csv` (atomically).
-pub fn write_metrics(
-    run_dir: &Path,
-    epochs: &[EpochRecord],
-    iterations: &[IterationRecord],
-) -> Result<(), Error> {
+/// The text of `metrics.csv`. Values are written in full (Rust's shortest exact form), so
+/// reading them back gives the same numbers.
+pub fn metrics_csv(epochs: &[EpochRecord], iterations: &[IterationRecord]) -> String {
     let mut text = format!("{METRICS_HEADER}\n");
     for r in epochs {
-        let _ = writeln!(
-            text,
-            "epoch,{},,train,{},{}",
-            r.epoch, r.train_loss, r.train_acc
+        let (e, tl, ta, vl, va) = (
+            r.epoch,
+            r.train_loss,
+            r.train_acc,
+            r.valid_loss,
+            r.valid_acc,
         );
-        let _ = writeln!(
-            text,
-            "epoch,{},,valid,{},{}",
-            r.epoch, r.valid_loss, r.valid_acc
-        );
+        let _ = writeln!(text, "epoch,{e},,train,{tl},{ta}");
+        let _ = writeln!(text, "epoch,{e},,valid,{vl},{va}");
     }
     for it in iterations {
         let (e, i, l, a) = (it.epoch, it.iteration, it.loss, it.accuracy);
         let _ = writeln!(text, "iteration,{e},{i},train,{l},{a}");
     }
-    atomic_write(&run_dir.join(METRICS_FILE), text.as_bytes())
+    text
+}
+
+/// The iteration rows of `metrics.csv` text; the error names the line.
+pub fn parse_iterations(text: &str) -> Result<Vec<IterationRecord>, String> {
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        if n == 0 {
+            if line != METRICS_HEADER {
+                return Err(format!("line 1 is not `{METRICS_HEADER}`"));
+            }
+            continue;
+        }
+        let Some(rest) = line.strip_prefix("iteration,") else {
+            continue;
+        };
+        let bad = || format!("line {} is not an iteration row", n + 1);
+        let f: Vec<&str> = rest.split(',').collect();
+        if f.len() != 5 || f[2] != "train" {
+            return Err(bad());
+        }
+        out.push(IterationRecord {
+            epoch: f[0].parse().map_err(|_| bad())?,
+            iteration: f[1].parse().map_err(|_| bad())?,
+            loss: f[3].parse().map_err(|_| bad())?,
+            accuracy: f[4].parse().map_err(|_| bad())?,
+        });
+    }
+    Ok(out)
+}
+
+/// Mean of a per-batch value weighted by batch size, as an epoch summary reports it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Running {
+    sum: f64,
+    count: usize,
+}
+
+impl Running {
+    pub fn add(&mut self, value: f64, count: usize) {
+        self.sum += value * count as f64;
+        self.count += count;
+    }
+    /// NaN before the first value.
+    pub fn mean(&self) -> f64 {
+        if self.count == 0 {
+            f64::NAN
+        } else {
+            self.sum / self.count as f64
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn epoch(e: usize) -> EpochRecord {
+        EpochRecord {
+            epoch: e,
+            train_loss: 0.1 + e as f64 / 3.0,
+            train_acc: 0.9,
+            valid_loss: 1.0 / 7.0,
+            valid_acc: 0.97,
+            seconds: 1.25,
+            train_seconds: 1.0,
+        }
+    }
+
+    #[test]
+    fn both_files_read_back_what_was_written() {
+        let epochs = vec![epoch(1), epoch(2)];
+        assert_eq!(parse_epochs_csv(&epochs_csv(&epochs)).unwrap(), epochs);
+        let iterations: Vec<IterationRecord> = (1..=5)
+            .map(|i| IterationRecord {
+                epoch: 1 + i / 3,
+                iteration: i,
+                loss: 1.0 / i as f64,
+                accuracy: i as f64 / 50.0,
+            })
+            .collect();
+        let text = metrics_csv(&epochs, &iterations);
+        assert_eq!(parse_iterations(&text).unwrap(), iterations);
+        assert_eq!(text.lines().count(), 1 + 2 * 2 + 5);
+    }
+
+    #[test]
+    fn damaged_files_name_the_line() {
+        let e = parse_epochs_csv("header\n1,2,3\n").unwrap_err();
+        assert!(e.contains("line 2"), "{e}");
+        let e = parse_iterations(&format!("{METRICS_HEADER}\niteration,1,x,train,1,1\n"));
+        assert!(e.unwrap_err().contains("line 2"));
+        assert!(parse_iterations("scope,other\n").is_err());
+    }
+
+    #[test]
+    fn running_mean_weights_by_count() {
+        let mut r = Running::default();
+        assert!(r.mean().is_nan());
+        r.add(1.0, 3);
+        r.add(3.0, 1);
+        assert_eq!(r.mean(), 1.5);
+    }
 }

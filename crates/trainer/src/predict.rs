@@ -15,7 +15,7 @@ use mnist_data::{IMAGE_PIXELS, IMAGE_SIDE, MnistBatch};
 
 use crate::Error;
 use crate::backend::Backend;
-use crate::eval::load_run_model;
+use crate::rundir::{RunDir, Weights};
 
 /// Largest image accepted, per side and in total: a 40-megapixel photo is plenty for one digit,
 /// and the limit stops a hostile header from making the decoder allocate gigabytes.
@@ -216,7 +216,10 @@ pub fn predict(
     request: &PredictRequest,
     backend: &Backend,
 ) -> Result<Vec<Result<Prediction, Error>>, Error> {
-    let (_, model, _) = load_run_model(&request.run, request.checkpoint, &backend.device)?;
+    let weights = request
+        .checkpoint
+        .map_or(Weights::Final, Weights::Checkpoint);
+    let (_, model) = RunDir::new(&request.run).open(weights, &backend.device)?;
     if let Some(dir) = &request.save_prepared {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, "cannot create", e))?;
     }

@@ -5,32 +5,43 @@ use std::sync::{Arc, OnceLock};
 
 use image::{GrayImage, Luma};
 use mnist_data::{IMAGE_SIDE, Split};
-use mnist_trainer::backend;
+use mnist_trainer::backend::default_backend;
+use mnist_trainer::observer::quiet;
 use mnist_trainer::predict::{self, PredictRequest};
-use mnist_trainer::run::{self, TrainRequest};
+use mnist_trainer::rundir::{RunDir, Weights};
+use mnist_trainer::testing::{TestConfig, adam};
+use mnist_trainer::train::{self, TrainRequest};
 
 /// One MLP trained for one epoch on the full committed data (about 3 s), shared by the tests.
 fn trained_run() -> &'static (tempfile::TempDir, PathBuf, Arc<Split>) {
     static RUN: OnceLock<(tempfile::TempDir, PathBuf, Arc<Split>)> = OnceLock::new();
     RUN.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
-        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let config = dir.path().join("mlp.toml");
-        std::fs::write(
-            &config,
-            format!(
-                "batch_size = 50\nepochs = 1\ndata = {:?}\nartifacts = {:?}\n[model]\nkind = \"mlp\"\n\
-                 [optimizer]\nkind = \"adam\"\nlr = 0.001\n",
-                repo.join("data/mnist_all.mat"),
-                dir.path().join("runs")
-            ),
-        )
-        .unwrap();
-        let request = TrainRequest { config, ..Default::default() };
-        let outcome = run::train(&request, &backend::select()).unwrap();
-        let test = mnist_data::load(Some(&repo.join("data/mnist_all.mat"))).unwrap().test;
-        (dir, outcome.run_dir, Arc::new(test))
+        let plan = TestConfig::mlp(300)
+            .data(&mnist_data::default_path())
+            .batch_size(50)
+            .epochs(1)
+            .optimizer(adam(0.001))
+            .artifacts(&dir.path().join("runs"))
+            .plan();
+        let request = TrainRequest {
+            plan,
+            name: "mlp".into(),
+            resume: false,
+            force: false,
+        };
+        let outcome = train::train(&request, &default_backend(), quiet()).unwrap();
+        (dir, outcome.run.path().to_path_buf(), outcome.test)
     })
+}
+
+/// The model of a run's final weights.
+fn final_model(run_dir: &Path) -> mnist_models::Model {
+    let device = default_backend().device;
+    RunDir::new(run_dir)
+        .open(Weights::Final, &device)
+        .unwrap()
+        .1
 }
 
 /// 500 test images spread over all digits (the .mat file orders them by digit).
@@ -92,9 +103,9 @@ fn accuracy(predictions: &[u8], test: &Split, indices: &[usize]) -> f64 {
 #[test]
 fn prepared_images_are_predicted_as_well_as_the_dataset_tensors() {
     let (_, run_dir, test) = trained_run();
-    let device = backend::select().device;
+    let device = default_backend().device;
     let indices = sample(test);
-    let (_, model, _) = mnist_trainer::eval::load_run_model(run_dir, None, &device).unwrap();
+    let model = final_model(run_dir);
     let tensors: Vec<Vec<u8>> = indices.iter().map(|&i| test.image(i).to_vec()).collect();
     let argmax = |p: &Vec<f32>| (0..10).max_by(|&a, &b| p[a].total_cmp(&p[b])).unwrap() as u8;
     let reference: Vec<u8> = predict::probabilities(&model, &tensors, &device)
@@ -115,7 +126,7 @@ fn prepared_images_are_predicted_as_well_as_the_dataset_tensors() {
             images,
             ..Default::default()
         };
-        let results = predict::predict(&request, &backend::select()).unwrap();
+        let results = predict::predict(&request, &default_backend()).unwrap();
         let predicted: Vec<u8> = results
             .iter()
             .map(|r| r.as_ref().unwrap().top[0].0)
@@ -136,7 +147,7 @@ fn prepared_images_are_predicted_as_well_as_the_dataset_tensors() {
 #[test]
 fn raw_28x28_png_gives_exactly_the_dataset_probabilities() {
     let (_, run_dir, test) = trained_run();
-    let device = backend::select().device;
+    let device = default_backend().device;
     let indices = [3, 1234, 9999];
     let dir = tempfile::tempdir().unwrap();
     let images = write_style(dir.path(), test, &indices, "as-is");
@@ -146,8 +157,8 @@ fn raw_28x28_png_gives_exactly_the_dataset_probabilities() {
         raw: true,
         ..Default::default()
     };
-    let results = predict::predict(&request, &backend::select()).unwrap();
-    let (_, model, _) = mnist_trainer::eval::load_run_model(run_dir, None, &device).unwrap();
+    let results = predict::predict(&request, &default_backend()).unwrap();
+    let model = final_model(run_dir);
     let tensors: Vec<Vec<u8>> = indices.iter().map(|&i| test.image(i).to_vec()).collect();
     let expected = predict::probabilities(&model, &tensors, &device);
     for (r, e) in results.iter().zip(&expected) {
@@ -221,7 +232,7 @@ fn bad_images_get_their_own_error_and_the_rest_are_predicted() {
         images,
         ..Default::default()
     };
-    let results = predict::predict(&request, &backend::select()).unwrap();
+    let results = predict::predict(&request, &default_backend()).unwrap();
     let message = |k: usize| results[k].as_ref().unwrap_err().to_string();
     assert!(
         message(0).contains("notes.png")

@@ -4,8 +4,22 @@
 
 use std::path::{Path, PathBuf};
 
+mod write;
+
+pub use write::{MatData, MatVar, course_variables, row_to_column_major, write_idx, write_mat};
+
 use crate::idx;
-use crate::mat::{self, MatData, MatVar};
+
+/// The repository's test fixtures (`tests/fixtures`): 300 real MNIST images as IDX and `.mat`,
+/// 150 Fashion-MNIST images.
+pub fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
+}
+
+/// The MNIST fixture as an IDX folder (200 training and 100 test images).
+pub fn mnist_idx() -> PathBuf {
+    fixtures_dir().join("mnist-idx")
+}
 
 /// One bad input: pass `path` to the loader; the error must name `file` and contain `cause`.
 pub struct BadInput {
@@ -19,7 +33,7 @@ pub struct BadInput {
 pub fn bad_inputs(dir: &Path, fixtures: &Path) -> Vec<BadInput> {
     let mini = fixtures.join("mnist-mini.mat");
     let real = crate::load(Some(&mini)).expect("fixture loads");
-    let vars = || mat::course_variables(&real.train, &real.test);
+    let vars = || course_variables(&real.train, &real.test);
     let mut out = Vec::new();
     let mut file = |name: &'static str, bytes: &[u8], cause: &'static str| {
         let path = dir.join(format!("{name}.mat"));
@@ -45,7 +59,7 @@ pub fn bad_inputs(dir: &Path, fixtures: &Path) -> Vec<BadInput> {
 
     let mut write_vars = |name: &'static str, vars: Vec<MatVar>, cause: &'static str| {
         let path = dir.join(format!("{name}.mat"));
-        mat::write(&path, &vars, true).expect("write test file");
+        write_mat(&path, &vars, true).expect("write test file");
         out.push(BadInput {
             name,
             path: path.clone(),
@@ -149,13 +163,13 @@ pub fn mat_v73_header() -> Vec<u8> {
 pub fn idx_copy(out: &Path, from: &Path, file: &str, edit: &dyn Fn(&mut Vec<u8>)) -> PathBuf {
     let (train, test) = idx::load(from).expect("fixture loads");
     std::fs::create_dir_all(out).expect("create dir");
-    idx::write(
+    write_idx(
         &out.join(idx::TRAIN_FILES.0),
         &out.join(idx::TRAIN_FILES.1),
         &train,
     )
     .expect("write");
-    idx::write(
+    write_idx(
         &out.join(idx::TEST_FILES.0),
         &out.join(idx::TEST_FILES.1),
         &test,

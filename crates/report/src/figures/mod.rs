@@ -1,0 +1,9 @@
+//! Every figure of a run, as PNG files drawn with `plotters` (font embedded: no system fonts
+//! needed). The course's figures and the figures of any run in separate files, each with its
+//! sizes and constants; drawing helpers in `draw`.
+
+pub mod course;
+mod draw;
+pub mod run;
+
+pub use draw::diverging;

@@ -1,0 +1,168 @@
+//! Figures of any run: loss and accuracy per epoch, and the test set's confusion matrix.
+
+use std::path::Path;
+
+use mnist_trainer::Error;
+use mnist_trainer::metrics::EpochRecord;
+use plotters::prelude::*;
+
+use super::draw::{FONT, axis_labels, canvas, fail, text};
+use crate::stats::{ConfusionMatrix, per_class};
+
+pub const EPOCHS_SIZE: (u32, u32) = (1000, 820);
+pub const CONFUSION_SIZE: (u32, u32) = (1000, 620);
+
+/// Problem 8: loss and accuracy per epoch, training and validation on the same axes.
+pub fn epoch_curves(records: &[EpochRecord], path: &Path) -> Result<(), Error> {
+    let (root, body) = canvas(path, EPOCHS_SIZE, "Loss and accuracy per epoch")?;
+    let panels = body.split_evenly((2, 1));
+    let last = records.iter().map(|r| r.epoch).max().unwrap_or(1).max(2) as f64;
+    type Pick = fn(&EpochRecord) -> f64;
+    let charts: [(&str, &str, Pick, Pick); 2] = [
+        (
+            "Loss (mean cross-entropy)",
+            "loss",
+            |r| r.train_loss,
+            |r| r.valid_loss,
+        ),
+        (
+            "Accuracy",
+            "accuracy (%)",
+            |r| 100.0 * r.train_acc,
+            |r| 100.0 * r.valid_acc,
+        ),
+    ];
+    for (area, (caption, y_desc, train, valid)) in panels.iter().zip(charts) {
+        let values: Vec<f64> = records.iter().flat_map(|r| [train(r), valid(r)]).collect();
+        let lo = values.iter().cloned().fold(f64::INFINITY, f64::min);
+        let hi = values.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        let pad = ((hi - lo) * 0.1).max(1e-3);
+        let err = fail(path);
+        let mut chart = ChartBuilder::on(area)
+            .caption(caption, (FONT, 20).into_font())
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0.8f64..last + 0.2, (lo - pad)..(hi + pad))
+            .map_err(|e| err(&e))?;
+        chart
+            .configure_mesh()
+            .x_desc("epoch")
+            .y_desc(y_desc)
+            .x_labels(last as usize + 1)
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .label_style((FONT, 14).into_font())
+            .axis_desc_style((FONT, 16).into_font())
+            .draw()
+            .map_err(|e| err(&e))?;
+        for (name, pick, color) in [
+            ("training", train, RGBColor(31, 119, 180)),
+            ("validation (test set)", valid, RGBColor(214, 39, 40)),
+        ] {
+            let points: Vec<(f64, f64)> =
+                records.iter().map(|r| (r.epoch as f64, pick(r))).collect();
+            chart
+                .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
+                .map_err(|e| err(&e))?
+                .label(name)
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+                });
+            chart
+                .draw_series(points.iter().map(|&p| Circle::new(p, 4, color.filled())))
+                .map_err(|e| err(&e))?;
+        }
+        chart
+            .configure_series_labels()
+            .label_font((FONT, 14).into_font())
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()
+            .map_err(|e| err(&e))?;
+    }
+    root.present().map_err(|e| fail(path)(&e))
+}
+
+/// The test set's confusion matrix: counts in the cells, colour by the row-normalised rate, and a
+/// per-class table of recall (the accuracy on the class), precision and image count.
+pub fn confusion_figure(m: &ConfusionMatrix, title: &str, path: &Path) -> Result<(), Error> {
+    let (root, body) = canvas(path, CONFUSION_SIZE, title)?;
+    let (cell, left, top) = (50, 90, 30);
+    let x_label = (left + 5 * cell - 60, top - 26);
+    axis_labels(
+        &body,
+        ("predicted label", x_label),
+        ("true label", (20, top + 5 * cell + 40)),
+        18,
+        path,
+    )?;
+    for (t, row) in m.iter().enumerate() {
+        let total: usize = row.iter().sum();
+        let y = top + t as i32 * cell;
+        text(&body, &t.to_string(), (left - 22, y + 16), 16, path)?;
+        for (p, &count) in row.iter().enumerate() {
+            let x = left + p as i32 * cell;
+            if t == 0 {
+                text(
+                    &body,
+                    &p.to_string(),
+                    (x + 20, top + 10 * cell + 6),
+                    16,
+                    path,
+                )?;
+            }
+            let rate = count as f64 / total.max(1) as f64;
+            // White (0) to dark blue (1); the diagonal near 1, errors light.
+            let v = |end: f64| (255.0 + (end - 255.0) * rate.sqrt()).round() as u8;
+            let color = RGBColor(v(8.0), v(48.0), v(107.0));
+            body.draw(&Rectangle::new(
+                [(x, y), (x + cell, y + cell)],
+                color.filled(),
+            ))
+            .map_err(|e| fail(path)(&e))?;
+            body.draw(&Rectangle::new(
+                [(x, y), (x + cell, y + cell)],
+                RGBColor(220, 220, 220),
+            ))
+            .map_err(|e| fail(path)(&e))?;
+            let ink = if rate > 0.35 { WHITE } else { BLACK };
+            let label = count.to_string();
+            let tx = x + cell / 2 - 4 * label.len() as i32;
+            body.draw(&Text::new(
+                label,
+                (tx, y + 17),
+                (FONT, 15).into_font().color(&ink),
+            ))
+            .map_err(|e| fail(path)(&e))?;
+        }
+    }
+    // The per-class table to the right, one x position per column.
+    let tx = left + 10 * cell + 40;
+    let columns = [0, 70, 170, 270];
+    for (x, head) in columns
+        .iter()
+        .zip(["class", "recall", "precision", "images"])
+    {
+        text(&body, head, (tx + x, top), 17, path)?;
+    }
+    for (c, class) in per_class(m).into_iter().enumerate() {
+        let y = top + 30 + c as i32 * 28;
+        let cells = [
+            c.to_string(),
+            format!("{:.2}%", 100.0 * class.recall),
+            format!("{:.2}%", 100.0 * class.precision),
+            class.images.to_string(),
+        ];
+        for (x, v) in columns.iter().zip(cells) {
+            text(&body, &v, (tx + x, y), 16, path)?;
+        }
+    }
+    text(
+        &body,
+        "recall: the accuracy on the class's own images",
+        (tx, top + 30 + 10 * 28 + 10),
+        14,
+        path,
+    )?;
+    root.present().map_err(|e| fail(path)(&e))
+}

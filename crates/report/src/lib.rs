@@ -1,0 +1,186 @@
+//! What explains a run: test-set analysis, every figure and `report.html`, all derived from the
+//! run directory's files and the run's model, so `mnist report` can redo them without training.
+//! `mnist eval` lives here too, since it writes the confusion matrix of the weights it evaluates.
+
+pub mod figures;
+mod html;
+pub mod stats;
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use burn::prelude::*;
+use mnist_data::{NUM_CLASSES, Split};
+use mnist_models::Model;
+use mnist_trainer::Error;
+use mnist_trainer::backend::Backend;
+use mnist_trainer::evaluate::{SplitEvaluation, evaluate_split};
+use mnist_trainer::plan::{Plan, display_path};
+use mnist_trainer::rundir::{Figure, RunDir, Weights};
+use mnist_trainer::train::TrainOutcome;
+
+use figures::course::{self, TEST_BATCH};
+use stats::ConfusionMatrix;
+
+/// Writes `test_batches.csv`, `confusion.csv`, every figure that applies to the model, and
+/// `report.html` for a run that has just finished training.
+pub fn write_outcome(outcome: &TrainOutcome, device: &Device) -> Result<(), Error> {
+    write_outputs(
+        &outcome.run,
+        &outcome.plan,
+        &outcome.model,
+        &outcome.train,
+        &outcome.test,
+        device,
+    )
+}
+
+/// Writes everything that explains a run from its files, its model and its data.
+pub fn write_outputs(
+    run: &RunDir,
+    plan: &Plan,
+    model: &Model,
+    train: &Split,
+    test: &Arc<Split>,
+    device: &Device,
+) -> Result<(), Error> {
+    let epochs = run.epochs()?;
+    let iterations = run.iterations()?;
+    let evaluation = evaluate_split(model, test.clone(), device);
+    let predictions = &evaluation.predictions;
+    let test_batches = write_test_batches(run, test.labels(), predictions)?;
+    let confusion = write_confusion(
+        run,
+        None,
+        test.labels(),
+        predictions,
+        "Confusion matrix of the test set (final model)",
+    )?;
+    course::samples_grid(train, &run.figure(Figure::Samples))?;
+    course::predictions_panel(test, predictions, &run.figure(Figure::Predictions))?;
+    course::training_curves(
+        &iterations,
+        plan.batch_size(),
+        &test_batches,
+        TEST_BATCH,
+        &run.figure(Figure::TrainingCurves),
+    )?;
+    figures::run::epoch_curves(&epochs, &run.figure(Figure::Epochs))?;
+    match model {
+        Model::Linear(linear) => {
+            course::linear_weights(&linear.weights_vec(), &run.figure(Figure::Weights))?
+        }
+        Model::Mlp(mlp) => {
+            let values = |t: Tensor<2>| {
+                t.into_data()
+                    .convert::<f32>()
+                    .try_into_vec::<f32>()
+                    .expect("converted to f32")
+            };
+            let hidden = mlp.hidden.weight.dims()[1];
+            course::hidden_units(
+                &values(mlp.hidden.weight.val()),
+                &values(mlp.output.weight.val()),
+                hidden,
+                &run.figure(Figure::HiddenUnits),
+            )?
+        }
+    }
+    let page = html::report(run, plan, model, &epochs, &evaluation, &confusion);
+    run.write(&run.report_html(), page.as_bytes())
+}
+
+/// `test_batches.csv`: the number correct in each consecutive test batch of 50, as the course
+/// plotted it, counted from the test set's predictions (no second pass over the data).
+fn write_test_batches(
+    run: &RunDir,
+    labels: &[u8],
+    predictions: &[u8],
+) -> Result<Vec<usize>, Error> {
+    let counts = stats::correct_per_batch(labels, predictions, TEST_BATCH);
+    let mut text = String::from("batch,size,correct\n");
+    for (i, (size, right)) in counts.iter().enumerate() {
+        let _ = writeln!(text, "{},{size},{right}", i + 1);
+    }
+    run.write(&run.test_batches_csv(), text.as_bytes())?;
+    Ok(counts.into_iter().map(|(_, right)| right).collect())
+}
+
+/// The confusion matrix as CSV (rows: true class, columns: predicted) and as a figure: the
+/// report's (`eval_of` = `None`) or `mnist eval`'s of the given weights.
+pub fn write_confusion(
+    run: &RunDir,
+    eval_of: Option<Weights>,
+    labels: &[u8],
+    predictions: &[u8],
+    title: &str,
+) -> Result<ConfusionMatrix, Error> {
+    let m = stats::confusion_matrix(labels, predictions);
+    let mut csv = String::from("true\\predicted");
+    for p in 0..NUM_CLASSES {
+        let _ = write!(csv, ",{p}");
+    }
+    csv.push('\n');
+    for (t, row) in m.iter().enumerate() {
+        let _ = write!(csv, "{t}");
+        for c in row {
+            let _ = write!(csv, ",{c}");
+        }
+        csv.push('\n');
+    }
+    let (png, csv_path) = run.confusion_files(eval_of);
+    run.write(&csv_path, csv.as_bytes())?;
+    figures::run::confusion_figure(&m, title, &png)?;
+    Ok(m)
+}
+
+/// `mnist report RUN`: figures and report again from the run's saved files, without training.
+pub fn regenerate(run: &RunDir, backend: &Backend) -> Result<(), Error> {
+    let (plan, model) = run.open(Weights::Final, &backend.device)?;
+    let data = mnist_data::load(Some(plan.data()))?;
+    write_outputs(
+        run,
+        &plan,
+        &model,
+        &data.train,
+        &Arc::new(data.test),
+        &backend.device,
+    )
+}
+
+/// Test-set figures of one set of weights.
+#[derive(Clone, Debug)]
+pub struct Evaluation {
+    pub weights: PathBuf,
+    /// The confusion-matrix figure written for this evaluation (a CSV beside it).
+    pub confusion: PathBuf,
+    pub test: SplitEvaluation,
+}
+
+/// `mnist eval RUN [--checkpoint N] [--data PATH]`: the run's model, rebuilt from its own
+/// config, on the test set; writes the confusion matrix of exactly these weights on exactly this
+/// data into the run directory.
+pub fn eval(
+    run: &RunDir,
+    weights: Weights,
+    data: Option<&Path>,
+    backend: &Backend,
+) -> Result<Evaluation, Error> {
+    let (plan, model) = run.open(weights, &backend.device)?;
+    let mnist = mnist_data::load(Some(data.unwrap_or(plan.data())))?;
+    let labels = mnist.test.labels().to_vec();
+    let test = evaluate_split(&model, Arc::new(mnist.test), &backend.device);
+    let file = run.weights_file(weights);
+    let title = format!(
+        "Confusion matrix, {} on {}",
+        display_path(&file),
+        display_path(&mnist.path)
+    );
+    write_confusion(run, Some(weights), &labels, &test.predictions, &title)?;
+    Ok(Evaluation {
+        weights: file,
+        confusion: run.confusion_files(Some(weights)).0,
+        test,
+    })
+}

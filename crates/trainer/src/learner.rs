@@ -1,0 +1,285 @@
+//! `trainer = "learner"`: burn's Learner with autodiff, and the bridge from its events to the
+//! run's records and the caller's observer.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use burn::data::dataloader::DataLoader;
+use burn::train::checkpoint::KeepLastNCheckpoints;
+use burn::train::logger::{EvaluationProgressLogger, InMemoryMetricLogger, TrainingProgressLogger};
+use burn::train::metric::{AccuracyMetric, LossMetric, MetricDefinition, MetricId, NumericEntry};
+use burn::train::renderer::{
+    EvaluationName, MetricState, MetricsRenderer, MetricsRendererEvaluation,
+    MetricsRendererTraining,
+};
+use burn::train::{Learner, SupervisedTraining};
+use mnist_data::{MnistBatch, MnistLoader, Split};
+use mnist_models::{Model, ModelConfig};
+
+use crate::Error;
+use crate::evaluate::EVAL_BATCH;
+use crate::metrics::{EpochRecord, Running};
+use crate::observer::{Phase, Progress};
+use crate::plan::{Optimizer, Plan};
+use crate::rundir::{RunDir, Weights};
+use crate::session::{BatchResult, Recorder, train_loader};
+
+/// burn's `AccuracyMetric` reports percent; the project's records hold fractions.
+const BURN_PERCENT: f64 = 100.0;
+/// The names burn's metrics register under.
+const LOSS: &str = "Loss";
+const ACCURACY: &str = "Accuracy";
+
+/// Trains `model` with `optimizer` from epoch `resume_from + 1`; burn writes the checkpoints.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn train(
+    plan: &Plan,
+    model: ModelConfig,
+    optimizer: Optimizer,
+    run: &RunDir,
+    train: Arc<Split>,
+    test: Arc<Split>,
+    resume_from: usize,
+    device: &burn::prelude::Device,
+    recorder: Recorder,
+) -> Result<(Vec<EpochRecord>, Model), Error> {
+    let train_loader = train_loader(plan, train, resume_from, device);
+    let valid_loader = MnistLoader::new(test, EVAL_BATCH, device);
+    let train_loader: Arc<dyn DataLoader<MnistBatch>> = Arc::new(train_loader);
+    let valid_loader: Arc<dyn DataLoader<MnistBatch>> = Arc::new(valid_loader);
+
+    let recorder = Arc::new(Mutex::new(recorder));
+    let bridge = Bridge::new(recorder.clone());
+    let first_error = bridge.first_error.clone();
+    let initial = Model::new(&model, plan.seed(), &device.clone().autodiff());
+    // burn's checkpointers write `checkpoint/{model,optim,scheduler}-N.bpk` under the directory
+    // given here: the layout `RunDir` reads. The in-memory metric logger keeps burn from writing
+    // its own per-iteration log files; the bridge records what the run keeps.
+    let mut training = SupervisedTraining::new(run.path(), train_loader, valid_loader)
+        .metrics((AccuracyMetric::new(), LossMetric::new()))
+        .num_epochs(plan.epochs())
+        .with_default_checkpointers()
+        .with_checkpointing_strategy(KeepLastNCheckpoints::new(usize::MAX))
+        .with_metric_logger(InMemoryMetricLogger::new())
+        .renderer(Box::new(bridge))
+        .with_application_logger(None);
+    if resume_from > 0 {
+        training = training.checkpoint(resume_from);
+    }
+    let result = training.launch(Learner::new(initial, optimizer.init(), optimizer.lr()));
+    if let Some(e) = &result.error {
+        return Err(Error::Training(e.to_string()));
+    }
+    run.save_model(&result.model, Weights::Final)?;
+    if let Some(e) = first_error.lock().ok().and_then(|mut e| e.take()) {
+        return Err(e);
+    }
+    let epochs = recorder
+        .lock()
+        .map(|r| r.epochs().to_vec())
+        .unwrap_or_default();
+    Ok((epochs, result.model))
+}
+
+/// A burn `MetricsRenderer` that turns the Learner's events into the run's records and the
+/// observer's progress.
+struct Bridge {
+    names: HashMap<MetricId, String>,
+    /// Each metric's epoch value (burn's `Final` entry), by (training?, name).
+    finals: HashMap<(bool, String), f64>,
+    total_epochs: usize,
+    /// The epoch in progress, 1-based.
+    epoch: usize,
+    epoch_start: Instant,
+    phase: Phase,
+    phase_total: usize,
+    train_seconds: f64,
+    // The current epoch's training batches, in order.
+    batch_loss: Vec<f64>,
+    batch_acc: Vec<f64>,
+    running_loss: Running,
+    running_acc: Running,
+    recorder: Arc<Mutex<Recorder>>,
+    first_error: Arc<Mutex<Option<Error>>>,
+}
+
+impl Bridge {
+    fn new(recorder: Arc<Mutex<Recorder>>) -> Self {
+        Self {
+            names: HashMap::new(),
+            finals: HashMap::new(),
+            total_epochs: 0,
+            epoch: 1,
+            epoch_start: Instant::now(),
+            phase: Phase::Train,
+            phase_total: 0,
+            train_seconds: f64::NAN,
+            batch_loss: Vec::new(),
+            batch_acc: Vec::new(),
+            running_loss: Running::default(),
+            running_acc: Running::default(),
+            recorder,
+            first_error: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    fn record(&mut self, state: MetricState, train: bool) {
+        let MetricState::Numeric(entry, Some(value)) = state else {
+            return;
+        };
+        let Some(name) = self.names.get(&entry.metric_id).cloned() else {
+            return;
+        };
+        match value {
+            NumericEntry::Final(v) => {
+                self.finals.insert((train, name), v);
+            }
+            // One per training batch: the batch's value and size.
+            NumericEntry::Aggregated {
+                aggregated_value,
+                count,
+            } if train => match name.as_str() {
+                LOSS => {
+                    self.batch_loss.push(aggregated_value);
+                    self.running_loss.add(aggregated_value, count);
+                }
+                ACCURACY => {
+                    let fraction = aggregated_value / BURN_PERCENT;
+                    self.batch_acc.push(fraction);
+                    self.running_acc.add(fraction, count);
+                }
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+
+    fn final_value(&self, train: bool, name: &str) -> f64 {
+        self.finals
+            .get(&(train, name.to_string()))
+            .copied()
+            .unwrap_or(f64::NAN)
+    }
+
+    fn fail(&self, e: Error) {
+        if let Ok(recorder) = self.recorder.lock() {
+            recorder.observer().warning(&e.to_string());
+        }
+        if let Ok(mut first) = self.first_error.lock() {
+            first.get_or_insert(e);
+        }
+    }
+}
+
+impl MetricsRendererTraining for Bridge {
+    fn update_train(&mut self, state: MetricState) {
+        self.record(state, true);
+    }
+    fn update_valid(&mut self, state: MetricState) {
+        self.record(state, false);
+    }
+    fn on_train_end(
+        &mut self,
+        _summary: Option<burn::train::LearnerSummary>,
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        Ok(())
+    }
+}
+
+impl TrainingProgressLogger for Bridge {
+    fn start(
+        &mut self,
+        total_epochs: usize,
+        starting_epoch: usize,
+        _: Option<usize>,
+        _: Option<&str>,
+    ) {
+        self.total_epochs = total_epochs;
+        self.epoch = starting_epoch;
+    }
+
+    fn update_epoch(&mut self, epoch: usize) {
+        let record = EpochRecord {
+            epoch,
+            train_loss: self.final_value(true, LOSS),
+            train_acc: self.final_value(true, ACCURACY) / BURN_PERCENT,
+            valid_loss: self.final_value(false, LOSS),
+            valid_acc: self.final_value(false, ACCURACY) / BURN_PERCENT,
+            seconds: self.epoch_start.elapsed().as_secs_f64(),
+            train_seconds: self.train_seconds,
+        };
+        let batches: Vec<BatchResult> = self
+            .batch_loss
+            .drain(..)
+            .zip(self.batch_acc.drain(..))
+            .collect();
+        let done = self
+            .recorder
+            .lock()
+            .map_err(|_| Error::Training("the run's records are poisoned".into()))
+            .and_then(|mut r| r.epoch_done(record, &batches));
+        if let Err(e) = done {
+            self.fail(e);
+        }
+        self.finals.clear();
+        self.epoch = epoch + 1;
+    }
+
+    fn start_split(&mut self, split: &str, total_items: usize) {
+        if split == Phase::Train.name() {
+            self.phase = Phase::Train;
+            self.epoch_start = Instant::now();
+            self.running_loss = Running::default();
+            self.running_acc = Running::default();
+            self.batch_loss.clear();
+            self.batch_acc.clear();
+        } else {
+            self.phase = Phase::Valid;
+            self.train_seconds = self.epoch_start.elapsed().as_secs_f64();
+        }
+        self.phase_total = total_items;
+    }
+
+    fn update_split(&mut self, items_processed: usize) {
+        let progress = Progress {
+            epoch: self.epoch,
+            epochs: self.total_epochs,
+            phase: self.phase,
+            items_done: items_processed,
+            items_total: self.phase_total,
+            loss: self.running_loss.mean(),
+            accuracy: self.running_acc.mean(),
+        };
+        if let Ok(recorder) = self.recorder.lock() {
+            recorder.observer().progress(&progress);
+        }
+    }
+
+    fn end_split(&mut self) {}
+
+    fn end(&mut self) {}
+
+    fn log_event_training(&mut self, _event: String) {}
+}
+
+impl MetricsRendererEvaluation for Bridge {
+    fn update_test(&mut self, _name: EvaluationName, _state: MetricState) {}
+}
+
+impl EvaluationProgressLogger for Bridge {
+    fn start_global_progress(&mut self, _total_tests: usize) {}
+    fn start_test(&mut self, _name: &str, _total_items: usize) {}
+    fn update_test_progress(&mut self, _items_processed: usize) {}
+    fn end_test(&mut self) {}
+    fn end_global_progress(&mut self) {}
+    fn log_event_evaluation(&mut self, _event: String) {}
+}
+
+impl MetricsRenderer for Bridge {
+    fn manual_close(&mut self) {}
+    fn register_metric(&mut self, definition: MetricDefinition) {
+        self.names
+            .insert(definition.metric_id.clone(), definition.name.to_string());
+    }
+}

@@ -1,0 +1,96 @@
+//! What both trainers share: the training set's loader and the records of the run, persisted as
+//! each epoch ends so that a killed run keeps its history.
+
+use std::sync::Arc;
+
+use burn::prelude::Device;
+use mnist_data::{MnistLoader, Split};
+
+use crate::Error;
+use crate::metrics::{EpochRecord, IterationRecord};
+use crate::observer::Observer;
+use crate::plan::Plan;
+use crate::rundir::RunDir;
+
+/// The training set's loader as the plan asks (batch size, workers, shuffle), serving epoch
+/// `resume_from + 1` first, so both trainers see the same order.
+pub(crate) fn train_loader(
+    plan: &Plan,
+    train: Arc<Split>,
+    resume_from: usize,
+    device: &Device,
+) -> MnistLoader {
+    let loader = MnistLoader::new(train, plan.batch_size(), device)
+        .starting_after_epoch(resume_from)
+        .prefetch(plan.num_workers());
+    if plan.shuffle() {
+        loader.shuffle(plan.seed())
+    } else {
+        loader
+    }
+}
+
+/// One iteration's batch loss and accuracy (fraction), before it is numbered.
+pub(crate) type BatchResult = (f64, f64);
+
+/// The run's epoch and iteration records, written to the run directory as each epoch ends.
+pub(crate) struct Recorder {
+    run: RunDir,
+    epochs: Vec<EpochRecord>,
+    iterations: Vec<IterationRecord>,
+    total_epochs: usize,
+    observer: Observer,
+}
+
+impl Recorder {
+    /// The records of the epochs up to `resume_from` (later ones are redone), with the files
+    /// rewritten to match.
+    pub fn new(
+        run: RunDir,
+        resume_from: usize,
+        total_epochs: usize,
+        observer: Observer,
+    ) -> Result<Self, Error> {
+        let mut epochs = run.epochs()?;
+        epochs.retain(|r| r.epoch <= resume_from);
+        let mut iterations = run.iterations()?;
+        iterations.retain(|r| r.epoch <= resume_from);
+        run.write_records(&epochs, &iterations)?;
+        Ok(Self {
+            run,
+            epochs,
+            iterations,
+            total_epochs,
+            observer,
+        })
+    }
+
+    /// Persists a finished epoch and tells the observer.
+    pub fn epoch_done(
+        &mut self,
+        record: EpochRecord,
+        batches: &[BatchResult],
+    ) -> Result<(), Error> {
+        for &(loss, accuracy) in batches {
+            self.iterations.push(IterationRecord {
+                epoch: record.epoch,
+                iteration: self.iterations.len() + 1,
+                loss,
+                accuracy,
+            });
+        }
+        self.epochs.push(record);
+        self.run.write_records(&self.epochs, &self.iterations)?;
+        let last = self.epochs.last().expect("just pushed");
+        self.observer.epoch(last, self.total_epochs);
+        Ok(())
+    }
+
+    pub fn observer(&self) -> &Observer {
+        &self.observer
+    }
+
+    pub fn epochs(&self) -> &[EpochRecord] {
+        &self.epochs
+    }
+}

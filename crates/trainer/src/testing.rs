@@ -1,0 +1,111 @@
+//! Test tooling: run configs on the fixture data, built in one place (`fixtures` feature only).
+
+use std::path::{Path, PathBuf};
+
+use mnist_models::{Activation, ModelConfig};
+
+use crate::config::{OptimizerConfig, RunConfig, TrainerKind};
+use crate::plan::Plan;
+
+pub use mnist_data::testing::{fixtures_dir, mnist_idx};
+
+/// A run config for tests: small, on the fixture images (200 train, 100 test), seed 7,
+/// batch 20, 2 epochs; change what a test needs.
+#[derive(Clone, Debug)]
+pub struct TestConfig(RunConfig);
+
+impl TestConfig {
+    fn new(trainer: TrainerKind, model: ModelConfig, optimizer: OptimizerConfig) -> Self {
+        Self(RunConfig {
+            trainer,
+            batch_size: 20,
+            epochs: 2,
+            seed: 7,
+            shuffle: true,
+            num_workers: 0,
+            data: Some(mnist_idx()),
+            artifacts: None,
+            model,
+            optimizer,
+        })
+    }
+
+    /// An MLP with `hidden` tanh units, Adam lr 0.005, through burn's Learner.
+    pub fn mlp(hidden: usize) -> Self {
+        let model = ModelConfig::Mlp {
+            hidden,
+            activation: Activation::Tanh,
+        };
+        Self::new(TrainerKind::Learner, model, adam(0.005))
+    }
+
+    /// The linear model, plain SGD lr 0.05, through burn's Learner.
+    pub fn linear() -> Self {
+        Self::new(TrainerKind::Learner, ModelConfig::Linear, sgd(0.05))
+    }
+
+    /// The linear model, plain SGD lr 0.05, by the hand-written gradient.
+    pub fn scratch() -> Self {
+        Self::new(TrainerKind::Scratch, ModelConfig::Linear, sgd(0.05))
+    }
+
+    pub fn epochs(mut self, epochs: usize) -> Self {
+        self.0.epochs = epochs;
+        self
+    }
+    pub fn batch_size(mut self, batch_size: usize) -> Self {
+        self.0.batch_size = batch_size;
+        self
+    }
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.0.seed = seed;
+        self
+    }
+    pub fn optimizer(mut self, optimizer: OptimizerConfig) -> Self {
+        self.0.optimizer = optimizer;
+        self
+    }
+    /// The data source (absolute, or relative to the written file's folder).
+    pub fn data(mut self, data: &Path) -> Self {
+        self.0.data = Some(data.to_path_buf());
+        self
+    }
+    /// Where run directories go (absolute, or relative to the written file's folder).
+    pub fn artifacts(mut self, artifacts: &Path) -> Self {
+        self.0.artifacts = Some(artifacts.to_path_buf());
+        self
+    }
+
+    pub fn config(&self) -> RunConfig {
+        self.0.clone()
+    }
+
+    /// The config as TOML text.
+    pub fn toml(&self) -> String {
+        self.0.to_toml()
+    }
+
+    /// Writes the config to `path` and returns the path.
+    pub fn write(&self, path: &Path) -> PathBuf {
+        std::fs::write(path, self.toml()).expect("write the test config");
+        path.to_path_buf()
+    }
+
+    /// The validated plan (relative paths against the working directory).
+    pub fn plan(&self) -> Plan {
+        Plan::from_config(self.config(), Path::new(".")).expect("a valid test config")
+    }
+}
+
+pub fn adam(lr: f64) -> OptimizerConfig {
+    OptimizerConfig::Adam {
+        lr,
+        beta1: crate::config::defaults::BETA1,
+        beta2: crate::config::defaults::BETA2,
+        epsilon: crate::config::defaults::EPSILON,
+    }
+}
+
+pub fn sgd(lr: f64) -> OptimizerConfig {
+    OptimizerConfig::Sgd { lr, momentum: 0.0 }
+}

@@ -1,0 +1,242 @@
+//! `mnist train`: one run directory per run, trained by burn's Learner or by hand, resumable.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use burn::prelude::Device;
+use mnist_data::Split;
+use mnist_models::{Model, ModelConfig};
+
+use crate::Error;
+use crate::backend::Backend;
+use crate::metrics::EpochRecord;
+use crate::observer::{Observer, RunStart};
+use crate::plan::{Plan, Trainer};
+use crate::rundir::{CheckpointPart, RunDir, RunInfo, Weights};
+use crate::session::Recorder;
+
+/// What `mnist train` was asked to do.
+#[derive(Clone, Debug)]
+pub struct TrainRequest {
+    pub plan: Plan,
+    /// The run directory's name under the plan's artifacts folder.
+    pub name: String,
+    pub resume: bool,
+    pub force: bool,
+}
+
+/// A finished run, with what explaining it needs (so nothing is loaded twice).
+pub struct TrainOutcome {
+    pub run: RunDir,
+    pub plan: Plan,
+    pub epochs: Vec<EpochRecord>,
+    pub model: Model,
+    pub train: Arc<Split>,
+    pub test: Arc<Split>,
+}
+
+/// The run name a config file gives when `--name` is not passed: its file name without `.toml`.
+pub fn run_name(config: &Path, name: Option<&str>) -> Result<String, Error> {
+    let name = match name {
+        Some(n) => n.to_string(),
+        None => config
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    };
+    if name.is_empty() || name.contains(['/', '\\']) || name == "." || name == ".." {
+        return Err(Error::Config {
+            path: config.to_path_buf(),
+            why: format!("`{name}` cannot name a run directory; pass --name NAME"),
+        });
+    }
+    Ok(name)
+}
+
+/// Checks everything that can be checked before training starts, prepares the run directory,
+/// and trains; the records and weights are on disk when it returns.
+pub fn train(
+    request: &TrainRequest,
+    backend: &Backend,
+    observer: Observer,
+) -> Result<TrainOutcome, Error> {
+    let plan = &request.plan;
+    let run = RunDir::new(plan.artifacts().join(&request.name));
+    let resume_from = prepare(&run, request, &backend.device, &observer)?;
+    // Load the data before writing anything, so a bad data path costs nothing.
+    let data = mnist_data::load(Some(plan.data()))?;
+    run.create()?;
+    check_free_space(run.path(), plan)?;
+    run.write_plan(plan)?;
+    run.write_info(&RunInfo::new(backend))?;
+
+    observer.started(&RunStart {
+        backend: backend.describe(),
+        run_dir: run.path().to_path_buf(),
+        data: data.path.clone(),
+        train_images: data.train.len(),
+        test_images: data.test.len(),
+        resumed_after: resume_from,
+        epochs: plan.epochs(),
+    });
+    let (train, test) = (Arc::new(data.train), Arc::new(data.test));
+    let recorder = Recorder::new(run.clone(), resume_from, plan.epochs(), observer)?;
+    let device = &backend.device;
+    let (epochs, model) = match *plan.trainer() {
+        Trainer::Learner { model, optimizer } => crate::learner::train(
+            plan,
+            model,
+            optimizer,
+            &run,
+            train.clone(),
+            test.clone(),
+            resume_from,
+            device,
+            recorder,
+        )?,
+        Trainer::Scratch { lr } => crate::scratch::train(
+            plan,
+            lr,
+            &run,
+            train.clone(),
+            test.clone(),
+            resume_from,
+            device,
+            recorder,
+        )?,
+    };
+    Ok(TrainOutcome {
+        run,
+        plan: plan.clone(),
+        epochs,
+        model,
+        train,
+        test,
+    })
+}
+
+/// Refuses to overwrite a run without `--force`; for `--resume`, checks the run's own config and
+/// returns the epoch to continue after (0 = from the start).
+fn prepare(
+    run: &RunDir,
+    request: &TrainRequest,
+    device: &Device,
+    observer: &Observer,
+) -> Result<usize, Error> {
+    if request.resume {
+        if !run.exists() {
+            return Err(Error::run(
+                run.path(),
+                "no such run to resume; start it without --resume",
+            ));
+        }
+        if run.plan()? != request.plan {
+            return Err(Error::run(
+                run.path(),
+                "the config differs from this run's own config.toml; --resume continues a run \
+                 with its own configuration (pass the same file, or start a new run with --name)",
+            ));
+        }
+        return resume_point(run, &request.plan, device, observer);
+    }
+    if run.exists() {
+        if !request.force {
+            return Err(Error::RunExists(run.path().to_path_buf()));
+        }
+        run.remove()?;
+    }
+    Ok(0)
+}
+
+/// The last epoch the run can continue after: its checkpoint loads into the run's model (and
+/// optimizer), and its records are on disk. A damaged checkpoint (a crash mid-write, a full disk,
+/// a file from another run) or one whose records were lost is reported and skipped, so a resume
+/// never hands burn a file it would panic on, nor leaves a gap in the records.
+fn resume_point(
+    run: &RunDir,
+    plan: &Plan,
+    device: &Device,
+    observer: &Observer,
+) -> Result<usize, Error> {
+    let recorded = recorded_epochs(run)?;
+    for epoch in run
+        .checkpoint_epochs(plan.trainer().kind())
+        .into_iter()
+        .rev()
+    {
+        let why = if epoch > recorded {
+            "has no epoch records (the run stopped before writing them)".to_string()
+        } else {
+            match checkpoint_loads(run, plan, epoch, device) {
+                Ok(()) => return Ok(epoch),
+                Err(why) => format!("cannot be loaded ({why})"),
+            }
+        };
+        observer.warning(&format!(
+            "checkpoint of epoch {epoch} {why}; trying the one before"
+        ));
+    }
+    Ok(0)
+}
+
+/// The number of leading epochs 1, 2, … whose epoch and iteration records both exist.
+fn recorded_epochs(run: &RunDir) -> Result<usize, Error> {
+    let epochs = run.epochs()?;
+    let iterations = run.iterations()?;
+    let mut n = 0;
+    for (i, record) in epochs.iter().enumerate() {
+        let has_iterations = iterations.iter().any(|it| it.epoch == record.epoch);
+        if record.epoch != i + 1 || !has_iterations {
+            break;
+        }
+        n = record.epoch;
+    }
+    Ok(n)
+}
+
+fn checkpoint_loads(
+    run: &RunDir,
+    plan: &Plan,
+    epoch: usize,
+    device: &Device,
+) -> Result<(), String> {
+    run.load_model(plan, Weights::Checkpoint(epoch), device)
+        .map_err(|e| e.to_string())?;
+    if let Trainer::Learner { optimizer, .. } = plan.trainer() {
+        let file = run.checkpoint_file(CheckpointPart::Optimizer, epoch);
+        optimizer
+            .init()
+            .load(&file)
+            .map_err(|e| format!("{}: {e}", file.display()))?;
+    }
+    Ok(())
+}
+
+/// Free space the run needs: every epoch's checkpoint (weights, and for the Learner two Adam
+/// moments and a copy in flight), plus records and figures.
+fn space_needed(plan: &Plan) -> u64 {
+    let params = match plan.model() {
+        ModelConfig::Linear => 785 * 10,
+        ModelConfig::Mlp { hidden, .. } => 784 * hidden + hidden + hidden * 10 + 10,
+    } as u64;
+    let per_epoch = params * 4 * 4;
+    (plan.epochs() as u64).saturating_mul(per_epoch) + 32 * 1024 * 1024
+}
+
+/// Refuses to start when the run directory's file system is too full for the run.
+fn check_free_space(dir: &Path, plan: &Plan) -> Result<(), Error> {
+    let needed = space_needed(plan);
+    if let Some(free) = crate::sys::free_bytes(dir)
+        && free < needed
+    {
+        return Err(Error::run(
+            dir,
+            format!(
+                "only {:.1} MB free, the run needs about {:.1} MB (a checkpoint per epoch, records, figures)",
+                free as f64 / 1e6,
+                needed as f64 / 1e6
+            ),
+        ));
+    }
+    Ok(())
+}
