@@ -4,20 +4,13 @@
 //! Runs in both CI steps: with the default features (Flex) and with `--features ndarray,wgpu`.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 use mnist_trainer::backend;
 use mnist_trainer::rundir::RunDir;
 use mnist_trainer::testing::TestConfig;
 
-fn mnist(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mnist"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env_remove("BURN_DEVICE")
-        .output()
-        .expect("run mnist")
-}
+mod common;
+use common::mnist;
 
 /// The values of `[name: a, b]` in a help text.
 fn bracketed(help: &str, name: &str) -> Vec<String> {

@@ -1,18 +1,11 @@
 //! The `mnist` binary as a user runs it: output on good data, one-line errors on bad data.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use mnist_trainer::testing::{TestConfig, fixtures_dir as fixtures};
 
-fn mnist(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mnist"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env_remove("RUST_BACKTRACE")
-        .output()
-        .expect("run mnist")
-}
+mod common;
+use common::mnist;
 
 /// The numbers of the table row that starts with `split`.
 fn row(stdout: &str, split: &str) -> Vec<f64> {

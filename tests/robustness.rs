@@ -8,16 +8,11 @@ use mnist_trainer::backend::default_backend;
 use mnist_trainer::rundir::{RunDir, Weights};
 use mnist_trainer::testing::{TestConfig, adam, mnist_idx as fixtures};
 
+mod common;
+use common::mnist;
+
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn mnist(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mnist"))
-        .args(args)
-        .current_dir(repo())
-        .output()
-        .expect("run mnist")
 }
 
 /// Batch 50, seed 11, Adam lr 0.001: `model` (an MLP or the linear model) on `data`.

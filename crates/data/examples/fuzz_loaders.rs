@@ -218,10 +218,6 @@ fn repo_root() -> PathBuf {
     root.canonicalize().unwrap_or(root)
 }
 
-fn fixtures() -> PathBuf {
-    testing::fixtures_dir()
-}
-
 // ---- mutations ----
 
 #[derive(Clone, Copy)]
@@ -702,7 +698,7 @@ struct IdxSeed {
 }
 
 fn idx_seeds(target: Target) -> Vec<IdxSeed> {
-    let dir = fixtures().join("mnist-idx");
+    let dir = testing::fixtures_dir().join("mnist-idx");
     let stems = match target {
         Target::IdxImages => [idx::TRAIN_FILES.0, idx::TEST_FILES.0],
         _ => [idx::TRAIN_FILES.1, idx::TEST_FILES.1],
@@ -862,7 +858,8 @@ impl Fuzzer {
     fn new(target: Target) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let seeds = if target == Target::Mat {
-            let mini = std::fs::read(fixtures().join("mnist-mini.mat")).expect("read fixture");
+            let mini = std::fs::read(testing::fixtures_dir().join("mnist-mini.mat"))
+                .expect("read fixture");
             let compressed = MatSeed::new("mnist-mini.mat", mini);
             let plain = dir.path().join("mnist-mini-uncompressed.mat");
             testing::write_mat(

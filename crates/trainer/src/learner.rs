@@ -14,16 +14,16 @@ use burn::train::renderer::{
     MetricsRendererTraining,
 };
 use burn::train::{Learner, SupervisedTraining};
-use mnist_data::{MnistBatch, MnistLoader, Split};
+use mnist_data::{MnistBatch, MnistLoader};
 use mnist_models::{Model, ModelConfig};
 
 use crate::Error;
 use crate::evaluate::EVAL_BATCH;
 use crate::metrics::{EpochRecord, Running};
 use crate::observer::{Phase, Progress};
-use crate::plan::{Optimizer, Plan};
-use crate::rundir::{RunDir, Weights};
-use crate::session::{BatchResult, Recorder, train_loader};
+use crate::plan::Optimizer;
+use crate::rundir::Weights;
+use crate::session::{BatchResult, Recorder, Session};
 
 /// burn's `AccuracyMetric` reports percent; the project's records hold fractions.
 const BURN_PERCENT: f64 = 100.0;
@@ -32,19 +32,21 @@ const LOSS: &str = "Loss";
 const ACCURACY: &str = "Accuracy";
 
 /// Trains `model` with `optimizer` from epoch `resume_from + 1`; burn writes the checkpoints.
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn train(
-    plan: &Plan,
+    session: Session,
     model: ModelConfig,
     optimizer: Optimizer,
-    run: &RunDir,
-    train: Arc<Split>,
-    test: Arc<Split>,
-    resume_from: usize,
-    device: &burn::prelude::Device,
-    recorder: Recorder,
 ) -> Result<(Vec<EpochRecord>, Model), Error> {
-    let train_loader = train_loader(plan, train, resume_from, device);
+    let train_loader = session.train_loader();
+    let Session {
+        plan,
+        run,
+        test,
+        resume_from,
+        device,
+        recorder,
+        ..
+    } = session;
     let valid_loader = MnistLoader::new(test, EVAL_BATCH, device);
     let train_loader: Arc<dyn DataLoader<MnistBatch>> = Arc::new(train_loader);
     let valid_loader: Arc<dyn DataLoader<MnistBatch>> = Arc::new(valid_loader);

@@ -2,21 +2,19 @@
 //! hand-written gradient, no autodiff and no Learner. Same parameters, data order, checkpoints
 //! and records as a Learner run.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use burn::data::dataloader::DataLoader;
 use burn::prelude::*;
-use mnist_data::Split;
 use mnist_models::{LinearSoftmax, Model};
 
 use crate::Error;
 use crate::evaluate::evaluate_split;
 use crate::metrics::{EpochRecord, Running};
 use crate::observer::{Phase, Progress};
-use crate::plan::{LearningRate, Plan};
-use crate::rundir::{RunDir, Weights};
-use crate::session::{BatchResult, Recorder, train_loader};
+use crate::plan::LearningRate;
+use crate::rundir::Weights;
+use crate::session::{BatchResult, Session};
 
 /// Number correct in a batch: argmax of the probabilities against the labels.
 fn correct(probs: Tensor<2>, targets: Tensor<1, Int>) -> usize {
@@ -30,17 +28,20 @@ fn correct(probs: Tensor<2>, targets: Tensor<1, Int>) -> usize {
 }
 
 /// Trains the linear model by hand from epoch `resume_from + 1`, a checkpoint per epoch.
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn train(
-    plan: &Plan,
+    session: Session,
     lr: LearningRate,
-    run: &RunDir,
-    train: Arc<Split>,
-    test: Arc<Split>,
-    resume_from: usize,
-    device: &Device,
-    mut recorder: Recorder,
 ) -> Result<(Vec<EpochRecord>, Model), Error> {
+    let loader = session.train_loader();
+    let Session {
+        plan,
+        run,
+        test,
+        resume_from,
+        device,
+        mut recorder,
+        ..
+    } = session;
     let mut model = if resume_from > 0 {
         match run.load_model(plan, Weights::Checkpoint(resume_from), device)? {
             Model::Linear(m) => m,
@@ -55,7 +56,6 @@ pub(crate) fn train(
     } else {
         LinearSoftmax::new(plan.seed(), device)
     };
-    let loader = train_loader(plan, train, resume_from, device);
     let total_items = loader.num_items();
     for epoch in resume_from + 1..=plan.epochs() {
         let start = Instant::now();

@@ -12,9 +12,28 @@ use crate::observer::Observer;
 use crate::plan::Plan;
 use crate::rundir::RunDir;
 
+/// What a trainer is given: the run, its data, where to start, and where to record.
+pub(crate) struct Session<'a> {
+    pub plan: &'a Plan,
+    pub run: &'a RunDir,
+    pub train: Arc<Split>,
+    pub test: Arc<Split>,
+    /// Epochs already done: training starts with epoch `resume_from + 1`.
+    pub resume_from: usize,
+    pub device: &'a Device,
+    pub recorder: Recorder,
+}
+
+impl Session<'_> {
+    /// The training set's loader, serving epoch `resume_from + 1` first.
+    pub fn train_loader(&self) -> MnistLoader {
+        train_loader(self.plan, self.train.clone(), self.resume_from, self.device)
+    }
+}
+
 /// The training set's loader as the plan asks (batch size, workers, shuffle), serving epoch
 /// `resume_from + 1` first, so both trainers see the same order.
-pub(crate) fn train_loader(
+fn train_loader(
     plan: &Plan,
     train: Arc<Split>,
     resume_from: usize,

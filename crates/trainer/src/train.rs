@@ -13,7 +13,7 @@ use crate::metrics::EpochRecord;
 use crate::observer::{Observer, RunStart};
 use crate::plan::{Plan, Trainer};
 use crate::rundir::{CheckpointPart, RunDir, RunInfo, Weights};
-use crate::session::Recorder;
+use crate::session::{Recorder, Session};
 
 /// What `mnist train` was asked to do.
 #[derive(Clone, Debug)]
@@ -81,29 +81,18 @@ pub fn train(
     });
     let (train, test) = (Arc::new(data.train), Arc::new(data.test));
     let recorder = Recorder::new(run.clone(), resume_from, plan.epochs(), observer)?;
-    let device = &backend.device;
+    let session = Session {
+        plan,
+        run: &run,
+        train: train.clone(),
+        test: test.clone(),
+        resume_from,
+        device: &backend.device,
+        recorder,
+    };
     let (epochs, model) = match *plan.trainer() {
-        Trainer::Learner { model, optimizer } => crate::learner::train(
-            plan,
-            model,
-            optimizer,
-            &run,
-            train.clone(),
-            test.clone(),
-            resume_from,
-            device,
-            recorder,
-        )?,
-        Trainer::Scratch { lr } => crate::scratch::train(
-            plan,
-            lr,
-            &run,
-            train.clone(),
-            test.clone(),
-            resume_from,
-            device,
-            recorder,
-        )?,
+        Trainer::Learner { model, optimizer } => crate::learner::train(session, model, optimizer)?,
+        Trainer::Scratch { lr } => crate::scratch::train(session, lr)?,
     };
     Ok(TrainOutcome {
         run,

@@ -7,6 +7,7 @@ use std::sync::Once;
 use mnist_data::{IMAGE_PIXELS, IMAGE_SIDE};
 use mnist_trainer::Error;
 use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
@@ -170,13 +171,22 @@ pub(crate) fn series_chart(
             .label(format!("moving average ({window})"))
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RGBColor(200, 40, 40)));
     }
+    draw_legend(&mut chart, path)
+}
+
+/// A chart of the figures: f64 on both axes, drawn into a PNG.
+pub(crate) type Chart<'a, 'b> =
+    ChartContext<'a, BitMapBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// The legend of a chart's labelled series, in the figures' style.
+pub(crate) fn draw_legend<'a, 'b: 'a>(chart: &mut Chart<'a, 'b>, path: &Path) -> Result<(), Error> {
     chart
         .configure_series_labels()
         .label_font((FONT, 14).into_font())
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
         .draw()
-        .map_err(|e| err(&e))
+        .map_err(|e| fail(path)(&e))
 }
 
 /// Diverging colormap (blue, white, red) for t in [-1, 1].

@@ -6,7 +6,7 @@ use mnist_trainer::Error;
 use mnist_trainer::metrics::EpochRecord;
 use plotters::prelude::*;
 
-use super::draw::{FONT, axis_labels, canvas, fail, text};
+use super::draw::{FONT, axis_labels, canvas, draw_legend, fail, text};
 use crate::stats::{ConfusionMatrix, per_class};
 
 pub const EPOCHS_SIZE: (u32, u32) = (1000, 820);
@@ -72,13 +72,7 @@ pub fn epoch_curves(records: &[EpochRecord], path: &Path) -> Result<(), Error> {
                 .draw_series(points.iter().map(|&p| Circle::new(p, 4, color.filled())))
                 .map_err(|e| err(&e))?;
         }
-        chart
-            .configure_series_labels()
-            .label_font((FONT, 14).into_font())
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()
-            .map_err(|e| err(&e))?;
+        draw_legend(&mut chart, path)?;
     }
     root.present().map_err(|e| fail(path)(&e))
 }
