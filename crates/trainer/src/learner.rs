@@ -37,21 +37,13 @@ pub(crate) fn train(
     model: ModelConfig,
     optimizer: Optimizer,
 ) -> Result<(Vec<EpochRecord>, Model), Error> {
+    let (plan, run, device) = (session.plan, session.run, session.device);
     let train_loader = session.train_loader();
-    let Session {
-        plan,
-        run,
-        test,
-        resume_from,
-        device,
-        recorder,
-        ..
-    } = session;
-    let valid_loader = MnistLoader::new(test, EVAL_BATCH, device);
+    let valid_loader = MnistLoader::new(session.test, EVAL_BATCH, device);
     let train_loader: Arc<dyn DataLoader<MnistBatch>> = Arc::new(train_loader);
     let valid_loader: Arc<dyn DataLoader<MnistBatch>> = Arc::new(valid_loader);
 
-    let recorder = Arc::new(Mutex::new(recorder));
+    let recorder = Arc::new(Mutex::new(session.recorder));
     let bridge = Bridge::new(recorder.clone());
     let first_error = bridge.first_error.clone();
     let initial = Model::new(&model, plan.seed(), &device.clone().autodiff());
@@ -66,8 +58,8 @@ pub(crate) fn train(
         .with_metric_logger(InMemoryMetricLogger::new())
         .renderer(Box::new(bridge))
         .with_application_logger(None);
-    if resume_from > 0 {
-        training = training.checkpoint(resume_from);
+    if session.resume_from > 0 {
+        training = training.checkpoint(session.resume_from);
     }
     let result = training.launch(Learner::new(initial, optimizer.init(), optimizer.lr()));
     if let Some(e) = &result.error {

@@ -33,15 +33,13 @@ pub(crate) fn train(
     lr: LearningRate,
 ) -> Result<(Vec<EpochRecord>, Model), Error> {
     let loader = session.train_loader();
-    let Session {
-        plan,
-        run,
-        test,
-        resume_from,
-        device,
-        mut recorder,
-        ..
-    } = session;
+    let (plan, run, device, resume_from) = (
+        session.plan,
+        session.run,
+        session.device,
+        session.resume_from,
+    );
+    let (test, mut recorder) = (session.test, session.recorder);
     let mut model = if resume_from > 0 {
         match run.load_model(plan, Weights::Checkpoint(resume_from), device)? {
             Model::Linear(m) => m,
