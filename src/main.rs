@@ -162,6 +162,33 @@ enum Command {
         /// A run config whose data and seed to use [default: data/mnist_all.mat, seed 42]
         config: Option<PathBuf>,
     },
+    /// Serve a local web app: the runs, each run's report with a canvas to draw digits on, and
+    /// comparisons of runs.
+    ///
+    /// Everything works offline; the page's assets are in the binary. Binds to loopback unless
+    /// --addr says otherwise. The API (GET /api/runs, GET /api/runs/NAME, POST
+    /// /api/runs/NAME/predict) is described in the README.
+    Serve {
+        /// The folder of run directories.
+        #[arg(long, value_name = "DIR", default_value = "artifacts")]
+        artifacts: PathBuf,
+        /// Address and port to listen on (port 0: any free port).
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+        addr: std::net::SocketAddr,
+    },
+    /// Compare finished runs in one static HTML page, figures beside it.
+    ///
+    /// Loss and accuracy per epoch and the smoothed training NLL of every run on the same axes,
+    /// per-class accuracy side by side, each confusion matrix, and the test images the first two
+    /// runs disagree on. The same page as the web app's /compare.
+    Compare {
+        /// Run directories, e.g. artifacts/linear-scratch artifacts/mlp
+        #[arg(required = true, num_args = 2..)]
+        runs: Vec<PathBuf>,
+        /// The HTML file to write (figures go beside it).
+        #[arg(long, value_name = "FILE", default_value = "compare.html")]
+        out: PathBuf,
+    },
     /// Inspect a data source.
     #[command(subcommand)]
     Data(DataCommand),
@@ -272,6 +299,26 @@ fn execute(command: Command, backend: &Backend) -> Result<(), Error> {
             };
             let report = bench::bench(&request, backend, Arc::new(console::Console::new()))?;
             print!("\n{}", report.text());
+        }
+        Command::Serve { artifacts, addr } => {
+            if !addr.ip().is_loopback() {
+                eprintln!(
+                    "warning: listening on {addr}, not on loopback: anyone who can reach this \
+                     machine can use the app and read the runs"
+                );
+            }
+            let config = mnist_serve::ServeConfig { artifacts, addr };
+            mnist_serve::serve(&config, backend.clone(), |bound| {
+                println!(
+                    "serving  {} on http://{bound}/ (Ctrl-C stops)",
+                    display_path(&config.artifacts)
+                );
+            })?;
+        }
+        Command::Compare { runs, out } => {
+            let runs: Vec<RunDir> = runs.into_iter().map(RunDir::new).collect();
+            mnist_report::compare::write_static(&runs, &out, backend)?;
+            println!("compare    {}", display_path(&out));
         }
         Command::Report { run } => {
             let run = RunDir::new(run);

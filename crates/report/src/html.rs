@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use mnist_models::Model;
+use mnist_models::{Model, ModelConfig};
 use mnist_trainer::evaluate::SplitEvaluation;
 use mnist_trainer::metrics::EpochRecord;
 use mnist_trainer::plan::Plan;
@@ -11,7 +11,38 @@ use mnist_trainer::rundir::{Figure, RunDir};
 
 use crate::stats::{ConfusionMatrix, per_class};
 
-fn escape(s: &str) -> String {
+/// `linear softmax, 785×10 weights (bias as row 0)` or `mlp 784-300(tanh)-10`.
+pub(crate) fn model_text(model: &ModelConfig) -> String {
+    match model {
+        ModelConfig::Linear => "linear softmax, 785×10 weights (bias as row 0)".to_string(),
+        ModelConfig::Mlp { hidden, activation } => {
+            format!("MLP 784-{hidden}({activation:?})-10").to_lowercase()
+        }
+    }
+}
+
+/// The start of a page in the report's style, up to and including `<body>`.
+pub fn head(title: &str) -> String {
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>\n<style>{STYLE}</style></head><body>\n"
+    );
+    h
+}
+
+/// A whole page in the report's style.
+pub fn page(title: &str, body: &str) -> String {
+    format!("{}{body}\n</body></html>\n", head(&escape(title)))
+}
+
+/// The report's style sheet.
+pub const STYLE: &str = "body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}\
+table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}\
+th{background:#f3f3f3}td.l,th.l{text-align:left}pre{background:#f6f6f6;padding:1em;overflow:auto}\
+figure{margin:1.5em 0}img{max-width:100%;border:1px solid #ddd}figcaption{color:#555}";
+
+pub fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -51,25 +82,10 @@ pub(crate) fn report(
     let config_text = run
         .config_text()
         .unwrap_or_else(|| plan.to_config(run.path()).to_toml());
-    let model_text = match model {
-        Model::Linear(_) => "linear softmax, 785×10 weights (bias as row 0)".to_string(),
-        Model::Mlp(m) => format!(
-            "MLP 784-{}({:?})-10",
-            m.hidden.weight.dims()[1],
-            m.activation
-        )
-        .to_lowercase(),
-    };
+    let _ = model;
+    let model_text = model_text(&plan.model());
     let total_seconds: f64 = epochs.iter().map(|e| e.seconds).sum();
-    let mut h = String::new();
-    let _ = write!(
-        h,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Run {name}</title>\n<style>\
-         body{{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}}\
-         table{{border-collapse:collapse;margin:.5em 0 1.5em}}td,th{{border:1px solid #ccc;padding:.25em .6em;text-align:right}}\
-         th{{background:#f3f3f3}}td.l,th.l{{text-align:left}}pre{{background:#f6f6f6;padding:1em;overflow:auto}}\
-         figure{{margin:1.5em 0}}img{{max-width:100%;border:1px solid #ddd}}figcaption{{color:#555}}</style></head><body>\n"
-    );
+    let mut h = head(&format!("Run {}", escape(&name)));
     let _ = writeln!(h, "<h1>Run <code>{}</code></h1>", escape(&name));
     let _ = writeln!(h, "<table><tbody>");
     let rows = [

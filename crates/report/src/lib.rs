@@ -2,8 +2,9 @@
 //! run directory's files and the run's model, so `mnist report` can redo them without training.
 //! `mnist eval` lives here too, since it writes the confusion matrix of the weights it evaluates.
 
+pub mod compare;
 pub mod figures;
-mod html;
+pub mod html;
 pub mod stats;
 
 use std::fmt::Write as _;

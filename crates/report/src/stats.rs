@@ -101,6 +101,29 @@ pub fn select_examples(
     (correct, wrong)
 }
 
+/// Indices where run A is right and run B wrong, and where B is right and A wrong.
+pub fn disagreements(labels: &[u8], a: &[u8], b: &[u8]) -> (Vec<usize>, Vec<usize>) {
+    let right = |p: &[u8], i: usize| p.get(i) == Some(&labels[i]);
+    let a_only = (0..labels.len())
+        .filter(|&i| right(a, i) && !right(b, i))
+        .collect();
+    let b_only = (0..labels.len())
+        .filter(|&i| right(b, i) && !right(a, i))
+        .collect();
+    (a_only, b_only)
+}
+
+/// The median of `values` (NaN for none).
+pub fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
 /// Trailing moving average over up to `window` values.
 pub fn moving_average(values: &[f64], window: usize) -> Vec<f64> {
     let mut out = Vec::with_capacity(values.len());
@@ -176,6 +199,16 @@ mod tests {
         predictions[110] = 5; // batch 3, which has 20 images
         let counts = correct_per_batch(&labels, &predictions, 50);
         assert_eq!(counts, vec![(50, 49), (50, 50), (20, 19)]);
+    }
+
+    #[test]
+    fn disagreements_are_one_right_and_the_other_wrong() {
+        let labels = [1, 2, 3, 4, 5];
+        let a = [1, 2, 0, 0, 5];
+        let b = [1, 0, 3, 0, 0];
+        assert_eq!(disagreements(&labels, &a, &b), (vec![1, 4], vec![2]));
+        // A run with fewer predictions is wrong where it has none.
+        assert_eq!(disagreements(&labels, &a, &b[..2]), (vec![1, 4], vec![]));
     }
 
     #[test]

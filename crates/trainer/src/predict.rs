@@ -53,14 +53,16 @@ pub struct PredictRequest {
     pub save_prepared: Option<PathBuf>,
 }
 
-/// Opens an image with size limits, checked on the header before decoding.
+/// Opens an image file with size limits, checked on the header before decoding.
 pub fn open(path: &Path) -> Result<DynamicImage, String> {
-    // Judge the format by the content, not the file name.
-    let mut head = [0u8; 32];
-    let n = std::fs::File::open(path)
-        .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
-        .map_err(|e| format!("cannot read: {e}"))?;
-    let format = image::guess_format(&head[..n])
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
+    decode(&bytes)
+}
+
+/// Decodes an image (PNG, JPEG or BMP, judged by its content, not a name) with size limits,
+/// checked on the header before the pixels are decoded.
+pub fn decode(bytes: &[u8]) -> Result<DynamicImage, String> {
+    let format = image::guess_format(bytes)
         .ok()
         .filter(|f| {
             matches!(
@@ -69,14 +71,10 @@ pub fn open(path: &Path) -> Result<DynamicImage, String> {
             )
         })
         .ok_or("not an image in a supported format (PNG, JPEG, BMP)")?;
-    let mut reader = ImageReader::open(path).map_err(|e| format!("cannot read: {e}"))?;
-    reader.set_format(format);
-    let (w, h) = {
-        let mut r = ImageReader::open(path).map_err(|e| format!("cannot read: {e}"))?;
-        r.set_format(format);
-        r.into_dimensions()
-            .map_err(|e| format!("cannot decode: {e}"))?
-    };
+    let reader = || ImageReader::with_format(std::io::Cursor::new(bytes), format);
+    let (w, h) = reader()
+        .into_dimensions()
+        .map_err(|e| format!("cannot decode: {e}"))?;
     if w > MAX_SIDE || h > MAX_SIDE || w as u64 * h as u64 > MAX_PIXELS {
         return Err(format!(
             "image is {w}×{h}, over the limit of {MAX_SIDE} pixels a side and {} megapixels",
@@ -86,6 +84,7 @@ pub fn open(path: &Path) -> Result<DynamicImage, String> {
     let mut limits = image::Limits::default();
     limits.max_image_width = Some(MAX_SIDE);
     limits.max_image_height = Some(MAX_SIDE);
+    let mut reader = reader();
     reader.limits(limits);
     reader.decode().map_err(|e| format!("cannot decode: {e}"))
 }
@@ -245,8 +244,6 @@ pub fn predict(
     for (path, prep) in request.images.iter().zip(prepared) {
         out.push(prep.and_then(|pixels| {
             let p = probs.next().expect("one row per prepared image");
-            let mut order: Vec<usize> = (0..p.len()).collect();
-            order.sort_by(|&a, &b| p[b].total_cmp(&p[a]));
             if let Some(dir) = &request.save_prepared {
                 let name = path
                     .file_stem()
@@ -258,18 +255,59 @@ pub fn predict(
                     .save(&target)
                     .map_err(|e| Error::run(&target, format!("cannot write: {e}")))?;
             }
-            Ok(Prediction {
-                file: path.clone(),
-                top: order.iter().take(3).map(|&c| (c as u8, p[c])).collect(),
-                probabilities: p,
-                prepared: pixels,
-            })
+            Ok(Prediction::new(path.clone(), p, pixels))
         }));
     }
     Ok(out)
 }
 
+/// Prepares one image given as bytes (`raw`: already 28×28) and predicts it; `name` is what the
+/// result calls it.
+pub fn predict_bytes(
+    model: &mnist_models::Model,
+    name: &str,
+    bytes: &[u8],
+    raw: bool,
+    device: &Device,
+) -> Result<Prediction, String> {
+    let img = decode(bytes)?;
+    let pixels = if raw {
+        prepare_raw(&img)?
+    } else {
+        prepare(&img)?
+    };
+    Ok(predict_pixels(model, name, pixels, device))
+}
+
+/// Predicts a prepared 28×28 image (784 pixels, ink bright on dark).
+pub fn predict_pixels(
+    model: &mnist_models::Model,
+    name: &str,
+    pixels: Vec<u8>,
+    device: &Device,
+) -> Prediction {
+    let p = probabilities(model, std::slice::from_ref(&pixels), device)
+        .pop()
+        .expect("one row for one image");
+    Prediction::new(PathBuf::from(name), p, pixels)
+}
+
 impl Prediction {
+    fn new(file: PathBuf, probabilities: Vec<f32>, prepared: Vec<u8>) -> Self {
+        let mut order: Vec<usize> = (0..probabilities.len()).collect();
+        order.sort_by(|&a, &b| probabilities[b].total_cmp(&probabilities[a]));
+        Self {
+            file,
+            top: order
+                .iter()
+                .take(3)
+                .map(|&c| (c as u8, probabilities[c]))
+                .collect(),
+            probabilities,
+            prepared,
+        }
+    }
+
     /// `file: 7 (98.12%)  2 (1.02%)  3 (0.40%)`
     pub fn line(&self) -> String {
         let top: Vec<String> = self
@@ -280,13 +318,20 @@ impl Prediction {
         format!("{}: {}", self.file.display(), top.join("  "))
     }
 
-    pub fn json(&self) -> String {
+    /// The JSON object of `mnist predict --json` and of the web app's predict API: the top 3,
+    /// all ten probabilities, and the 28×28 image the model saw (784 pixels, row by row).
+    pub fn json_value(&self) -> serde_json::Value {
         serde_json::json!({
             "file": self.file.display().to_string(),
             "prediction": self.top[0].0,
             "top": self.top.iter().map(|(c, p)| serde_json::json!({"class": c, "probability": p})).collect::<Vec<_>>(),
+            "probabilities": self.probabilities,
+            "prepared": self.prepared,
         })
-        .to_string()
+    }
+
+    pub fn json(&self) -> String {
+        self.json_value().to_string()
     }
 }
 

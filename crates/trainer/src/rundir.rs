@@ -14,6 +14,7 @@
 //!   confusion.csv, *.png        confusion matrix and figures; report.html
 //!   confusion-final.*, confusion-epoch-N.*
 //!                               what `mnist eval` wrote for those weights
+//!   training.pid                while `mnist train` trains it: that process's id
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -38,6 +39,8 @@ const METRICS: &str = "metrics.csv";
 const TEST_BATCHES: &str = "test_batches.csv";
 const CONFUSION: &str = "confusion";
 const REPORT: &str = "report.html";
+/// Present while a `mnist train` process trains the run: its process id.
+const TRAINING: &str = "training.pid";
 
 /// A run directory (it need not exist yet).
 #[derive(Clone, Debug, PartialEq)]
@@ -118,6 +121,15 @@ impl Figure {
     }
 }
 
+/// A run's "being trained" mark; removed when dropped (training ended, or failed).
+pub struct TrainingMark(PathBuf);
+
+impl Drop for TrainingMark {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 /// Where and how a run was trained (`run.toml`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct RunInfo {
@@ -181,6 +193,26 @@ impl RunDir {
             ));
         }
         std::fs::remove_dir_all(&self.path).map_err(|e| Error::io(&self.path, "cannot remove", e))
+    }
+
+    /// Marks the run as being trained by this process until the mark is dropped.
+    pub fn mark_training(&self) -> Result<TrainingMark, Error> {
+        let path = self.path.join(TRAINING);
+        atomic_write(&path, std::process::id().to_string().as_bytes())?;
+        Ok(TrainingMark(path))
+    }
+
+    /// The process training the run right now, if one is (its mark exists and, where the system
+    /// tells, the process is alive: a killed run leaves a stale mark behind).
+    pub fn training_pid(&self) -> Option<u32> {
+        let pid: u32 = std::fs::read_to_string(self.path.join(TRAINING))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()?;
+        let proc = Path::new("/proc");
+        let alive = !proc.is_dir() || proc.join(pid.to_string()).exists();
+        alive.then_some(pid)
     }
 
     // --- config.toml and run.toml ---

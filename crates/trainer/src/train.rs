@@ -66,6 +66,7 @@ pub fn train(
     // Load the data before writing anything, so a bad data path costs nothing.
     let data = mnist_data::load(Some(plan.data()))?;
     run.create()?;
+    let _training = run.mark_training()?;
     check_free_space(run.path(), plan)?;
     run.write_plan(plan)?;
     run.write_info(&RunInfo::new(backend))?;
@@ -112,6 +113,12 @@ fn prepare(
     device: &Device,
     observer: &Observer,
 ) -> Result<usize, Error> {
+    if let Some(pid) = run.training_pid() {
+        return Err(Error::run(
+            run.path(),
+            format!("process {pid} is training this run right now; wait for it or stop it first"),
+        ));
+    }
     if request.resume {
         if !run.exists() {
             return Err(Error::run(

@@ -2,6 +2,7 @@
 //! needed). The course's figures and the figures of any run in separate files, each with its
 //! sizes and constants; drawing helpers in `draw`.
 
+pub mod compare;
 pub mod course;
 mod draw;
 pub mod run;

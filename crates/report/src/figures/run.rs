@@ -6,7 +6,7 @@ use mnist_trainer::Error;
 use mnist_trainer::metrics::EpochRecord;
 use plotters::prelude::*;
 
-use super::draw::{FONT, axis_labels, canvas, draw_legend, fail, text};
+use super::draw::{Axes, FONT, PALETTE, Series, axis_labels, canvas, fail, line_panel, text};
 use crate::stats::{ConfusionMatrix, per_class};
 
 pub const EPOCHS_SIZE: (u32, u32) = (1000, 820);
@@ -14,65 +14,98 @@ pub const CONFUSION_SIZE: (u32, u32) = (1000, 620);
 
 /// Problem 8: loss and accuracy per epoch, training and validation on the same axes.
 pub fn epoch_curves(records: &[EpochRecord], path: &Path) -> Result<(), Error> {
-    let (root, body) = canvas(path, EPOCHS_SIZE, "Loss and accuracy per epoch")?;
-    let panels = body.split_evenly((2, 1));
-    let last = records.iter().map(|r| r.epoch).max().unwrap_or(1).max(2) as f64;
-    type Pick = fn(&EpochRecord) -> f64;
-    let charts: [(&str, &str, Pick, Pick); 2] = [
-        (
-            "Loss (mean cross-entropy)",
-            "loss",
-            |r| r.train_loss,
-            |r| r.valid_loss,
-        ),
-        (
-            "Accuracy",
-            "accuracy (%)",
-            |r| 100.0 * r.train_acc,
-            |r| 100.0 * r.valid_acc,
-        ),
-    ];
-    for (area, (caption, y_desc, train, valid)) in panels.iter().zip(charts) {
-        let values: Vec<f64> = records.iter().flat_map(|r| [train(r), valid(r)]).collect();
-        let lo = values.iter().cloned().fold(f64::INFINITY, f64::min);
-        let hi = values.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-        let pad = ((hi - lo) * 0.1).max(1e-3);
-        let err = fail(path);
-        let mut chart = ChartBuilder::on(area)
-            .caption(caption, (FONT, 20).into_font())
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(60)
-            .build_cartesian_2d(0.8f64..last + 0.2, (lo - pad)..(hi + pad))
-            .map_err(|e| err(&e))?;
-        chart
-            .configure_mesh()
-            .x_desc("epoch")
-            .y_desc(y_desc)
-            .x_labels(last as usize + 1)
-            .x_label_formatter(&|x| format!("{x:.0}"))
-            .label_style((FONT, 14).into_font())
-            .axis_desc_style((FONT, 16).into_font())
-            .draw()
-            .map_err(|e| err(&e))?;
-        for (name, pick, color) in [
-            ("training", train, RGBColor(31, 119, 180)),
-            ("validation (test set)", valid, RGBColor(214, 39, 40)),
-        ] {
-            let points: Vec<(f64, f64)> =
-                records.iter().map(|r| (r.epoch as f64, pick(r))).collect();
-            chart
-                .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
-                .map_err(|e| err(&e))?
-                .label(name)
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-                });
-            chart
-                .draw_series(points.iter().map(|&p| Circle::new(p, 4, color.filled())))
-                .map_err(|e| err(&e))?;
+    let series = |pick_train: Pick, pick_valid: Pick| {
+        vec![
+            Series::new("training", PALETTE[0], points(records, pick_train), true),
+            Series::new(
+                "validation (test set)",
+                PALETTE[1],
+                points(records, pick_valid),
+                true,
+            ),
+        ]
+    };
+    let last = records.iter().map(|r| r.epoch).max().unwrap_or(1);
+    epoch_panels(
+        "Loss and accuracy per epoch",
+        last,
+        [
+            series(|r| r.train_loss, |r| r.valid_loss),
+            series(|r| 100.0 * r.train_acc, |r| 100.0 * r.valid_acc),
+        ],
+        path,
+    )
+}
+
+/// Several runs' loss and accuracy per epoch on the same axes: validation (the test set) as
+/// a solid line with markers, training as a plain line of the same colour.
+pub fn compare_epoch_curves(runs: &[(&str, &[EpochRecord])], path: &Path) -> Result<(), Error> {
+    let series = |pick_train: Pick, pick_valid: Pick| {
+        let mut out = Vec::new();
+        for (k, (name, records)) in runs.iter().enumerate() {
+            let color = PALETTE[k % PALETTE.len()];
+            let valid = format!("{name}: validation");
+            out.push(Series::new(
+                &valid,
+                color,
+                points(records, pick_valid),
+                true,
+            ));
+            let train = points(records, pick_train);
+            out.push(Series::new(
+                &format!("{name}: training"),
+                color.mix(0.45),
+                train,
+                false,
+            ));
         }
-        draw_legend(&mut chart, path)?;
+        out
+    };
+    let last = runs
+        .iter()
+        .flat_map(|(_, r)| r.iter().map(|e| e.epoch))
+        .max()
+        .unwrap_or(1);
+    epoch_panels(
+        "Loss and accuracy per epoch",
+        last,
+        [
+            series(|r| r.train_loss, |r| r.valid_loss),
+            series(|r| 100.0 * r.train_acc, |r| 100.0 * r.valid_acc),
+        ],
+        path,
+    )
+}
+
+type Pick = fn(&EpochRecord) -> f64;
+
+fn points(records: &[EpochRecord], pick: Pick) -> Vec<(f64, f64)> {
+    records.iter().map(|r| (r.epoch as f64, pick(r))).collect()
+}
+
+/// The two panels of an epoch figure (loss above, accuracy in % below), epochs 1..=`last`.
+fn epoch_panels(
+    title: &str,
+    last: usize,
+    [loss, accuracy]: [Vec<Series>; 2],
+    path: &Path,
+) -> Result<(), Error> {
+    let (root, body) = canvas(path, EPOCHS_SIZE, title)?;
+    let panels = body.split_evenly((2, 1));
+    let last = last.max(2) as f64;
+    let charts = [
+        ("Loss (mean cross-entropy)", "loss", loss),
+        ("Accuracy", "accuracy (%)", accuracy),
+    ];
+    for (area, (caption, y_desc, series)) in panels.iter().zip(charts) {
+        let axes = Axes {
+            caption,
+            x_desc: "epoch",
+            y_desc,
+            x_range: 0.8..last + 0.2,
+            x_labels: Some(last as usize + 1),
+        };
+        line_panel(area, &axes, &series, path)?;
     }
     root.present().map_err(|e| fail(path)(&e))
 }

@@ -1,0 +1,260 @@
+// The app's pages: the runs table (sortable, refreshed while runs train), the run page's live
+// epochs, and the draw panel. Plain JavaScript, no libraries: it must work offline.
+'use strict';
+
+const $ = (selector, root = document) => root.querySelector(selector);
+
+/** An element with attributes and children (strings become text). */
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === 'class') node.className = v;
+    else node.setAttribute(k, v);
+  }
+  for (const c of children) node.append(c instanceof Node ? c : String(c ?? ''));
+  return node;
+}
+
+const pct = (x) => (x == null ? '' : (100 * x).toFixed(2) + '%');
+const fixed = (digits) => (x) => (x == null ? '' : Number(x).toFixed(digits));
+
+async function getJSON(url) {
+  const response = await fetch(url, { cache: 'no-store' });
+  const body = await response.json();
+  if (!response.ok) throw new Error(body.error || response.statusText);
+  return body;
+}
+
+// ---- runs page ----
+
+const COLUMNS = [
+  ['name', 'run', (r) => el('a', { href: '/runs/' + encodeURIComponent(r.name) + '/' }, r.name)],
+  ['state', 'state', (r) => r.state],
+  ['model', 'model', (r) => r.model],
+  ['trainer', 'trainer', (r) => r.trainer],
+  ['optimizer', 'optimizer', (r) => r.optimizer],
+  ['lr', 'lr', (r) => r.lr ?? ''],
+  ['batch_size', 'batch', (r) => r.batch_size ?? ''],
+  ['epochs_done', 'epochs', (r) => r.epochs_done + ' / ' + (r.epochs_planned ?? '?')],
+  ['test_accuracy', 'test accuracy', (r) => pct(r.test_accuracy)],
+  ['seconds_per_epoch', 's/epoch', (r) => fixed(2)(r.seconds_per_epoch)],
+  ['backend', 'backend', (r) => r.backend ?? ''],
+  ['note', 'note', (r) => r.note ?? ''],
+];
+
+function runsPage() {
+  const table = $('#runs');
+  const status = $('#status');
+  const compare = $('#compare');
+  const checked = new Set();
+  let runs = [];
+  let sortKey = 'name';
+  let ascending = true;
+
+  const head = el('tr', {}, el('th', {}, ''));
+  for (const [key, label] of COLUMNS) {
+    const th = el('th', { 'data-key': key }, label);
+    th.addEventListener('click', () => {
+      ascending = sortKey === key ? !ascending : true;
+      sortKey = key;
+      render();
+    });
+    head.append(th);
+  }
+  $('thead', table).append(head);
+
+  compare.addEventListener('click', () => {
+    location.href = '/compare?runs=' + [...checked].map(encodeURIComponent).join(',');
+  });
+
+  function render() {
+    const rows = [...runs].sort((a, b) => {
+      const x = a[sortKey];
+      const y = b[sortKey];
+      const order = x == null ? 1 : y == null ? -1 : x < y ? -1 : x > y ? 1 : 0;
+      return ascending ? order : -order;
+    });
+    for (const th of head.querySelectorAll('th[data-key]')) {
+      th.classList.toggle('sorted', th.dataset.key === sortKey);
+      th.classList.toggle('asc', th.dataset.key === sortKey && ascending);
+    }
+    const body = $('tbody', table);
+    body.replaceChildren();
+    for (const r of rows) {
+      const box = el('input', { type: 'checkbox', 'data-run': r.name });
+      box.checked = checked.has(r.name);
+      box.disabled = !r.has_model;
+      box.addEventListener('change', () => {
+        box.checked ? checked.add(r.name) : checked.delete(r.name);
+        compare.disabled = checked.size < 2;
+      });
+      const tr = el('tr', { 'data-run': r.name }, el('td', {}, box));
+      for (const [key, , show] of COLUMNS) {
+        const td = el('td', { class: 'l state-' + (key === 'state' ? r.state : '') }, show(r));
+        tr.append(td);
+      }
+      body.append(tr);
+    }
+    compare.disabled = checked.size < 2;
+  }
+
+  async function refresh() {
+    try {
+      runs = await getJSON('/api/runs');
+      const training = runs.filter((r) => r.state === 'training').length;
+      status.textContent = runs.length + ' runs' + (training ? ', ' + training + ' training now' : '');
+      render();
+    } catch (e) {
+      status.textContent = 'cannot list the runs: ' + e.message;
+    }
+  }
+  refresh();
+  setInterval(refresh, 2000);
+}
+
+// ---- run page ----
+
+function runPage(name) {
+  const table = $('#epochs');
+  const state = $('#state');
+  async function refresh() {
+    let run;
+    try {
+      run = await getJSON('/api/runs/' + encodeURIComponent(name));
+    } catch (e) {
+      state.textContent = 'this run cannot be read now: ' + e.message;
+      state.className = 'error';
+      return;
+    }
+    state.className = 'hint';
+    state.textContent = run.state + (run.note ? ' — ' + run.note : '') + ', ' + run.epochs_done +
+      ' of ' + (run.epochs_planned ?? '?') + ' epochs';
+    table.replaceChildren(el('tr', {}, ...['epoch', 'train loss', 'train accuracy', 'valid loss',
+      'valid accuracy', 'seconds'].map((h) => el('th', {}, h))));
+    for (const e of run.epochs) {
+      table.append(el('tr', {}, el('td', {}, e.epoch), el('td', {}, fixed(4)(e.train_loss)),
+        el('td', {}, pct(e.train_acc)), el('td', {}, fixed(4)(e.valid_loss)),
+        el('td', {}, pct(e.valid_acc)), el('td', {}, fixed(2)(e.seconds))));
+    }
+    if (run.state === 'training') setTimeout(refresh, 2000);
+  }
+  refresh();
+  drawPanel(() => name);
+}
+
+// ---- draw page ----
+
+async function drawPage() {
+  const select = $('#run-select');
+  try {
+    const runs = (await getJSON('/api/runs')).filter((r) => r.has_model);
+    for (const r of runs) select.append(el('option', { value: r.name }, r.name + ' (' + r.model + ')'));
+    const wanted = new URLSearchParams(location.search).get('run');
+    if (wanted) select.value = wanted;
+    if (!runs.length) $('#draw-error').textContent = 'No trained run yet: mnist train configs/mlp.toml';
+  } catch (e) {
+    $('#draw-error').textContent = 'cannot list the runs: ' + e.message;
+  }
+  drawPanel(() => select.value);
+}
+
+// ---- the draw panel ----
+
+function drawPanel(runName) {
+  const canvas = $('#canvas');
+  const ctx = canvas.getContext('2d');
+  const error = $('#draw-error');
+  let drawing = false;
+
+  function clear() {
+    ctx.fillStyle = '#fff';
+    ctx.fillRect(0, 0, canvas.width, canvas.height);
+    $('#prediction').textContent = '–';
+    $('#bars').replaceChildren();
+    $('#prepared').getContext('2d').clearRect(0, 0, 28, 28);
+    error.textContent = '';
+    window.lastPrediction = null;
+  }
+  clear();
+  $('#clear').addEventListener('click', clear);
+
+  // Ink like a felt pen on paper: the preparation inverts and boxes it as MNIST did.
+  const point = (e) => {
+    const box = canvas.getBoundingClientRect();
+    return [(e.clientX - box.left) * canvas.width / box.width, (e.clientY - box.top) * canvas.height / box.height];
+  };
+  canvas.addEventListener('pointerdown', (e) => {
+    drawing = true;
+    canvas.setPointerCapture(e.pointerId);
+    ctx.strokeStyle = '#000';
+    ctx.lineWidth = 18;
+    ctx.lineCap = 'round';
+    ctx.lineJoin = 'round';
+    ctx.beginPath();
+    const [x, y] = point(e);
+    ctx.moveTo(x, y);
+    ctx.lineTo(x + 0.01, y);
+    ctx.stroke();
+  });
+  canvas.addEventListener('pointermove', (e) => {
+    if (!drawing) return;
+    const [x, y] = point(e);
+    ctx.lineTo(x, y);
+    ctx.stroke();
+  });
+  const end = () => {
+    if (!drawing) return;
+    drawing = false;
+    canvas.toBlob((blob) => predict(blob, 'image/png'), 'image/png');
+  };
+  canvas.addEventListener('pointerup', end);
+  canvas.addEventListener('pointercancel', end);
+
+  // Dropping an image file anywhere on the page predicts it.
+  document.addEventListener('dragover', (e) => { e.preventDefault(); document.body.classList.add('dragging'); });
+  document.addEventListener('dragleave', () => document.body.classList.remove('dragging'));
+  document.addEventListener('drop', (e) => {
+    e.preventDefault();
+    document.body.classList.remove('dragging');
+    const file = e.dataTransfer.files[0];
+    if (file) predict(file, file.type || 'application/octet-stream');
+  });
+
+  async function predict(body, type) {
+    const name = runName();
+    if (!name) { error.textContent = 'choose a run first'; return; }
+    error.textContent = '';
+    try {
+      const response = await fetch('/api/runs/' + encodeURIComponent(name) + '/predict', {
+        method: 'POST', headers: { 'Content-Type': type }, body,
+      });
+      const result = await response.json();
+      if (!response.ok) throw new Error(result.error || response.statusText);
+      show(result);
+    } catch (e) {
+      error.textContent = e.message;
+    }
+  }
+
+  function show(result) {
+    window.lastPrediction = result;
+    $('#prediction').textContent = result.prediction;
+    const bars = $('#bars');
+    bars.replaceChildren();
+    result.probabilities.forEach((p, digit) => {
+      const bar = el('div', { class: 'bar' + (digit === result.prediction ? ' top' : ''), 'data-digit': digit },
+        el('span', {}, digit), el('div', { style: 'width:' + (280 * p).toFixed(1) + 'px' }), el('em', {}, pct(p)));
+      bars.append(bar);
+    });
+    const image = new ImageData(28, 28);
+    result.prepared.forEach((v, i) => { image.data.set([v, v, v, 255], 4 * i); });
+    $('#prepared').getContext('2d').putImageData(image, 0, 0);
+  }
+}
+
+document.addEventListener('DOMContentLoaded', () => {
+  const page = document.body.dataset.page;
+  if (page === 'runs') runsPage();
+  else if (page === 'run') runPage(document.body.dataset.run);
+  else if (page === 'draw') drawPage();
+});

@@ -1,0 +1,219 @@
+//! The runs under the artifacts folder, as the runs page and `GET /api/runs` list them. A broken
+//! or half-written run directory is listed with what is wrong; listing never fails on one.
+
+use std::path::{Path, PathBuf};
+
+use mnist_trainer::metrics::EpochRecord;
+use mnist_trainer::rundir::{Figure, RunDir, Weights};
+use serde::Serialize;
+
+/// What the runs table shows of a run.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunSummary {
+    pub name: String,
+    /// `finished`, `training`, `interrupted` or `broken`.
+    pub state: &'static str,
+    /// What is wrong with a broken run, or how an interrupted one can go on.
+    pub note: Option<String>,
+    pub model: Option<String>,
+    pub trainer: Option<String>,
+    pub optimizer: Option<String>,
+    pub lr: Option<f64>,
+    pub batch_size: Option<usize>,
+    pub epochs_done: usize,
+    pub epochs_planned: Option<usize>,
+    /// Fraction in [0, 1]: the last finished epoch's validation (test set) accuracy.
+    pub test_accuracy: Option<f64>,
+    pub seconds_per_epoch: Option<f64>,
+    pub backend: Option<String>,
+    /// Whether the run has final weights to predict with.
+    pub has_model: bool,
+}
+
+/// A run's summary with its epochs and figures, for `GET /api/runs/<name>` and the run page.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunDetail {
+    #[serde(flatten)]
+    pub summary: RunSummary,
+    pub epochs: Vec<EpochJson>,
+    /// The figure files the run has, by file name.
+    pub figures: Vec<&'static str>,
+    pub config: Option<String>,
+}
+
+/// One epoch, accuracies as fractions.
+#[derive(Clone, Debug, Serialize)]
+pub struct EpochJson {
+    pub epoch: usize,
+    pub train_loss: f64,
+    pub train_acc: f64,
+    pub valid_loss: f64,
+    pub valid_acc: f64,
+    pub seconds: f64,
+}
+
+impl From<&EpochRecord> for EpochJson {
+    fn from(r: &EpochRecord) -> Self {
+        Self {
+            epoch: r.epoch,
+            train_loss: r.train_loss,
+            train_acc: r.train_acc,
+            valid_loss: r.valid_loss,
+            valid_acc: r.valid_acc,
+            seconds: r.seconds,
+        }
+    }
+}
+
+/// The run directory called `name` directly under `artifacts`, if `name` is a plain name of an
+/// existing folder there: never a path that reads outside the artifacts folder.
+pub fn find(artifacts: &Path, name: &str) -> Option<RunDir> {
+    let plain = !name.is_empty()
+        && name != "."
+        && name != ".."
+        && !name.contains(['/', '\\', '\0'])
+        && !Path::new(name).is_absolute();
+    if !plain {
+        return None;
+    }
+    let path = artifacts.join(name);
+    // A symbolic link may point anywhere; only real folders inside the artifacts folder count.
+    let meta = std::fs::symlink_metadata(&path).ok()?;
+    meta.is_dir().then(|| RunDir::new(path))
+}
+
+/// Every run directory under `artifacts`, by name.
+pub fn list(artifacts: &Path) -> Vec<RunSummary> {
+    let Ok(entries) = std::fs::read_dir(artifacts) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    names.sort();
+    names
+        .iter()
+        .filter_map(|n| find(artifacts, n))
+        .map(|run| summarize(&run))
+        .collect()
+}
+
+fn median(mut v: Vec<f64>) -> Option<f64> {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    (n > 0).then(|| {
+        if n % 2 == 1 {
+            v[n / 2]
+        } else {
+            (v[n / 2 - 1] + v[n / 2]) / 2.0
+        }
+    })
+}
+
+fn broken(run: &RunDir, why: String) -> RunSummary {
+    RunSummary {
+        name: run.name(),
+        state: "broken",
+        note: Some(why),
+        model: None,
+        trainer: None,
+        optimizer: None,
+        lr: None,
+        batch_size: None,
+        epochs_done: 0,
+        epochs_planned: None,
+        test_accuracy: None,
+        seconds_per_epoch: None,
+        backend: None,
+        has_model: false,
+    }
+}
+
+/// What the runs table shows of one run; a run that cannot be read is `broken`, with why.
+pub fn summarize(run: &RunDir) -> RunSummary {
+    let plan = match run.plan() {
+        Ok(p) => p,
+        Err(e) => return broken(run, e.to_string()),
+    };
+    let epochs = match run.epochs() {
+        Ok(e) => e,
+        Err(e) => return broken(run, e.to_string()),
+    };
+    let kind = plan.trainer().kind();
+    let has_model = run.weights_file(Weights::Final).is_file();
+    let done = epochs.len();
+    let (state, note) = if run.training_pid().is_some() {
+        ("training", None)
+    } else if has_model && done >= plan.epochs() {
+        ("finished", None)
+    } else {
+        let checkpoints = run.checkpoint_epochs(kind);
+        let note = match checkpoints.last() {
+            Some(e) => format!("resumable after epoch {e}: mnist train <config> --resume"),
+            None => "stopped before its first checkpoint".to_string(),
+        };
+        ("interrupted", Some(note))
+    };
+    let info = run.info();
+    let optimizer = plan.trainer().optimizer();
+    RunSummary {
+        name: run.name(),
+        state,
+        note,
+        model: Some(model_name(&plan.model())),
+        trainer: Some(format!("{kind:?}").to_lowercase()),
+        optimizer: Some(
+            optimizer
+                .describe()
+                .split(" lr")
+                .next()
+                .unwrap_or("")
+                .to_string(),
+        ),
+        lr: Some(optimizer.lr()),
+        batch_size: Some(plan.batch_size()),
+        epochs_done: done,
+        epochs_planned: Some(plan.epochs()),
+        test_accuracy: epochs.last().map(|e| e.valid_acc),
+        seconds_per_epoch: median(epochs.iter().map(|e| e.seconds).collect()),
+        backend: (!info.backend.is_empty()).then_some(info.backend),
+        has_model,
+    }
+}
+
+fn model_name(model: &mnist_models::ModelConfig) -> String {
+    match model {
+        mnist_models::ModelConfig::Linear => "linear".to_string(),
+        mnist_models::ModelConfig::Mlp { hidden, activation } => {
+            format!("mlp {hidden} {activation:?}").to_lowercase()
+        }
+    }
+}
+
+/// The run's summary, epochs, present figures and config.
+pub fn detail(run: &RunDir) -> RunDetail {
+    let summary = summarize(run);
+    let epochs = run.epochs().unwrap_or_default();
+    RunDetail {
+        summary,
+        epochs: epochs.iter().map(EpochJson::from).collect(),
+        figures: Figure::ALL
+            .iter()
+            .filter(|f| run.figure(**f).is_file())
+            .map(|f| f.file_name())
+            .collect(),
+        config: run.config_text(),
+    }
+}
+
+/// The figure of a run called `file`, if it is one of the run's figure names and exists.
+pub fn figure_file(run: &RunDir, file: &str) -> Option<PathBuf> {
+    Figure::ALL
+        .iter()
+        .find(|f| f.file_name() == file)
+        .map(|f| run.figure(*f))
+        .filter(|p| p.is_file())
+}

@@ -1,0 +1,223 @@
+//! The pages: HTML shells that `assets/app.js` fills from the API, the run page with the run's
+//! report, the comparison, and the files they show. Assets are compiled into the binary.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use mnist_report::html::escape;
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::catalog;
+
+const APP_JS: &str = include_str!("../assets/app.js");
+const APP_CSS: &str = include_str!("../assets/app.css");
+
+/// A page of the app: `page` tells `app.js` what to do with it; `run` names its run.
+fn shell(title: &str, page: &str, run: Option<&str>, body: &str) -> Html<String> {
+    let run = run.map_or(String::new(), |r| format!(" data-run=\"{}\"", escape(r)));
+    Html(format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{}</title><link rel=\"stylesheet\" href=\"/assets/app.css\"></head>\n\
+         <body data-page=\"{page}\"{run}><nav><a href=\"/\">Runs</a><a href=\"/draw\">Draw</a></nav>\n\
+         {body}\n<script src=\"/assets/app.js\"></script></body></html>\n",
+        escape(title)
+    ))
+}
+
+fn not_found_page(what: &str) -> Response {
+    let body = format!("<h1>Not found</h1><p>{}</p>", escape(what));
+    (
+        StatusCode::NOT_FOUND,
+        shell("Not found", "none", None, &body),
+    )
+        .into_response()
+}
+
+pub async fn not_found() -> Response {
+    not_found_page("No such page.")
+}
+
+pub async fn asset(Path(file): Path<String>) -> Response {
+    match file.as_str() {
+        "app.js" => (
+            [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+            APP_JS,
+        )
+            .into_response(),
+        "app.css" => {
+            let css = format!("{}\n{APP_CSS}", mnist_report::html::STYLE);
+            ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], css).into_response()
+        }
+        _ => not_found_page("No such asset."),
+    }
+}
+
+/// The draw panel: a canvas, a clear button, the probabilities and the image the model saw.
+const DRAW_PANEL: &str = "<section id=\"draw\" class=\"draw\"><h2>Draw a digit</h2>\
+    <p class=\"hint\">Draw with the mouse, a pen or a finger; or drop an image file on the page. \
+    The model sees what is shown on the right: your drawing prepared the way MNIST was made.</p>\
+    <div class=\"panel\"><div><canvas id=\"canvas\" width=\"280\" height=\"280\"></canvas>\
+    <div><button id=\"clear\" type=\"button\">Clear</button></div></div>\
+    <div class=\"result\"><div>prediction <span id=\"prediction\">–</span></div>\
+    <div id=\"bars\" class=\"bars\"></div>\
+    <div>the 28×28 image the model saw</div><canvas id=\"prepared\" width=\"28\" height=\"28\"></canvas>\
+    <div id=\"draw-error\" class=\"error\"></div></div></div></section>";
+
+pub async fn runs() -> Html<String> {
+    let body = "<h1>Runs</h1><p id=\"status\" class=\"hint\">loading…</p>\
+        <table id=\"runs\" class=\"runs\"><thead></thead><tbody></tbody></table>\
+        <p><button id=\"compare\" type=\"button\" disabled>Compare the checked runs</button></p>";
+    shell("Runs", "runs", None, body)
+}
+
+pub async fn draw() -> Html<String> {
+    let body = format!(
+        "<h1>Draw</h1><p><label>run <select id=\"run-select\"></select></label></p>{DRAW_PANEL}"
+    );
+    shell("Draw", "draw", None, &body)
+}
+
+pub async fn run_redirect(Path(name): Path<String>) -> Response {
+    Redirect::permanent(&format!("/runs/{}/", encode(&name))).into_response()
+}
+
+/// Percent-encodes a run name for a URL path segment.
+fn encode(name: &str) -> String {
+    name.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+pub async fn run(State(state): State<Arc<AppState>>, Path(name): Path<String>) -> Response {
+    let Some(run) = catalog::find(&state.artifacts, &name) else {
+        return not_found_page(&format!("No run called `{name}`."));
+    };
+    let report = tokio::task::spawn_blocking(move || {
+        std::fs::read_to_string(run.report_html())
+            .ok()
+            .and_then(|html| {
+                let start = html.find("<body>")? + "<body>".len();
+                let end = html.rfind("</body>")?;
+                Some(html[start..end].to_string())
+            })
+    })
+    .await
+    .ok()
+    .flatten();
+    let report = report.unwrap_or_else(|| {
+        format!(
+            "<h1>Run <code>{}</code></h1><p class=\"hint\">No report yet: it is written when \
+             training ends.</p>",
+            escape(&name)
+        )
+    });
+    let body = format!(
+        "<p id=\"state\" class=\"hint\"></p><h2>Epochs (live)</h2><table id=\"epochs\"></table>\
+         {report}{DRAW_PANEL}"
+    );
+    shell(&format!("Run {name}"), "run", Some(&name), &body).into_response()
+}
+
+pub async fn run_figure(
+    State(state): State<Arc<AppState>>,
+    Path((name, file)): Path<(String, String)>,
+) -> Response {
+    let Some(run) = catalog::find(&state.artifacts, &name) else {
+        return not_found_page(&format!("No run called `{name}`."));
+    };
+    match catalog::figure_file(&run, &file) {
+        Some(path) => png(path).await,
+        None => not_found_page("No such figure."),
+    }
+}
+
+async fn png(path: PathBuf) -> Response {
+    match tokio::fs::read(&path).await {
+        Ok(bytes) => ([(header::CONTENT_TYPE, "image/png")], bytes).into_response(),
+        Err(_) => not_found_page("The figure is gone (the run changed)."),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CompareQuery {
+    #[serde(default)]
+    runs: String,
+}
+
+/// Numbers each comparison's figures apart.
+static COMPARISONS: AtomicUsize = AtomicUsize::new(0);
+
+pub async fn compare(
+    State(state): State<Arc<AppState>>,
+    Query(q): Query<CompareQuery>,
+) -> Response {
+    let names: Vec<String> = q
+        .runs
+        .split(',')
+        .filter(|n| !n.is_empty())
+        .map(str::to_string)
+        .collect();
+    let work = move || -> Result<String, String> {
+        if names.len() < 2 {
+            return Err(
+                "Choose at least two runs to compare (check them on the runs page).".into(),
+            );
+        }
+        let mut compared = Vec::new();
+        let mut test = None;
+        for name in &names {
+            let run =
+                catalog::find(&state.artifacts, name).ok_or(format!("No run called `{name}`."))?;
+            let (c, t) = mnist_report::compare::load(&run, &state.backend)
+                .map_err(|e| format!("Run `{name}` cannot be compared: {e}"))?;
+            test.get_or_insert(t);
+            compared.push(c);
+        }
+        let prefix = format!("{}-", COMPARISONS.fetch_add(1, Ordering::SeqCst));
+        let test = test.expect("two runs at least");
+        let figures =
+            mnist_report::compare::write_figures(&compared, &test, &state.scratch, &prefix)
+                .map_err(|e| e.to_string())?;
+        Ok(mnist_report::compare::html(&compared, &figures, &|f| {
+            format!("/compare/{f}")
+        }))
+    };
+    let title = format!("Compare {}", q.runs);
+    match tokio::task::spawn_blocking(work).await {
+        Ok(Ok(html)) => {
+            let body = format!("<h1>{}</h1>{html}", escape(&title));
+            shell(&title, "compare", None, &body).into_response()
+        }
+        Ok(Err(why)) => {
+            let body = format!("<h1>Compare</h1><p class=\"error\">{}</p>", escape(&why));
+            (
+                StatusCode::NOT_FOUND,
+                shell("Compare", "compare", None, &body),
+            )
+                .into_response()
+        }
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+pub async fn compare_figure(
+    State(state): State<Arc<AppState>>,
+    Path(file): Path<String>,
+) -> Response {
+    let plain = file.ends_with(".png") && !file.contains(['/', '\\']) && !file.starts_with('.');
+    if !plain {
+        return not_found_page("No such figure.");
+    }
+    png(state.scratch.join(file)).await
+}

@@ -1,0 +1,388 @@
+//! The API against a real server on an ephemeral loopback port, over fixture runs: each endpoint,
+//! each bad input with its status code, path traversal, and runs that appear, change or vanish
+//! while the server runs.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use mnist_trainer::backend::default_backend;
+use mnist_trainer::predict;
+use mnist_trainer::rundir::Weights;
+use mnist_trainer::testing::{TestConfig, mnist_idx};
+use serde_json::Value;
+
+/// Status and body (JSON, or the text as a JSON string) of a request.
+fn send(request: ureq::Request, body: Option<(&str, &[u8])>) -> (u16, Value) {
+    let request = request.timeout(Duration::from_secs(30));
+    let result = match body {
+        Some((content_type, bytes)) => request.set("Content-Type", content_type).send_bytes(bytes),
+        None => request.call(),
+    };
+    let response = match result {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("no answer: {e}"),
+    };
+    let status = response.status();
+    let text = response.into_string().unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+fn get(addr: SocketAddr, path: &str) -> (u16, Value) {
+    send(ureq::get(&format!("http://{addr}{path}")), None)
+}
+
+fn post(addr: SocketAddr, path: &str, content_type: &str, bytes: &[u8]) -> (u16, Value) {
+    send(
+        ureq::post(&format!("http://{addr}{path}")),
+        Some((content_type, bytes)),
+    )
+}
+
+/// A GET sent byte for byte (HTTP clients normalise `..` and `%2e%2e` away before sending, which
+/// would test the client, not the server): status and raw response.
+fn raw_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("{path}: no status line in {response:?}"));
+    (status, response)
+}
+
+/// A value as it arrives over the wire: printed and parsed again (floats print as their
+/// shortest form, which parses back to the nearest value, not always the same bits).
+fn wire(v: Value) -> Value {
+    serde_json::from_str(&v.to_string()).unwrap()
+}
+
+fn error_of(v: &Value) -> &str {
+    v["error"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error message in {v}"))
+}
+
+fn png(img: &image::GrayImage) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    img.write_to(
+        &mut std::io::Cursor::new(&mut bytes),
+        image::ImageFormat::Png,
+    )
+    .unwrap();
+    bytes
+}
+
+#[test]
+fn the_api_answers_good_and_bad_requests_and_follows_the_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let artifacts = common::fixture_runs(dir.path());
+    // A half-written run (a folder without config.toml) and a broken one (a damaged config).
+    std::fs::create_dir(artifacts.join("half")).unwrap();
+    std::fs::create_dir(artifacts.join("broken")).unwrap();
+    std::fs::write(artifacts.join("broken/config.toml"), "batch_size = [").unwrap();
+    let addr = common::start_server(&artifacts);
+
+    // --- GET /api/runs: every run directory, the bad ones with what is wrong ---
+    let (status, runs) = get(addr, "/api/runs");
+    assert_eq!(status, 200);
+    let runs = runs.as_array().unwrap();
+    let names: Vec<&str> = runs.iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["broken", "half", "linear", "mlp"]);
+    let by_name = |n: &str| runs.iter().find(|r| r["name"] == n).unwrap().clone();
+    let mlp = by_name("mlp");
+    assert_eq!(mlp["state"], "finished");
+    assert_eq!(
+        (mlp["epochs_done"].as_u64(), mlp["epochs_planned"].as_u64()),
+        (Some(5), Some(5))
+    );
+    assert!(mlp["test_accuracy"].as_f64().unwrap() > 0.5, "{mlp}");
+    assert_eq!(mlp["trainer"], "learner");
+    assert_eq!(by_name("linear")["trainer"], "scratch");
+    for bad in ["half", "broken"] {
+        let run = by_name(bad);
+        assert_eq!(run["state"], "broken", "{run}");
+        assert!(
+            run["note"].as_str().unwrap().contains("config.toml"),
+            "{run}"
+        );
+    }
+
+    // --- GET /api/runs/<name> ---
+    let (status, detail) = get(addr, "/api/runs/mlp");
+    assert_eq!(status, 200);
+    assert_eq!(detail["epochs"].as_array().unwrap().len(), 5);
+    assert!(
+        detail["figures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f == "epochs.png")
+    );
+    let (status, body) = get(addr, "/api/runs/nothing");
+    assert_eq!(status, 404);
+    assert!(error_of(&body).contains("nothing"));
+
+    // --- POST /api/runs/<name>/predict: the object `mnist predict --json` prints ---
+    let test = mnist_data::load(Some(&mnist_idx())).unwrap().test;
+    let drawing = common::canvas_png(test.image(0));
+    let (status, answer) = post(addr, "/api/runs/mlp/predict", "image/png", &drawing);
+    assert_eq!(status, 200, "{answer}");
+    let device = default_backend().device;
+    let run = mnist_trainer::rundir::RunDir::new(artifacts.join("mlp"));
+    let (_, model) = run.open(Weights::Final, &device).unwrap();
+    let expected = predict::predict_bytes(&model, "upload", &drawing, false, &device)
+        .unwrap()
+        .json_value();
+    assert_eq!(answer, wire(expected));
+    assert_eq!(answer["probabilities"].as_array().unwrap().len(), 10);
+    assert_eq!(answer["prepared"].as_array().unwrap().len(), 784);
+    // A 28×28 array, as rows or flat, gives what the same pixels give through --raw.
+    let rows: Vec<Vec<u8>> = test.image(0).chunks(28).map(<[u8]>::to_vec).collect();
+    let json = serde_json::json!({ "pixels": rows }).to_string();
+    let (status, by_rows) = post(
+        addr,
+        "/api/runs/linear/predict",
+        "application/json",
+        json.as_bytes(),
+    );
+    assert_eq!(status, 200, "{by_rows}");
+    let flat = serde_json::json!({ "pixels": test.image(0) }).to_string();
+    let (_, by_flat) = post(
+        addr,
+        "/api/runs/linear/predict",
+        "application/json",
+        flat.as_bytes(),
+    );
+    assert_eq!(by_rows, by_flat);
+    assert_eq!(by_rows["prepared"].as_array().unwrap().len(), 784);
+
+    // --- bad input: 400 with a reason, 404, 413; the server goes on answering ---
+    let blank = png(&image::GrayImage::from_pixel(280, 280, image::Luma([255])));
+    let too_wide = png(&image::GrayImage::from_pixel(10_001, 1, image::Luma([0])));
+    let big = vec![0u8; mnist_serve::MAX_BODY + 1];
+    let cases: [(&str, &str, &[u8], u16, &str); 9] = [
+        (
+            "/api/runs/mlp/predict",
+            "image/png",
+            b"not an image at all",
+            400,
+            "not an image",
+        ),
+        (
+            "/api/runs/mlp/predict",
+            "image/png",
+            &blank,
+            400,
+            "blank image",
+        ),
+        (
+            "/api/runs/mlp/predict",
+            "image/png",
+            &too_wide,
+            400,
+            "over the limit",
+        ),
+        ("/api/runs/mlp/predict", "image/png", b"", 400, "empty body"),
+        (
+            "/api/runs/mlp/predict",
+            "application/json",
+            b"{\"pixels\": [1, 2",
+            400,
+            "malformed JSON",
+        ),
+        (
+            "/api/runs/mlp/predict",
+            "application/json",
+            b"{\"pixels\": [1, 2, 3]}",
+            400,
+            "784",
+        ),
+        (
+            "/api/runs/mlp/predict",
+            "application/json",
+            &[b'0'; 10],
+            400,
+            "malformed JSON",
+        ),
+        (
+            "/api/runs/nothing/predict",
+            "image/png",
+            &drawing,
+            404,
+            "nothing",
+        ),
+        ("/api/runs/mlp/predict", "image/png", &big, 413, ""),
+    ];
+    for (path, content_type, body, want, why) in cases {
+        let (status, answer) = post(addr, path, content_type, body);
+        assert_eq!(status, want, "{path} {why}: {answer}");
+        if want != 413 {
+            assert!(error_of(&answer).contains(why), "{why}: {answer}");
+        }
+    }
+    let zeros = serde_json::json!({ "pixels": vec![0; 784] }).to_string();
+    let (status, answer) = post(
+        addr,
+        "/api/runs/mlp/predict",
+        "application/json",
+        zeros.as_bytes(),
+    );
+    assert_eq!(
+        (status, error_of(&answer).contains("blank")),
+        (400, true),
+        "{answer}"
+    );
+    // --raw wants 28×28.
+    let (status, answer) = post(
+        addr,
+        "/api/runs/mlp/predict?raw=true",
+        "image/png",
+        &drawing,
+    );
+    assert_eq!(
+        (status, error_of(&answer).contains("28×28")),
+        (400, true),
+        "{answer}"
+    );
+
+    // --- nothing outside the artifacts folder is ever read ---
+    std::fs::write(dir.path().join("secret.toml"), "batch_size = 1").unwrap();
+    for path in [
+        "/api/runs/..",
+        "/api/runs/%2e%2e",
+        "/api/runs/..%2Fartifacts%2Fmlp",
+        "/api/runs/%2Fetc%2Fpasswd",
+        "/api/runs/..%2F..%2Fetc",
+        "/runs/%2e%2e/",
+        "/runs/mlp/..%2Fconfig.toml",
+        "/runs/mlp/config.toml",
+        "/runs/mlp/%2e%2e%2fsecret.toml",
+        "/compare/..%2Fsecret.toml",
+        "/assets/..%2F..%2FCargo.toml",
+    ] {
+        let (status, body) = raw_get(addr, path);
+        assert_eq!(status, 404, "{path}: {body}");
+        assert!(!body.contains("batch_size"), "{path} leaked a file");
+    }
+    for path in ["/runs/../Cargo.toml", "/../../etc/passwd"] {
+        let (status, body) = raw_get(addr, path);
+        assert_eq!(status, 404, "{path}: {body}");
+    }
+
+    // --- pages ---
+    for path in [
+        "/",
+        "/draw",
+        "/runs/mlp/",
+        "/assets/app.js",
+        "/assets/app.css",
+    ] {
+        assert_eq!(get(addr, path).0, 200, "{path}");
+    }
+    let (status, page) = get(addr, "/runs/mlp/");
+    assert_eq!(status, 200);
+    let page = page.as_str().unwrap().to_string();
+    assert!(
+        page.contains("id=\"canvas\"") && page.contains("epochs.png"),
+        "{page}"
+    );
+    assert!(
+        !page.contains("http://") && !page.contains("https://"),
+        "the page needs the network"
+    );
+    assert_eq!(get(addr, "/runs/mlp/epochs.png").0, 200);
+    assert_eq!(get(addr, "/runs/nothing/").0, 404);
+
+    // --- runs appear, change and vanish while the server runs ---
+    common::train_run(&artifacts, "late", TestConfig::scratch().epochs(1));
+    let (_, runs) = get(addr, "/api/runs");
+    assert!(
+        runs.as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["name"] == "late" && r["state"] == "finished")
+    );
+    let (_, before) = post(addr, "/api/runs/late/predict", "image/png", &drawing);
+    // Rewritten (`--force` with another seed): the new weights answer, not the cached ones.
+    std::thread::sleep(Duration::from_millis(20)); // a distinct modification time
+    common::train_run(&artifacts, "late", TestConfig::scratch().epochs(1).seed(99));
+    let (_, after) = post(addr, "/api/runs/late/predict", "image/png", &drawing);
+    assert_ne!(before["probabilities"], after["probabilities"]);
+    let late = mnist_trainer::rundir::RunDir::new(artifacts.join("late"));
+    let (_, model) = late.open(Weights::Final, &device).unwrap();
+    let fresh = predict::predict_bytes(&model, "upload", &drawing, false, &device).unwrap();
+    assert_eq!(after, wire(fresh.json_value()));
+    // Deleted: its pages and API say so; the server goes on.
+    std::fs::remove_dir_all(artifacts.join("late")).unwrap();
+    assert_eq!(get(addr, "/api/runs/late").0, 404);
+    assert_eq!(get(addr, "/runs/late/").0, 404);
+    assert_eq!(
+        post(addr, "/api/runs/late/predict", "image/png", &drawing).0,
+        404
+    );
+    // Its final model removed: a 409 that says so.
+    std::fs::remove_file(artifacts.join("linear/model.bpk")).unwrap();
+    let (status, answer) = post(addr, "/api/runs/linear/predict", "image/png", &drawing);
+    assert_eq!(status, 409, "{answer}");
+    assert!(error_of(&answer).contains("no final model"));
+    let (status, runs) = get(addr, "/api/runs");
+    assert_eq!(status, 200);
+    let linear = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "linear")
+        .unwrap()
+        .clone();
+    assert_eq!(linear["state"], "interrupted", "{linear}");
+}
+
+#[test]
+fn compare_needs_two_readable_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let artifacts = common::fixture_runs(dir.path());
+    let addr = common::start_server(&artifacts);
+    let (status, page) = get(addr, "/compare?runs=linear,mlp");
+    assert_eq!(status, 200, "{page}");
+    let page = page.as_str().unwrap().to_string();
+    for figure in [
+        "epochs.png",
+        "nll.png",
+        "disagreements.png",
+        "confusion-0.png",
+        "confusion-1.png",
+    ] {
+        let src = page
+            .split("src=\"")
+            .skip(1)
+            .map(|s| s.split('"').next().unwrap())
+            .find(|s| s.ends_with(figure))
+            .unwrap_or_else(|| panic!("no {figure} in {page}"));
+        assert_eq!(get(addr, src).0, 200, "{src}");
+    }
+    for bad in [
+        "/compare",
+        "/compare?runs=mlp",
+        "/compare?runs=mlp,nothing",
+        "/compare?runs=mlp,..",
+    ] {
+        assert_eq!(get(addr, bad).0, 404, "{bad}");
+    }
+}
