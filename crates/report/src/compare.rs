@@ -90,7 +90,7 @@ pub fn write_figures(
     };
     let mut confusions = Vec::new();
     for (k, r) in runs.iter().enumerate() {
-        let name = file(&format!("confusion-{k}"));
+        let name = file(&format!("matrix-{k}"));
         let title = format!("Confusion matrix of {} (final model)", r.name);
         figures::run::confusion_figure(&r.confusion, &title, &dir.join(&name))?;
         confusions.push(name);

@@ -366,8 +366,8 @@ fn compare_needs_two_readable_runs() {
         "epochs.png",
         "nll.png",
         "disagreements.png",
-        "confusion-0.png",
-        "confusion-1.png",
+        "matrix-0.png",
+        "matrix-1.png",
     ] {
         let src = page
             .split("src=\"")

@@ -63,7 +63,8 @@ pub fn compare_nll(runs: &[(&str, &[IterationRecord])], path: &Path) -> Result<(
 }
 
 /// The test images run A classifies right and run B wrong (top row), and the other way round
-/// (bottom row), with both predictions under each; at most [`N_DISAGREEMENTS`] a row.
+/// (bottom row), with both predictions under each; at most [`N_DISAGREEMENTS`] a row, spread
+/// over all such images.
 pub fn disagreements(
     test: &Split,
     (a, a_predictions): (&str, &[u8]),
@@ -78,17 +79,23 @@ pub fn disagreements(
     );
     let (root, body) = canvas(path, DISAGREEMENTS_SIZE, &title)?;
     let (scale, cell_w, row_h, left) = (2, 98, 170, 12);
-    for (row, (right, wrong, indices)) in [(a, b, &a_only), (b, a, &b_only)].into_iter().enumerate()
-    {
+    let rows = [("A", a, "B", b, &a_only), ("B", b, "A", a, &b_only)];
+    for (row, (right, right_name, wrong, wrong_name, indices)) in rows.into_iter().enumerate() {
         let y = 4 + row as i32 * row_h;
-        let heading = format!("{right} right, {wrong} wrong: {}", indices.len());
+        let heading = format!(
+            "{right} = {right_name} right, {wrong} = {wrong_name} wrong: {} images",
+            indices.len()
+        );
         text(&body, &heading, (left, y), 18, path)?;
-        for (k, &i) in indices.iter().take(N_DISAGREEMENTS).enumerate() {
+        // Spread over the whole list: the test set may be ordered by digit.
+        let shown = indices.len().min(N_DISAGREEMENTS);
+        for k in 0..shown {
+            let i = indices[k * indices.len() / shown];
             let at = (left + k as i32 * cell_w, y + 26);
             let captions = [
                 format!("true {}", test.label(i)),
-                format!("{a}: {}", a_predictions[i]),
-                format!("{b}: {}", b_predictions[i]),
+                format!("A: {}", a_predictions[i]),
+                format!("B: {}", b_predictions[i]),
             ];
             captioned_digit(&body, test.image(i), at, scale, &captions, path)?;
         }
