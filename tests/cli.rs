@@ -256,3 +256,100 @@ fn check_config_error(config: &Path, cause: &str) {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+#[test]
+fn compare_writes_one_page_with_its_figures_beside_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let runs = dir.path().join("runs");
+    for (name, config) in [("lin", TestConfig::scratch()), ("mlp", TestConfig::mlp(32))] {
+        let file = config
+            .artifacts(&runs)
+            .write(&dir.path().join(format!("{name}.toml")));
+        let out = mnist(&["train", file.to_str().unwrap()]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let page = dir.path().join("out/cmp.html");
+    let (lin, mlp) = (runs.join("lin"), runs.join("mlp"));
+    let args = [
+        "compare",
+        lin.to_str().unwrap(),
+        mlp.to_str().unwrap(),
+        "--out",
+        page.to_str().unwrap(),
+    ];
+    let out = mnist(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let html = std::fs::read_to_string(&page).unwrap();
+    let srcs: Vec<&str> = html
+        .split("src=\"")
+        .skip(1)
+        .map(|s| s.split('"').next().unwrap())
+        .collect();
+    assert_eq!(srcs.len(), 5, "{srcs:?}"); // epochs, NLL, disagreements, two confusion matrices
+    for src in srcs {
+        assert!(
+            page.parent().unwrap().join(src).is_file(),
+            "{src} is missing"
+        );
+    }
+    assert!(html.contains("lin") && html.contains("mlp") && !html.contains("http"));
+    // One run is not a comparison.
+    let out = mnist(&["compare", lin.to_str().unwrap()]);
+    assert!(!out.status.success());
+}
+
+#[test]
+fn serve_says_where_it_listens_and_warns_off_loopback() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mnist"))
+        .args([
+            "serve",
+            "--artifacts",
+            dir.path().to_str().unwrap(),
+            "--addr",
+            "0.0.0.0:0",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    child.kill().unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        line.starts_with("serving") && line.contains("http://0.0.0.0:"),
+        "{line}"
+    );
+    assert!(
+        stderr.contains("warning") && stderr.contains("not on loopback"),
+        "{stderr}"
+    );
+    // A folder that does not exist is refused before listening.
+    let missing = dir.path().join("nothing");
+    let out = mnist(&[
+        "serve",
+        "--artifacts",
+        missing.to_str().unwrap(),
+        "--addr",
+        "127.0.0.1:0",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("nothing") && stderr.contains("--artifacts"),
+        "{stderr}"
+    );
+}

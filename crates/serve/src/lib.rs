@@ -77,8 +77,8 @@ pub fn serve(
     let artifacts = artifacts
         .canonicalize()
         .map_err(|e| Error::io(artifacts, "cannot open", e))?;
+    // Made when the first comparison is drawn.
     let scratch = std::env::temp_dir().join(format!("mnist-serve-{}", std::process::id()));
-    std::fs::create_dir_all(&scratch).map_err(|e| Error::io(&scratch, "cannot create", e))?;
     let runtime = tokio::runtime::Runtime::new()
         .map_err(|e| Error::Check(format!("cannot start the server's runtime: {e}")))?;
     let result = runtime.block_on(async {

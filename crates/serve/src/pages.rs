@@ -184,6 +184,8 @@ pub async fn compare(
             test.get_or_insert(t);
             compared.push(c);
         }
+        std::fs::create_dir_all(&state.scratch)
+            .map_err(|e| format!("{}: cannot create: {e}", state.scratch.display()))?;
         let prefix = format!("{}-", COMPARISONS.fetch_add(1, Ordering::SeqCst));
         let test = test.expect("two runs at least");
         let figures =
