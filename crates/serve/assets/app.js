@@ -220,19 +220,27 @@ function drawPanel(runName) {
     if (file) predict(file, file.type || 'application/octet-stream');
   });
 
+  // Answers may arrive out of order; only the latest request's answer is shown.
+  let latest = 0;
+  window.pendingPredictions = 0;
   async function predict(body, type) {
     const name = runName();
     if (!name) { error.textContent = 'choose a run first'; return; }
-    error.textContent = '';
+    const ticket = ++latest;
+    window.pendingPredictions++;
     try {
       const response = await fetch('/api/runs/' + encodeURIComponent(name) + '/predict', {
         method: 'POST', headers: { 'Content-Type': type }, body,
       });
       const result = await response.json();
+      if (ticket !== latest) return;
       if (!response.ok) throw new Error(result.error || response.statusText);
+      error.textContent = '';
       show(result);
     } catch (e) {
-      error.textContent = e.message;
+      if (ticket === latest) error.textContent = e.message;
+    } finally {
+      window.pendingPredictions--;
     }
   }
 
