@@ -127,7 +127,7 @@ pub fn html(runs: &[Compared], figures: &CompareFigures, link: &dyn Fn(&str) -> 
             ),
             r.epochs.len(),
             100.0 * r.accuracy,
-            stats::median(&seconds),
+            mnist_trainer::metrics::median(&seconds),
             escape(&display_path(r.plan.data())),
         );
     }

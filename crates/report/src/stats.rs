@@ -113,17 +113,6 @@ pub fn disagreements(labels: &[u8], a: &[u8], b: &[u8]) -> (Vec<usize>, Vec<usiz
     (a_only, b_only)
 }
 
-/// The median of `values` (NaN for none).
-pub fn median(values: &[f64]) -> f64 {
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    match v.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => v[n / 2],
-        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
-    }
-}
-
 /// Trailing moving average over up to `window` values.
 pub fn moving_average(values: &[f64], window: usize) -> Vec<f64> {
     let mut out = Vec::with_capacity(values.len());

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use mnist_trainer::metrics::EpochRecord;
+use mnist_trainer::metrics::{EpochRecord, median};
 use mnist_trainer::rundir::{Figure, RunDir, Weights};
 use serde::Serialize;
 
@@ -101,18 +101,6 @@ pub fn list(artifacts: &Path) -> Vec<RunSummary> {
         .collect()
 }
 
-fn median(mut v: Vec<f64>) -> Option<f64> {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    (n > 0).then(|| {
-        if n % 2 == 1 {
-            v[n / 2]
-        } else {
-            (v[n / 2 - 1] + v[n / 2]) / 2.0
-        }
-    })
-}
-
 fn broken(run: &RunDir, why: String) -> RunSummary {
     RunSummary {
         name: run.name(),
@@ -178,7 +166,8 @@ pub fn summarize(run: &RunDir) -> RunSummary {
         epochs_done: done,
         epochs_planned: Some(plan.epochs()),
         test_accuracy: epochs.last().map(|e| e.valid_acc),
-        seconds_per_epoch: median(epochs.iter().map(|e| e.seconds).collect()),
+        seconds_per_epoch: (!epochs.is_empty())
+            .then(|| median(&epochs.iter().map(|e| e.seconds).collect::<Vec<_>>())),
         backend: (!info.backend.is_empty()).then_some(info.backend),
         has_model,
     }

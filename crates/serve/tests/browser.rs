@@ -5,12 +5,14 @@
 //! Needs Debian's `chromium` and `chromium-driver`. Where they are missing the test says so and
 //! passes, unless `MNIST_REQUIRE_BROWSER` is set (CI sets it). `MNIST_SCREENSHOTS=1` saves the
 //! pages to `docs/screenshots/`; `MNIST_BROWSER_ARTIFACTS=DIR` serves DIR (with an `mlp` and a
-//! `linear-scratch` run) instead of the fixture runs.
+//! `linear-scratch` run) instead of the fixture runs, for screenshots of real runs.
 
 mod common;
 mod webdriver;
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use webdriver::Browser;
@@ -18,6 +20,7 @@ use webdriver::Browser;
 /// The strokes a pen would draw to copy a 28×28 image onto the 280×280 canvas: each horizontal
 /// run of ink (levels above half) in a row, as one stroke through the pixel centres.
 fn strokes(image: &[u8]) -> Vec<Vec<(f64, f64)>> {
+    let centre = |c: usize| c as f64 * 10.0 + 5.0;
     let mut out = Vec::new();
     for y in 0..28 {
         let mut x = 0;
@@ -27,7 +30,6 @@ fn strokes(image: &[u8]) -> Vec<Vec<(f64, f64)>> {
                 while x < 28 && image[y * 28 + x] > 128 {
                     x += 1;
                 }
-                let centre = |c: usize| c as f64 * 10.0 + 5.0;
                 out.push(vec![(centre(start), centre(y)), (centre(x - 1), centre(y))]);
             }
             x += 1;
@@ -48,13 +50,36 @@ fn centre_of_mass(pixels: &[u8]) -> (f64, f64) {
     (mx / m, my / m)
 }
 
+/// What the server's API predicts for `image` drawn as a user would (black on white, 280×280).
+fn api_prediction(addr: SocketAddr, run: &str, image: &[u8]) -> i64 {
+    let answer: Value = ureq::post(&format!("http://{addr}/api/runs/{run}/predict"))
+        .set("Content-Type", "image/png")
+        .timeout(Duration::from_secs(30))
+        .send_bytes(&common::canvas_png(image))
+        .unwrap_or_else(|e| panic!("POST /api/runs/{run}/predict: {e}"))
+        .into_json()
+        .unwrap();
+    answer["prediction"].as_i64().unwrap()
+}
+
+/// "12.34%" as 12.34, if the text is a percentage.
+fn percentage(text: &str) -> Option<f64> {
+    text.strip_suffix('%')?
+        .parse()
+        .ok()
+        .filter(|p| (0.0..=100.0).contains(p))
+}
+
 fn screenshot(browser: &Browser, name: &str) {
     if std::env::var_os("MNIST_SCREENSHOTS").is_none() {
         return;
     }
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let dir = root.canonicalize().unwrap().join("docs/screenshots");
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join(name), browser.screenshot()).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, browser.screenshot()).unwrap();
+    eprintln!("saved {}", path.display());
 }
 
 #[test]
@@ -65,27 +90,42 @@ fn runs_run_draw_and_compare_pages_work_in_chromium() {
             "install Debian's chromium and chromium-driver (bash .ci/run does)"
         );
         eprintln!(
-            "skipping: no {} or {}",
+            "skipping the browser test: no {} or {}",
             webdriver::CHROMIUM,
             webdriver::CHROMEDRIVER
         );
         return;
     }
+    let clock = Instant::now();
+    let lap = |what: &str| eprintln!("[{:5.2} s] {what}", clock.elapsed().as_secs_f64());
     let dir = tempfile::tempdir().unwrap();
-    let (artifacts, mlp, linear) = match std::env::var_os("MNIST_BROWSER_ARTIFACTS") {
-        Some(a) => (PathBuf::from(a), "mlp", "linear-scratch"),
-        None => (common::fixture_runs(dir.path()), "mlp", "linear"),
+    let (artifacts, mlp, linear, fixtures) = match std::env::var_os("MNIST_BROWSER_ARTIFACTS") {
+        Some(a) => (PathBuf::from(a), "mlp", "linear-scratch", false),
+        None => (common::fixture_runs(dir.path()), "mlp", "linear", true),
     };
+    lap(if fixtures {
+        "fixture runs trained"
+    } else {
+        "serving MNIST_BROWSER_ARTIFACTS"
+    });
     let addr = common::start_server(&artifacts);
     let base = format!("http://{addr}");
     let browser = Browser::start();
+    lap("server and Chromium started");
 
-    // The runs page lists both runs with their accuracies, from the API, by script.
+    // --- The runs page: both runs, with their accuracies, filled in by the script. ---
     browser.open(&format!("{base}/"));
     let rows = browser.wait(
-        "the runs table",
-        "const rows = [...document.querySelectorAll('#runs tbody tr')];\
-         return rows.length >= 2 ? rows.map(r => [r.dataset.run, r.cells[9].textContent]) : null;",
+        &format!("rows for {mlp} and {linear} in the runs table"),
+        &format!(
+            "const col = [...document.querySelectorAll('#runs thead th')]\
+                 .findIndex(th => th.dataset.key === 'test_accuracy');\
+             const rows = [...document.querySelectorAll('#runs tbody tr')];\
+             const names = rows.map(r => r.dataset.run);\
+             return col > 0 && names.includes('{mlp}') && names.includes('{linear}')\
+                 && rows.map(r => [r.dataset.run, r.cells[col].textContent,\
+                     !!r.querySelector('input[type=checkbox][data-run=\"' + r.dataset.run + '\"]')]);"
+        ),
     );
     for name in [mlp, linear] {
         let row = rows
@@ -94,100 +134,213 @@ fn runs_run_draw_and_compare_pages_work_in_chromium() {
             .iter()
             .find(|r| r[0] == name)
             .unwrap_or_else(|| panic!("no {name} in {rows}"));
-        assert!(row[1].as_str().unwrap().ends_with('%'), "{row}");
+        let accuracy = row[1].as_str().unwrap();
+        assert!(
+            percentage(accuracy).is_some(),
+            "{name}'s test accuracy is {accuracy:?}, not a percentage"
+        );
+        assert_eq!(row[2], true, "{name}'s row has no checkbox");
     }
+    let status = browser.run(
+        "return document.getElementById('status').textContent;",
+        json!([]),
+    );
+    if fixtures {
+        assert_eq!(status, "2 runs");
+    }
+    lap(&format!("runs page: {rows}, status {status}"));
     screenshot(&browser, "runs.png");
 
-    // A run page: its report's figures load.
+    // Checking both runs enables the compare button, which opens their comparison.
+    let compare_button = browser.run(
+        &format!(
+            "for (const name of ['{mlp}', '{linear}'])\
+                 document.querySelector('input[type=checkbox][data-run=\"' + name + '\"]').click();\
+             const button = document.getElementById('compare');\
+             const enabled = !button.disabled;\
+             if (enabled) button.click();\
+             return enabled;"
+        ),
+        json!([]),
+    );
+    assert_eq!(
+        compare_button, true,
+        "#compare stays disabled with 2 runs checked"
+    );
+    let target = browser.wait(
+        "the compare button to open /compare",
+        "return location.pathname === '/compare' && decodeURIComponent(location.search);",
+    );
+    let target = target.as_str().unwrap();
+    assert!(
+        target.contains(mlp) && target.contains(linear),
+        "the compare button opened /compare{target}"
+    );
+    lap(&format!("compare button opened /compare{target}"));
+
+    // --- A run page: its report's figures load. ---
     browser.open(&format!("{base}/runs/{mlp}/"));
     browser.wait(
-        "the epochs figure",
+        "img[src=\"epochs.png\"] on the run page to load",
         "const img = document.querySelector('img[src=\"epochs.png\"]');\
-         return img && img.complete && img.naturalWidth > 0;",
+         return !!img && img.complete && img.naturalWidth > 0;",
     );
+    lap("run page's epochs figure loaded");
 
-    // Draw the first test-set 7 with the mouse, a stroke per horizontal run of ink.
+    // --- Draw a test-set 7 with the mouse, a stroke per horizontal run of ink. ---
+    // The first 7 the model gets right from a clean upload, so that a wrong answer below
+    // means the drawing went wrong, not the model.
     let plan = mnist_trainer::rundir::RunDir::new(artifacts.join(mlp))
         .plan()
         .unwrap();
     let test = mnist_data::load(Some(plan.data())).unwrap().test;
-    let seven = (0..test.len()).find(|&i| test.label(i) == 7).unwrap();
+    let seven = (0..test.len())
+        .filter(|&i| test.label(i) == 7)
+        .find(|&i| api_prediction(addr, mlp, test.image(i)) == 7)
+        .unwrap_or_else(|| panic!("{mlp} predicts none of the test set's 7s as 7 through the API"));
     let strokes = strokes(test.image(seven));
-    let canvas = browser.element("#canvas");
+    // The actions' points must lie in the viewport.
     browser.run(
-        "window.scrollTo(0, document.getElementById('canvas').offsetTop - 20);",
+        "document.getElementById('canvas').scrollIntoView({block: 'center'});",
         json!([]),
     );
+    // Every stroke's pointerup sends a prediction, after an asynchronous toBlob, and answers
+    // can arrive out of order; count the requests sent, so the wait below ends only when the
+    // last stroke's request has been sent and every request has been answered.
+    browser.run(
+        "window.lastPrediction = null;\
+         window.predictionsSent = 0;\
+         const send = window.fetch;\
+         window.fetch = function (url, ...rest) {\
+             if (String(url).endsWith('/predict')) window.predictionsSent++;\
+             return send.call(this, url, ...rest);\
+         };",
+        json!([]),
+    );
+    let canvas = browser.element("#canvas");
     browser.draw(&canvas, (280.0, 280.0), &strokes);
-    // Every stroke sent a prediction; the page shows the last drawing's.
-    let result = browser.wait(
-        "the prediction of the whole drawing",
-        "return window.pendingPredictions === 0 && window.lastPrediction;",
+    let result = browser.wait_showing(
+        &format!(
+            "the prediction after the last of {n} strokes (window.lastPrediction, \
+             {n} predict requests answered)",
+            n = strokes.len(),
+        ),
+        &format!(
+            "return window.predictionsSent === {} && window.pendingPredictions === 0\
+                 && window.lastPrediction;",
+            strokes.len()
+        ),
+        Some(
+            "return {sent: window.predictionsSent, pending: window.pendingPredictions,\
+                     error: document.getElementById('draw-error').textContent};",
+        ),
     );
-    let shown = browser.run(
-        "return document.getElementById('prediction').textContent;",
-        json!([]),
-    );
-    eprintln!(
-        "test image {seven} (a 7) in {} strokes: predicted {} ({:?})",
+    let (shown, error, top) = {
+        let v = browser.run(
+            "return [document.getElementById('prediction').textContent,\
+                     document.getElementById('draw-error').textContent,\
+                     document.querySelector('#bars .bar.top')?.dataset.digit,\
+                     document.querySelectorAll('#bars .bar[data-digit]').length];",
+            json!([]),
+        );
+        assert_eq!(v[3], 10, "#bars has {} bars, not 10", v[3]);
+        (v[0].clone(), v[1].clone(), v[2].clone())
+    };
+    lap(&format!(
+        "test image {seven} (a 7) drawn in {} strokes: the page shows {shown}, top {}",
         strokes.len(),
-        shown,
         result["top"]
-    );
+    ));
+    assert_eq!(error, "", "#draw-error after drawing");
     assert_eq!(
         shown, "7",
-        "the page shows {shown} for a 7: {}",
+        "#prediction shows {shown} for a 7: {}",
         result["top"]
     );
-    assert_eq!(result["prediction"], 7);
+    assert_eq!(result["prediction"], 7, "window.lastPrediction: {result}");
+    assert_eq!(top, "7", "the highlighted bar is {top}");
+    let probabilities: Vec<f64> = serde_json::from_value(result["probabilities"].clone()).unwrap();
+    assert_eq!(probabilities.len(), 10);
+    assert!((probabilities.iter().sum::<f64>() - 1.0).abs() < 1e-3);
     // The 28×28 image on the page is the one the model saw, pixel for pixel.
     let displayed = browser.run(
-        "const d = document.getElementById('prepared').getContext('2d').getImageData(0, 0, 28, 28).data;\
+        "const d = document.getElementById('prepared').getContext('2d')\
+             .getImageData(0, 0, 28, 28).data;\
          return Array.from({length: 784}, (_, i) => d[4 * i]);",
         json!([]),
     );
-    assert_eq!(displayed, result["prepared"]);
     let prepared: Vec<u8> = serde_json::from_value(result["prepared"].clone()).unwrap();
+    let displayed: Vec<u8> = serde_json::from_value(displayed).unwrap();
+    assert_eq!(prepared.len(), 784);
+    let differ: Vec<usize> = (0..784).filter(|&i| displayed[i] != prepared[i]).collect();
+    if let Some(&i) = differ.first() {
+        panic!(
+            "#prepared differs from the model's input at {} of 784 pixels; first at \
+             (x {}, y {}): shown {}, model {}",
+            differ.len(),
+            i % 28,
+            i / 28,
+            displayed[i],
+            prepared[i]
+        );
+    }
+    let ink = prepared.iter().filter(|&&p| p > 128).count();
     assert!(
-        prepared.iter().filter(|&&p| p > 128).count() > 30,
-        "a blank image was predicted"
+        ink > 30,
+        "the model saw a near-blank image ({ink} inked pixels)"
     );
     let (cx, cy) = centre_of_mass(&prepared);
     assert!(
         (cx - 14.0).abs() < 3.0 && (cy - 14.0).abs() < 3.0,
-        "centre of mass ({cx}, {cy})"
+        "the prepared image's centre of mass is ({cx:.1}, {cy:.1}), not near (14, 14)"
     );
-    let bars = browser.run(
-        "return document.querySelectorAll('#bars .bar').length;",
-        json!([]),
-    );
-    assert_eq!(bars, 10);
+    lap(&format!(
+        "#prepared matches the model's input: {ink} inked pixels, centre of mass ({cx:.1}, {cy:.1})"
+    ));
     browser.run(
         "document.getElementById('draw').scrollIntoView();",
         json!([]),
     );
     screenshot(&browser, "draw.png");
 
-    // The comparison: curves, disagreements and confusion matrices render.
+    // --- The comparison: curves, disagreements and confusion matrices render. ---
     browser.open(&format!("{base}/compare?runs={linear},{mlp}"));
     let images = browser.wait(
-        "the comparison's figures",
+        "every figure on the compare page to load",
         "const imgs = [...document.images];\
-         return imgs.length >= 5 && imgs.every(i => i.complete && i.naturalWidth > 0)\
-                && imgs.map(i => i.getAttribute('src'));",
+         return imgs.length > 0 && imgs.every(i => i.complete && i.naturalWidth > 0)\
+             && imgs.map(i => i.getAttribute('src'));",
     );
     let srcs: Vec<String> = serde_json::from_value(images).unwrap();
+    assert!(srcs.len() >= 5, "only {} figures: {srcs:?}", srcs.len());
     for figure in ["epochs.png", "nll.png", "disagreements.png"] {
         assert!(
             srcs.iter().any(|s| s.ends_with(figure)),
             "no {figure} in {srcs:?}"
         );
     }
-    let classes: Value = browser.run(
-        "const t = [...document.querySelectorAll('table')].find(t => t.rows[0].cells[0].textContent === 'class');\
-         return t ? t.rows.length - 1 : 0;",
+    let page = browser.run(
+        "const t = [...document.querySelectorAll('table')]\
+             .find(t => t.rows[0] && t.rows[0].cells[0].textContent === 'class');\
+         return [document.querySelector('h1')?.textContent,\
+                 t ? [...t.tBodies[0].rows].map(r => r.cells[0].textContent) : null];",
         json!([]),
     );
-    assert_eq!(classes, 10);
+    let heading = page[0].as_str().unwrap_or_default();
+    assert!(
+        heading.contains(mlp) && heading.contains(linear),
+        "the compare page's heading is {heading:?}"
+    );
+    let classes: Vec<String> = serde_json::from_value(page[1].clone())
+        .unwrap_or_else(|_| panic!("no per-class table on the compare page: {page}"));
+    assert_eq!(
+        classes,
+        (0..10).map(|c| c.to_string()).collect::<Vec<_>>(),
+        "the per-class table's rows"
+    );
+    lap(&format!(
+        "compare page: {} figures, per-class table of 10 rows",
+        srcs.len()
+    ));
     screenshot(&browser, "compare.png");
 }

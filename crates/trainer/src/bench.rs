@@ -10,7 +10,7 @@ use std::time::Instant;
 use crate::Error;
 use crate::backend::Backend;
 use crate::evaluate::evaluate_split;
-use crate::metrics::EpochRecord;
+use crate::metrics::{EpochRecord, median};
 use crate::observer::Observer;
 use crate::plan::{Plan, display_path};
 use crate::rundir::Weights;
@@ -45,19 +45,6 @@ pub struct BenchReport {
     pub inference_images_per_second: f64,
     pub peak_rss: String,
     pub epochs: usize,
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n == 0 {
-        return f64::NAN;
-    }
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
 }
 
 pub fn bench(
@@ -133,12 +120,13 @@ fn measure(
         rates.push(mlp.test.len() as f64 / start.elapsed().as_secs_f64());
     }
     let last = |r: &[EpochRecord]| r.last().map_or(f64::NAN, |e| e.valid_acc);
-    let seconds =
-        |r: &[EpochRecord], pick: fn(&EpochRecord) -> f64| median(r.iter().map(pick).collect());
+    let seconds = |r: &[EpochRecord], pick: fn(&EpochRecord) -> f64| {
+        median(&r.iter().map(pick).collect::<Vec<_>>())
+    };
     Ok(BenchReport {
         backend: backend.describe(),
         data: display_path(request.mlp.data()),
-        load_seconds: median(loads),
+        load_seconds: median(&loads),
         mlp_training: request.mlp.describe_training(),
         mlp_train_seconds: seconds(&mlp.epochs, |e| e.train_seconds),
         mlp_epoch_seconds: seconds(&mlp.epochs, |e| e.seconds),
@@ -146,7 +134,7 @@ fn measure(
         linear_training: request.linear.describe_training(),
         linear_train_seconds: seconds(&linear.epochs, |e| e.train_seconds),
         linear_accuracy: last(&linear.epochs),
-        inference_images_per_second: median(rates),
+        inference_images_per_second: median(&rates),
         peak_rss: crate::sys::peak_rss_text(),
         epochs: request.epochs.get(),
     })

@@ -128,6 +128,17 @@ pub fn parse_iterations(text: &str) -> Result<Vec<IterationRecord>, String> {
     Ok(out)
 }
 
+/// The median of `values` (NaN for none): what the speed figures report.
+pub fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
 /// Mean of a per-batch value weighted by batch size, as an epoch summary reports it.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Running {
@@ -190,6 +201,13 @@ mod tests {
         let e = parse_iterations(&format!("{METRICS_HEADER}\niteration,1,x,train,1,1\n"));
         assert!(e.unwrap_err().contains("line 2"));
         assert!(parse_iterations("scope,other\n").is_err());
+    }
+
+    #[test]
+    fn median_of_odd_even_and_no_values() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
+        assert!(median(&[]).is_nan());
     }
 
     #[test]

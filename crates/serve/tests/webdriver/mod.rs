@@ -1,6 +1,7 @@
 //! A small W3C WebDriver client for the browser test: ChromeDriver driving headless Chromium,
-//! over loopback HTTP. Every wait is bounded.
+//! over loopback HTTP. Every wait is bounded and names what it awaited when it gives up.
 
+use std::cell::RefCell;
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -10,29 +11,43 @@ use serde_json::{Value, json};
 
 pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 pub const CHROMIUM: &str = "/usr/bin/chromium";
-/// The key under which WebDriver returns an element reference.
+/// The key under which W3C WebDriver returns and accepts an element reference.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+/// How long a page may take to show what a test waits for; the fixture pages need well under
+/// a second, so this only bounds a broken page.
+pub const PAGE_WAIT: Duration = Duration::from_secs(15);
+const POLL: Duration = Duration::from_millis(100);
 
-/// A headless Chromium session; the browser and the driver end when it is dropped.
+/// A headless Chromium session; the session, the browser and the driver end when it is dropped.
 pub struct Browser {
     driver: Child,
     base: String,
     session: String,
+    // Chromium's profile lives here, so no run sees another's cookies or cache.
     _profile: tempfile::TempDir,
 }
 
-/// Polls `f` every 100 ms until it gives a value or `seconds` pass; panics naming `what`.
-pub fn wait_for<T>(what: &str, seconds: u64, mut f: impl FnMut() -> Option<T>) -> T {
+/// Polls `f` every 100 ms until it gives a value or `limit` passes; then panics naming `what`
+/// and, for the diagnosis, what `explain` says.
+pub fn wait_for<T>(
+    what: &str,
+    limit: Duration,
+    mut f: impl FnMut() -> Option<T>,
+    explain: impl FnOnce() -> String,
+) -> T {
     let start = Instant::now();
     loop {
         if let Some(v) = f() {
             return v;
         }
-        assert!(
-            start.elapsed() < Duration::from_secs(seconds),
-            "gave up after {seconds} s waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
+        if start.elapsed() >= limit {
+            panic!(
+                "gave up after {:.1} s waiting for {what}{}",
+                limit.as_secs_f64(),
+                explain()
+            );
+        }
+        std::thread::sleep(POLL);
     }
 }
 
@@ -44,7 +59,9 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// One WebDriver command: its `value`, or the driver's error as text.
 fn request(method: &str, url: &str, body: Option<Value>) -> Result<Value, String> {
+    // Bounded, so a wedged browser fails the test rather than hanging it.
     let req = ureq::request(method, url).timeout(Duration::from_secs(60));
     let response = match body {
         Some(b) => req.send_json(b),
@@ -52,13 +69,19 @@ fn request(method: &str, url: &str, body: Option<Value>) -> Result<Value, String
     };
     let response = match response {
         Ok(r) => r,
+        // WebDriver errors come as JSON bodies with 4xx/5xx statuses: keep them for the message.
         Err(ureq::Error::Status(_, r)) => r,
-        Err(e) => return Err(e.to_string()),
+        Err(e) => return Err(format!("{method} {url}: {e}")),
     };
     let status = response.status();
-    let value: Value = response.into_json().map_err(|e| e.to_string())?;
+    let value: Value = response
+        .into_json()
+        .map_err(|e| format!("{method} {url}: {status}, not JSON: {e}"))?;
     if status >= 400 {
-        return Err(format!("{method} {url}: {status} {}", value["value"]));
+        return Err(format!(
+            "{method} {url}: {status} {}: {}",
+            value["value"]["error"], value["value"]["message"]
+        ));
     }
     Ok(value["value"].clone())
 }
@@ -68,23 +91,37 @@ impl Browser {
         Path::new(CHROMEDRIVER).exists() && Path::new(CHROMIUM).exists()
     }
 
+    /// Starts ChromeDriver on a free loopback port and a headless Chromium session through it.
     pub fn start() -> Self {
         let port = free_port();
-        let driver = Command::new(CHROMEDRIVER)
+        let mut driver = Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("start chromedriver");
+            .unwrap_or_else(|e| panic!("cannot start {CHROMEDRIVER}: {e}"));
         let base = format!("http://127.0.0.1:{port}");
-        wait_for("chromedriver to answer", 15, || {
-            request("GET", &format!("{base}/status"), None)
-                .ok()
-                .filter(|v| v["ready"] == true)
-        });
+        let ready = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            wait_for(
+                "chromedriver to answer GET /status with ready",
+                Duration::from_secs(10),
+                || {
+                    request("GET", &format!("{base}/status"), None)
+                        .ok()
+                        .filter(|v| v["ready"] == true)
+                },
+                String::new,
+            )
+        }));
+        if let Err(panic) = ready {
+            // No Browser yet to drop: end the driver here so it does not outlive the test.
+            let _ = driver.kill();
+            let _ = driver.wait();
+            std::panic::resume_unwind(panic);
+        }
         let profile = tempfile::tempdir().unwrap();
         // Headless, as root (hence no sandbox), with nothing that would reach the network.
-        let args = [
+        let args: Vec<String> = [
             "--headless=new",
             "--no-sandbox",
             "--disable-gpu",
@@ -93,20 +130,28 @@ impl Browser {
             "--disable-component-update",
             "--disable-sync",
             "--no-first-run",
+            // Screenshots for the README look cleaner without them; layout does not change.
             "--hide-scrollbars",
-            "--window-size=1150,1300",
+            "--window-size=1200,1400",
         ]
         .iter()
         .map(|a| a.to_string())
         .chain([format!("--user-data-dir={}", profile.path().display())])
-        .collect::<Vec<_>>();
+        .collect();
         let capabilities = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
             "goog:chromeOptions": {"binary": CHROMIUM, "args": args},
+            // Keeps the page's console, so a failing wait can show its script errors.
+            "goog:loggingPrefs": {"browser": "ALL"},
         }}});
-        let session = request("POST", &format!("{base}/session"), Some(capabilities))
-            .unwrap_or_else(|e| panic!("cannot start a Chromium session: {e}"));
-        let session = session["sessionId"].as_str().unwrap().to_string();
+        let session = match request("POST", &format!("{base}/session"), Some(capabilities)) {
+            Ok(v) => v["sessionId"].as_str().unwrap().to_string(),
+            Err(e) => {
+                let _ = driver.kill();
+                let _ = driver.wait();
+                panic!("cannot start a Chromium session: {e}");
+            }
+        };
         Self {
             driver,
             base,
@@ -119,8 +164,10 @@ impl Browser {
         format!("{}/session/{}{path}", self.base, self.session)
     }
 
+    /// Navigates to `url`; WebDriver returns once the document has loaded (not its fetches).
     pub fn open(&self, url: &str) {
-        request("POST", &self.url("/url"), Some(json!({"url": url}))).unwrap();
+        request("POST", &self.url("/url"), Some(json!({"url": url})))
+            .unwrap_or_else(|e| panic!("cannot open {url}: {e}"));
     }
 
     /// Runs `script` (a function body; `arguments` are `args`) in the page; its return value.
@@ -133,14 +180,76 @@ impl Browser {
         .unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
     }
 
-    /// Waits until `script` returns something other than null or false.
+    /// Waits until `script` returns something other than null, undefined or false; that value.
+    /// On giving up, the panic shows the script's last error, the page's address and its
+    /// console (script errors).
     pub fn wait(&self, what: &str, script: &str) -> Value {
-        wait_for(what, 20, || {
-            let v = self.run(script, json!([]));
-            (!v.is_null() && v != false).then_some(v)
-        })
+        self.wait_showing(what, script, None)
     }
 
+    /// `wait`, and on giving up the panic also shows what the script `state` returns then.
+    pub fn wait_showing(&self, what: &str, script: &str, state: Option<&str>) -> Value {
+        // A script can fail while a navigation swaps documents; that is retried like a false.
+        let last_error = RefCell::new(None);
+        wait_for(
+            what,
+            PAGE_WAIT,
+            || match request(
+                "POST",
+                &self.url("/execute/sync"),
+                Some(json!({"script": script, "args": []})),
+            ) {
+                Ok(v) => (!v.is_null() && v != false).then_some(v),
+                Err(e) => {
+                    *last_error.borrow_mut() = Some(e);
+                    None
+                }
+            },
+            || {
+                let error = last_error
+                    .take()
+                    .map_or(String::new(), |e| format!("\n last error: {e}"));
+                let state = state.map_or(String::new(), |script| {
+                    let v = request(
+                        "POST",
+                        &self.url("/execute/sync"),
+                        Some(json!({"script": script, "args": []})),
+                    );
+                    format!("\n state: {}", v.unwrap_or_else(|e| e.into()))
+                });
+                format!("{error}{state}{}", self.diagnosis())
+            },
+        )
+    }
+
+    /// Where the page is and what its console said, for a failure message.
+    pub fn diagnosis(&self) -> String {
+        let at = request("GET", &self.url("/url"), None).unwrap_or_else(|e| e.into());
+        let console = self
+            .console()
+            .into_iter()
+            .map(|line| format!("\n  {line}"))
+            .collect::<String>();
+        format!("\n page: {at}\n console:{console}")
+    }
+
+    /// The page's console messages since the last call (ChromeDriver's log extension; empty
+    /// where the driver does not offer it).
+    pub fn console(&self) -> Vec<String> {
+        request(
+            "POST",
+            &self.url("/se/log"),
+            Some(json!({"type": "browser"})),
+        )
+        .ok()
+        .and_then(|v| v.as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .map(|entry| format!("{} {}", entry["level"], entry["message"]))
+        .collect()
+    }
+
+    /// The element `css` selects, as a W3C element reference (for `draw`'s origin).
     pub fn element(&self, css: &str) -> Value {
         let found = request(
             "POST",
@@ -151,11 +260,12 @@ impl Browser {
         json!({ (ELEMENT): found[ELEMENT] })
     }
 
-    /// Draws `strokes` on `element` with a mouse: each stroke is points relative to the
-    /// element's top left corner; the pointer goes down at the first and up at the last.
+    /// Draws `strokes` on `element` (of CSS size `size`) with a mouse: each stroke is points
+    /// relative to the element's top left corner; the button goes down at the first point and
+    /// up at the last. All strokes go in one actions command, as a person would draw them.
     pub fn draw(&self, element: &Value, size: (f64, f64), strokes: &[Vec<(f64, f64)>]) {
         let mut actions = Vec::new();
-        // W3C offsets are from the element's centre.
+        // W3C offsets with an element origin are from the element's centre.
         let at = |(x, y): (f64, f64)| {
             json!({"type": "pointerMove", "duration": 0, "origin": element,
                    "x": (x - size.0 / 2.0).round() as i64, "y": (y - size.1 / 2.0).round() as i64})
@@ -170,18 +280,26 @@ impl Browser {
         }
         let body = json!({"actions": [{"type": "pointer", "id": "mouse",
             "parameters": {"pointerType": "mouse"}, "actions": actions}]});
-        request("POST", &self.url("/actions"), Some(body)).unwrap();
+        request("POST", &self.url("/actions"), Some(body))
+            .unwrap_or_else(|e| panic!("cannot draw {} strokes: {e}", strokes.len()));
     }
 
     /// A PNG of the window.
     pub fn screenshot(&self) -> Vec<u8> {
-        let b64 = request("GET", &self.url("/screenshot"), None).unwrap();
-        base64_decode(b64.as_str().unwrap())
+        let b64 = request("GET", &self.url("/screenshot"), None)
+            .unwrap_or_else(|e| panic!("no screenshot: {e}"));
+        let png = base64_decode(b64.as_str().expect("a screenshot is a base64 string"));
+        assert!(
+            png.starts_with(b"\x89PNG\r\n\x1a\n"),
+            "the screenshot is not a PNG"
+        );
+        png
     }
 }
 
 impl Drop for Browser {
     fn drop(&mut self) {
+        // Ending the session closes Chromium; killing only the driver could leave it running.
         let _ = request(
             "DELETE",
             &format!("{}/session/{}", self.base, self.session),
@@ -200,7 +318,7 @@ fn base64_decode(text: &str) -> Vec<u8> {
         b'0'..=b'9' => c - b'0' + 52,
         b'+' => 62,
         b'/' => 63,
-        _ => panic!("not base64: {c}"),
+        _ => panic!("not base64: {:?}", c as char),
     };
     let digits: Vec<u8> = text
         .bytes()
@@ -208,6 +326,7 @@ fn base64_decode(text: &str) -> Vec<u8> {
         .map(value)
         .collect();
     let mut out = Vec::with_capacity(digits.len() * 3 / 4);
+    // Four digits carry three bytes; a final group of 2 or 3 digits carries 1 or 2.
     for chunk in digits.chunks(4) {
         let n = chunk
             .iter()
@@ -223,4 +342,6 @@ fn base64_decodes() {
     assert_eq!(base64_decode("TWFu"), b"Man");
     assert_eq!(base64_decode("TWE="), b"Ma");
     assert_eq!(base64_decode("TQ=="), b"M");
+    assert_eq!(base64_decode(""), b"");
+    assert_eq!(base64_decode("AAEC\n/f7/"), [0, 1, 2, 253, 254, 255]);
 }
