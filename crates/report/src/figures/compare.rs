@@ -7,8 +7,9 @@ use mnist_data::Split;
 use mnist_trainer::Error;
 use mnist_trainer::metrics::IterationRecord;
 
+use super::chart::{Axes, PALETTE, Series, line_panel};
 use super::course::SMOOTHING;
-use super::draw::{Axes, PALETTE, Series, canvas, captioned_digit, fail, line_panel, text};
+use super::draw::{canvas, captioned_digit, fail, text};
 use crate::stats::moving_average;
 
 pub const NLL_SIZE: (u32, u32) = (1000, 450);

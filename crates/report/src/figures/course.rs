@@ -7,9 +7,8 @@ use mnist_data::{IMAGE_PIXELS, NUM_CLASSES, Split};
 use mnist_trainer::Error;
 use mnist_trainer::metrics::IterationRecord;
 
-use super::draw::{
-    axis_labels, canvas, captioned_digit, draw_digit, fail, heatmaps, series_chart, text,
-};
+use super::chart::series_chart;
+use super::draw::{axis_labels, canvas, captioned_digit, draw_digit, fail, heatmaps, text};
 use crate::stats::{accuracy, select_examples, strongest_hidden_units};
 
 /// Pixel sizes of the figures (width, height).

@@ -1,7 +1,9 @@
 //! Every figure of a run, as PNG files drawn with `plotters` (font embedded: no system fonts
 //! needed). The course's figures and the figures of any run in separate files, each with its
-//! sizes and constants; drawing helpers in `draw`.
+//! sizes and constants; drawing helpers in `draw`,
+//! line charts in `chart`.
 
+mod chart;
 pub mod compare;
 pub mod course;
 mod draw;

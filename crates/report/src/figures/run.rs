@@ -6,7 +6,8 @@ use mnist_trainer::Error;
 use mnist_trainer::metrics::EpochRecord;
 use plotters::prelude::*;
 
-use super::draw::{Axes, FONT, PALETTE, Series, axis_labels, canvas, fail, line_panel, text};
+use super::chart::{Axes, PALETTE, Series, line_panel};
+use super::draw::{FONT, axis_labels, canvas, fail, text};
 use crate::stats::{ConfusionMatrix, per_class};
 
 pub const EPOCHS_SIZE: (u32, u32) = (1000, 820);
