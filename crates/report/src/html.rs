@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use mnist_models::{Model, ModelConfig};
+use mnist_models::ModelConfig;
 use mnist_trainer::evaluate::SplitEvaluation;
 use mnist_trainer::metrics::EpochRecord;
 use mnist_trainer::plan::Plan;
@@ -72,7 +72,6 @@ fn caption(figure: Figure) -> &'static str {
 pub(crate) fn report(
     run: &RunDir,
     plan: &Plan,
-    model: &Model,
     epochs: &[EpochRecord],
     test: &SplitEvaluation,
     confusion: &ConfusionMatrix,
@@ -82,7 +81,6 @@ pub(crate) fn report(
     let config_text = run
         .config_text()
         .unwrap_or_else(|| plan.to_config(run.path()).to_toml());
-    let _ = model;
     let model_text = model_text(&plan.model());
     let total_seconds: f64 = epochs.iter().map(|e| e.seconds).sum();
     let mut h = head(&format!("Run {}", escape(&name)));

@@ -88,7 +88,7 @@ pub fn write_outputs(
             )?
         }
     }
-    let page = html::report(run, plan, model, &epochs, &evaluation, &confusion);
+    let page = html::report(run, plan, &epochs, &evaluation, &confusion);
     run.write(&run.report_html(), page.as_bytes())
 }
 

@@ -53,16 +53,30 @@ pub struct PredictRequest {
     pub save_prepared: Option<PathBuf>,
 }
 
-/// Opens an image file with size limits, checked on the header before decoding.
+/// Opens an image file with size limits, checked on the header before decoding; only the
+/// header is read before the format is known to be one of ours.
 pub fn open(path: &Path) -> Result<DynamicImage, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
-    decode(&bytes)
+    let mut head = [0u8; 32];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+        .map_err(|e| format!("cannot read: {e}"))?;
+    decode_with(&head[..n], || {
+        ImageReader::open(path).map_err(|e| format!("cannot read: {e}"))
+    })
 }
 
-/// Decodes an image (PNG, JPEG or BMP, judged by its content, not a name) with size limits,
-/// checked on the header before the pixels are decoded.
+/// Decodes an image held in memory (an upload), with the same checks as [`open`].
 pub fn decode(bytes: &[u8]) -> Result<DynamicImage, String> {
-    let format = image::guess_format(bytes)
+    decode_with(bytes, || Ok(ImageReader::new(std::io::Cursor::new(bytes))))
+}
+
+/// PNG, JPEG or BMP judged by `head` (the content, not a name), dimensions checked against the
+/// limits before the pixels are decoded; `reader` opens the image anew for each pass.
+fn decode_with<R: std::io::BufRead + std::io::Seek>(
+    head: &[u8],
+    reader: impl Fn() -> Result<ImageReader<R>, String>,
+) -> Result<DynamicImage, String> {
+    let format = image::guess_format(head)
         .ok()
         .filter(|f| {
             matches!(
@@ -71,8 +85,13 @@ pub fn decode(bytes: &[u8]) -> Result<DynamicImage, String> {
             )
         })
         .ok_or("not an image in a supported format (PNG, JPEG, BMP)")?;
-    let reader = || ImageReader::with_format(std::io::Cursor::new(bytes), format);
-    let (w, h) = reader()
+    let reader = || {
+        reader().map(|mut r| {
+            r.set_format(format);
+            r
+        })
+    };
+    let (w, h) = reader()?
         .into_dimensions()
         .map_err(|e| format!("cannot decode: {e}"))?;
     if w > MAX_SIDE || h > MAX_SIDE || w as u64 * h as u64 > MAX_PIXELS {
@@ -84,7 +103,7 @@ pub fn decode(bytes: &[u8]) -> Result<DynamicImage, String> {
     let mut limits = image::Limits::default();
     limits.max_image_width = Some(MAX_SIDE);
     limits.max_image_height = Some(MAX_SIDE);
-    let mut reader = reader();
+    let mut reader = reader()?;
     reader.limits(limits);
     reader.decode().map_err(|e| format!("cannot decode: {e}"))
 }
