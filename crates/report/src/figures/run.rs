@@ -26,16 +26,7 @@ pub fn epoch_curves(records: &[EpochRecord], path: &Path) -> Result<(), Error> {
             ),
         ]
     };
-    let last = records.iter().map(|r| r.epoch).max().unwrap_or(1);
-    epoch_panels(
-        "Loss and accuracy per epoch",
-        last,
-        [
-            series(|r| r.train_loss, |r| r.valid_loss),
-            series(|r| 100.0 * r.train_acc, |r| 100.0 * r.valid_acc),
-        ],
-        path,
-    )
+    epoch_panels(series, path)
 }
 
 /// Several runs' loss and accuracy per epoch on the same axes: validation (the test set) as
@@ -62,20 +53,7 @@ pub fn compare_epoch_curves(runs: &[(&str, &[EpochRecord])], path: &Path) -> Res
         }
         out
     };
-    let last = runs
-        .iter()
-        .flat_map(|(_, r)| r.iter().map(|e| e.epoch))
-        .max()
-        .unwrap_or(1);
-    epoch_panels(
-        "Loss and accuracy per epoch",
-        last,
-        [
-            series(|r| r.train_loss, |r| r.valid_loss),
-            series(|r| 100.0 * r.train_acc, |r| 100.0 * r.valid_acc),
-        ],
-        path,
-    )
+    epoch_panels(series, path)
 }
 
 type Pick = fn(&EpochRecord) -> f64;
@@ -84,20 +62,30 @@ fn points(records: &[EpochRecord], pick: Pick) -> Vec<(f64, f64)> {
     records.iter().map(|r| (r.epoch as f64, pick(r))).collect()
 }
 
-/// The two panels of an epoch figure (loss above, accuracy in % below), epochs 1..=`last`.
-fn epoch_panels(
-    title: &str,
-    last: usize,
-    [loss, accuracy]: [Vec<Series>; 2],
-    path: &Path,
-) -> Result<(), Error> {
-    let (root, body) = canvas(path, EPOCHS_SIZE, title)?;
+/// The two panels of an epoch figure, loss above and accuracy in % below; `series` gives a
+/// panel's lines from what it plots of the training and of the validation epochs.
+fn epoch_panels(series: impl Fn(Pick, Pick) -> Vec<Series>, path: &Path) -> Result<(), Error> {
+    let (root, body) = canvas(path, EPOCHS_SIZE, "Loss and accuracy per epoch")?;
     let panels = body.split_evenly((2, 1));
-    let last = last.max(2) as f64;
     let charts = [
-        ("Loss (mean cross-entropy)", "loss", loss),
-        ("Accuracy", "accuracy (%)", accuracy),
+        (
+            "Loss (mean cross-entropy)",
+            "loss",
+            series(|r| r.train_loss, |r| r.valid_loss),
+        ),
+        (
+            "Accuracy",
+            "accuracy (%)",
+            series(|r| 100.0 * r.train_acc, |r| 100.0 * r.valid_acc),
+        ),
     ];
+    // The last epoch any line reaches (x is the epoch), at least 2 for a readable axis.
+    let last = charts[0]
+        .2
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.0))
+        .fold(1.0f64, f64::max)
+        .max(2.0);
     for (area, (caption, y_desc, series)) in panels.iter().zip(charts) {
         let axes = Axes {
             caption,
