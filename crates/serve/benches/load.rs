@@ -13,6 +13,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
+// The tests' canvas drawing: the same PNG the API tests and the browser test send.
+#[path = "../tests/common/mod.rs"]
+mod common;
+use common::canvas_png;
+
 struct Options {
     artifacts: PathBuf,
     run: String,
@@ -47,20 +52,6 @@ fn options() -> Options {
         i += 2;
     }
     o
-}
-
-/// A 280×280 PNG of a test digit drawn as a user would on the canvas: black ink on white.
-fn canvas_png(pixels: &[u8]) -> Vec<u8> {
-    let img = image::GrayImage::from_fn(280, 280, |x, y| {
-        image::Luma([255 - pixels[(y / 10 * 28 + x / 10) as usize]])
-    });
-    let mut bytes = Vec::new();
-    img.write_to(
-        &mut std::io::Cursor::new(&mut bytes),
-        image::ImageFormat::Png,
-    )
-    .expect("encode PNG");
-    bytes
 }
 
 /// One keep-alive request: status and body.

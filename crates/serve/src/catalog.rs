@@ -35,34 +35,11 @@ pub struct RunSummary {
 pub struct RunDetail {
     #[serde(flatten)]
     pub summary: RunSummary,
-    pub epochs: Vec<EpochJson>,
+    /// Accuracies as fractions, seconds per epoch and per training pass.
+    pub epochs: Vec<EpochRecord>,
     /// The figure files the run has, by file name.
     pub figures: Vec<&'static str>,
     pub config: Option<String>,
-}
-
-/// One epoch, accuracies as fractions.
-#[derive(Clone, Debug, Serialize)]
-pub struct EpochJson {
-    pub epoch: usize,
-    pub train_loss: f64,
-    pub train_acc: f64,
-    pub valid_loss: f64,
-    pub valid_acc: f64,
-    pub seconds: f64,
-}
-
-impl From<&EpochRecord> for EpochJson {
-    fn from(r: &EpochRecord) -> Self {
-        Self {
-            epoch: r.epoch,
-            train_loss: r.train_loss,
-            train_acc: r.train_acc,
-            valid_loss: r.valid_loss,
-            valid_acc: r.valid_acc,
-            seconds: r.seconds,
-        }
-    }
 }
 
 /// The run directory called `name` directly under `artifacts`, if `name` is a plain name of an
@@ -185,10 +162,9 @@ fn model_name(model: &mnist_models::ModelConfig) -> String {
 /// The run's summary, epochs, present figures and config.
 pub fn detail(run: &RunDir) -> RunDetail {
     let summary = summarize(run);
-    let epochs = run.epochs().unwrap_or_default();
     RunDetail {
         summary,
-        epochs: epochs.iter().map(EpochJson::from).collect(),
+        epochs: run.epochs().unwrap_or_default(),
         figures: Figure::ALL
             .iter()
             .filter(|f| run.figure(**f).is_file())

@@ -79,16 +79,6 @@ fn error_of(v: &Value) -> &str {
         .unwrap_or_else(|| panic!("no error message in {v}"))
 }
 
-fn png(img: &image::GrayImage) -> Vec<u8> {
-    let mut bytes = Vec::new();
-    img.write_to(
-        &mut std::io::Cursor::new(&mut bytes),
-        image::ImageFormat::Png,
-    )
-    .unwrap();
-    bytes
-}
-
 #[test]
 fn the_api_answers_good_and_bad_requests_and_follows_the_runs() {
     let dir = tempfile::tempdir().unwrap();
@@ -174,8 +164,8 @@ fn the_api_answers_good_and_bad_requests_and_follows_the_runs() {
     assert_eq!(by_rows["prepared"].as_array().unwrap().len(), 784);
 
     // --- bad input: 400 with a reason, 404, 413; the server goes on answering ---
-    let blank = png(&image::GrayImage::from_pixel(280, 280, image::Luma([255])));
-    let too_wide = png(&image::GrayImage::from_pixel(10_001, 1, image::Luma([0])));
+    let blank = common::png(&image::GrayImage::from_pixel(280, 280, image::Luma([255])));
+    let too_wide = common::png(&image::GrayImage::from_pixel(10_001, 1, image::Luma([0])));
     let big = vec![0u8; mnist_serve::MAX_BODY + 1];
     let cases: [(&str, &str, &[u8], u16, &str); 9] = [
         (

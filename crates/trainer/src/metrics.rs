@@ -7,8 +7,10 @@
 
 use std::fmt::Write as _;
 
+use serde::Serialize;
+
 /// One finished epoch.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct EpochRecord {
     pub epoch: usize,
     pub train_loss: f64,

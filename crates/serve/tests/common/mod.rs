@@ -57,9 +57,13 @@ pub fn start_server(artifacts: &Path) -> SocketAddr {
 /// A 280×280 PNG of test image `pixels` (28×28, ink bright on dark) drawn as a user would on
 /// the canvas: black ink on white, scaled 10×.
 pub fn canvas_png(pixels: &[u8]) -> Vec<u8> {
-    let img = image::GrayImage::from_fn(280, 280, |x, y| {
+    png(&image::GrayImage::from_fn(280, 280, |x, y| {
         image::Luma([255 - pixels[(y / 10 * 28 + x / 10) as usize]])
-    });
+    }))
+}
+
+/// `img` encoded as PNG.
+pub fn png(img: &image::GrayImage) -> Vec<u8> {
     let mut bytes = Vec::new();
     img.write_to(
         &mut std::io::Cursor::new(&mut bytes),
