@@ -23,7 +23,7 @@ fn main() {
     let loader =
         MnistLoader::new(Arc::new(data.train), plan.batch_size(), &ad).shuffle(plan.seed());
     let mut model = Model::new(&model, plan.seed(), &ad);
-    let mut optim = optimizer.init();
+    let mut optim = optimizer.init(&backend);
     for epoch in 0..2 {
         let (mut t_batch, mut t_fwd, mut t_bwd, mut t_opt, mut t_read) = (0.0, 0.0, 0.0, 0.0, 0.0);
         let start = Instant::now();

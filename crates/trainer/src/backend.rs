@@ -25,6 +25,12 @@ impl Backend {
     pub fn describe(&self) -> String {
         format!("{} ({:?})", self.name, self.device)
     }
+
+    /// Whether its tensors live in host memory (the CPU backends), so that reading them into a
+    /// slice costs nothing (`adam::FusedAdam` relies on it).
+    pub fn host_memory(&self) -> bool {
+        matches!(self.name, "flex" | "ndarray")
+    }
 }
 
 /// Every backend this binary was built with, in order of preference: the first is the default.

@@ -37,7 +37,7 @@ pub(crate) fn train(
     model: ModelConfig,
     optimizer: Optimizer,
 ) -> Result<(Vec<EpochRecord>, Model), Error> {
-    let (plan, run, device) = (session.plan, session.run, session.device);
+    let (plan, run, device) = (session.plan, session.run, &session.backend.device);
     let train_loader = session.train_loader();
     let valid_loader = MnistLoader::new(session.test, EVAL_BATCH, device);
     let train_loader: Arc<dyn DataLoader<MnistBatch>> = Arc::new(train_loader);
@@ -61,7 +61,11 @@ pub(crate) fn train(
     if session.resume_from > 0 {
         training = training.checkpoint(session.resume_from);
     }
-    let result = training.launch(Learner::new(initial, optimizer.init(), optimizer.lr()));
+    let result = training.launch(Learner::new(
+        initial,
+        optimizer.init(session.backend),
+        optimizer.lr(),
+    ));
     if let Some(e) = &result.error {
         return Err(Error::Training(e.to_string()));
     }

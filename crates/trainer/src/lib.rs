@@ -4,6 +4,7 @@
 //!
 //! Nothing here prints: training reports to a [`observer::TrainObserver`] the caller passes in.
 
+pub mod adam;
 pub mod backend;
 pub mod bench;
 pub mod compare;

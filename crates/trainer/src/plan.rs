@@ -11,6 +11,8 @@ use std::path::{Component, Path, PathBuf};
 use mnist_models::ModelConfig;
 
 use crate::Error;
+use crate::adam::{AdamHyper, FusedAdam};
+use crate::backend::Backend;
 use crate::config::{OptimizerConfig, RunConfig, TrainerKind, defaults};
 
 /// A validated run.
@@ -102,9 +104,10 @@ impl Optimizer {
         }
     }
 
-    /// burn's optimizer for this table.
-    pub fn init(&self) -> burn::optim::ModuleOptimizer {
-        use burn::optim::{AdamConfig, SgdConfig, momentum::MomentumConfig};
+    /// The optimizer for this table on `backend`. Adam is [`FusedAdam`]: one pass over memory per
+    /// parameter on the CPU backends, burn's own Adam elsewhere, the same results either way.
+    pub fn init(&self, backend: &Backend) -> burn::optim::ModuleOptimizer {
+        use burn::optim::{SgdConfig, momentum::MomentumConfig};
         match self.0 {
             OptimizerConfig::Sgd { momentum, .. } => {
                 let config = SgdConfig::new();
@@ -125,11 +128,14 @@ impl Optimizer {
                 beta2,
                 epsilon,
                 ..
-            } => AdamConfig::new()
-                .with_beta_1(beta1)
-                .with_beta_2(beta2)
-                .with_epsilon(epsilon)
-                .init(),
+            } => {
+                let hyper = AdamHyper {
+                    beta_1: beta1,
+                    beta_2: beta2,
+                    epsilon,
+                };
+                FusedAdam::new(hyper, backend.host_memory()).into()
+            }
         }
     }
 

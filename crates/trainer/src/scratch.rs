@@ -36,7 +36,7 @@ pub(crate) fn train(
     let (plan, run, device, resume_from) = (
         session.plan,
         session.run,
-        session.device,
+        &session.backend.device,
         session.resume_from,
     );
     let (test, mut recorder) = (session.test, session.recorder);

@@ -7,6 +7,7 @@ use burn::prelude::Device;
 use mnist_data::{MnistLoader, Split};
 
 use crate::Error;
+use crate::backend::Backend;
 use crate::metrics::{EpochRecord, IterationRecord};
 use crate::observer::Observer;
 use crate::plan::Plan;
@@ -20,14 +21,19 @@ pub(crate) struct Session<'a> {
     pub test: Arc<Split>,
     /// Epochs already done: training starts with epoch `resume_from + 1`.
     pub resume_from: usize,
-    pub device: &'a Device,
+    pub backend: &'a Backend,
     pub recorder: Recorder,
 }
 
 impl Session<'_> {
     /// The training set's loader, serving epoch `resume_from + 1` first.
     pub fn train_loader(&self) -> MnistLoader {
-        train_loader(self.plan, self.train.clone(), self.resume_from, self.device)
+        train_loader(
+            self.plan,
+            self.train.clone(),
+            self.resume_from,
+            &self.backend.device,
+        )
     }
 }
 

@@ -3,7 +3,6 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use burn::prelude::Device;
 use mnist_data::Split;
 use mnist_models::{Model, ModelConfig};
 
@@ -62,7 +61,7 @@ pub fn train(
 ) -> Result<TrainOutcome, Error> {
     let plan = &request.plan;
     let run = RunDir::new(plan.artifacts().join(&request.name));
-    let resume_from = prepare(&run, request, &backend.device, &observer)?;
+    let resume_from = prepare(&run, request, backend, &observer)?;
     // Load the data before writing anything, so a bad data path costs nothing.
     let data = mnist_data::load(Some(plan.data()))?;
     run.create()?;
@@ -88,7 +87,7 @@ pub fn train(
         train: train.clone(),
         test: test.clone(),
         resume_from,
-        device: &backend.device,
+        backend,
         recorder,
     };
     let (epochs, model) = match *plan.trainer() {
@@ -110,7 +109,7 @@ pub fn train(
 fn prepare(
     run: &RunDir,
     request: &TrainRequest,
-    device: &Device,
+    backend: &Backend,
     observer: &Observer,
 ) -> Result<usize, Error> {
     if let Some(pid) = run.training_pid() {
@@ -133,7 +132,7 @@ fn prepare(
                  with its own configuration (pass the same file, or start a new run with --name)",
             ));
         }
-        return resume_point(run, &request.plan, device, observer);
+        return resume_point(run, &request.plan, backend, observer);
     }
     if run.exists() {
         if !request.force {
@@ -151,7 +150,7 @@ fn prepare(
 fn resume_point(
     run: &RunDir,
     plan: &Plan,
-    device: &Device,
+    backend: &Backend,
     observer: &Observer,
 ) -> Result<usize, Error> {
     let recorded = recorded_epochs(run)?;
@@ -163,7 +162,7 @@ fn resume_point(
         let why = if epoch > recorded {
             "has no epoch records (the run stopped before writing them)".to_string()
         } else {
-            match checkpoint_loads(run, plan, epoch, device) {
+            match checkpoint_loads(run, plan, epoch, backend) {
                 Ok(()) => return Ok(epoch),
                 Err(why) => format!("cannot be loaded ({why})"),
             }
@@ -194,14 +193,14 @@ fn checkpoint_loads(
     run: &RunDir,
     plan: &Plan,
     epoch: usize,
-    device: &Device,
+    backend: &Backend,
 ) -> Result<(), String> {
-    run.load_model(plan, Weights::Checkpoint(epoch), device)
+    run.load_model(plan, Weights::Checkpoint(epoch), &backend.device)
         .map_err(|e| e.to_string())?;
     if let Trainer::Learner { optimizer, .. } = plan.trainer() {
         let file = run.checkpoint_file(CheckpointPart::Optimizer, epoch);
         optimizer
-            .init()
+            .init(backend)
             .load(&file)
             .map_err(|e| format!("{}: {e}", file.display()))?;
     }
