@@ -1,6 +1,10 @@
 //! Where an MLP epoch goes: the same batches through a bare autodiff + Adam loop, without the
-//! Learner, split into forward, backward and optimizer time.
-use std::path::Path;
+//! Learner, split into batch assembly, forward, backward, optimizer and metric reads.
+//!
+//! Each part is timed per step; the report gives the epoch's total and the median step × steps,
+//! which a busy neighbour on a shared machine disturbs far less than the total.
+//! `cargo run --release -p mnist-trainer --example step_profile [-- CONFIG]`
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -8,11 +12,17 @@ use burn::data::dataloader::DataLoader;
 use burn::optim::GradientsParams;
 use mnist_data::MnistLoader;
 use mnist_models::{Model, loss_and_logits};
+use mnist_trainer::metrics::median;
 use mnist_trainer::plan::{Plan, Trainer};
+
+const PARTS: [&str; 5] = ["batch", "forward", "backward", "optimizer", "metric reads"];
 
 fn main() {
     // The course MLP as configs/mlp.toml describes it, on the default backend.
-    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/mlp.toml");
+    let config = std::env::args().nth(1).map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/mlp.toml"),
+        PathBuf::from,
+    );
     let plan = Plan::load(&config).unwrap();
     let Trainer::Learner { model, optimizer } = *plan.trainer() else {
         panic!("{} trains with the Learner", config.display());
@@ -24,40 +34,53 @@ fn main() {
         MnistLoader::new(Arc::new(data.train), plan.batch_size(), &ad).shuffle(plan.seed());
     let mut model = Model::new(&model, plan.seed(), &ad);
     let mut optim = optimizer.init(&backend);
-    for epoch in 0..2 {
-        let (mut t_batch, mut t_fwd, mut t_bwd, mut t_opt, mut t_read) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    for epoch in 0..3 {
+        let mut times: [Vec<f64>; 5] = Default::default();
         let start = Instant::now();
         let mut it = loader.iter();
         loop {
-            let t = Instant::now();
+            let mut lap = Instant::now();
+            let mut split = |part: usize, times: &mut [Vec<f64>; 5]| {
+                times[part].push(lap.elapsed().as_secs_f64());
+                lap = Instant::now();
+            };
             let Some(batch) = it.next() else { break };
             let batch = batch.unwrap();
-            t_batch += t.elapsed().as_secs_f64();
-            let t = Instant::now();
+            split(0, &mut times);
             let (loss, logits) = loss_and_logits(&model, &batch);
-            t_fwd += t.elapsed().as_secs_f64();
-            let t = Instant::now();
+            split(1, &mut times);
             let grads = GradientsParams::from_grads(loss.backward(), &model);
-            t_bwd += t.elapsed().as_secs_f64();
-            let t = Instant::now();
+            split(2, &mut times);
             model = optim.step(optimizer.lr(), model, grads);
-            t_opt += t.elapsed().as_secs_f64();
-            let t = Instant::now();
-            if std::env::var("READ").is_ok() {
-                let _l = loss.into_scalar::<f32>();
-                let _a = logits
-                    .argmax(1)
-                    .flatten::<1>(0, 1)
-                    .equal(batch.targets)
-                    .int()
-                    .sum()
-                    .into_scalar::<i64>();
-            }
-            t_read += t.elapsed().as_secs_f64();
+            split(3, &mut times);
+            // What the Learner's metrics read each step: the loss and the number right.
+            let _loss = loss.into_scalar::<f32>();
+            let _right = logits
+                .argmax(1)
+                .flatten::<1>(0, 1)
+                .equal(batch.targets)
+                .int()
+                .sum()
+                .into_scalar::<i64>();
+            split(4, &mut times);
         }
+        let steps = times[0].len() as f64;
+        let parts: Vec<String> = PARTS
+            .iter()
+            .zip(&times)
+            .map(|(name, t)| {
+                format!(
+                    "{name} {:.3} ({:.3})",
+                    t.iter().sum::<f64>(),
+                    median(t) * steps
+                )
+            })
+            .collect();
+        let typical: f64 = times.iter().map(|t| median(t) * steps).sum();
         println!(
-            "epoch {epoch}: {:.2} s  (batch {t_batch:.2}, forward {t_fwd:.2}, backward {t_bwd:.2}, optimizer {t_opt:.2}, metric reads {t_read:.2})",
-            start.elapsed().as_secs_f64()
+            "epoch {epoch}: {:.2} s, median step × {steps} = {typical:.2} s; {}",
+            start.elapsed().as_secs_f64(),
+            parts.join(", ")
         );
     }
 }

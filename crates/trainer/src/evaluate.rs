@@ -7,6 +7,8 @@ use burn::prelude::*;
 use mnist_data::{MnistLoader, Split};
 use mnist_models::{Model, loss_and_logits};
 
+use crate::threads::on_compute_pool;
+
 /// Batch size for evaluation: any size gives the same numbers; larger is faster.
 pub const EVAL_BATCH: usize = 500;
 
@@ -30,6 +32,10 @@ impl SplitEvaluation {
 
 /// Mean cross-entropy, number correct and predictions of `model` over `split`.
 pub fn evaluate_split(model: &Model, split: Arc<Split>, device: &Device) -> SplitEvaluation {
+    on_compute_pool(|| evaluate(model, split, device))
+}
+
+fn evaluate(model: &Model, split: Arc<Split>, device: &Device) -> SplitEvaluation {
     let total = split.len();
     let loader = MnistLoader::new(split, EVAL_BATCH, device);
     let mut loss_sum = 0.0;

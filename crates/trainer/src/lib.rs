@@ -26,6 +26,7 @@ pub mod sys;
 /// Test tooling: configs on the fixture data (only with the `fixtures` feature).
 #[cfg(feature = "fixtures")]
 pub mod testing;
+pub mod threads;
 pub mod train;
 
 pub use error::Error;

@@ -13,6 +13,7 @@ use crate::observer::{Observer, RunStart};
 use crate::plan::{Plan, Trainer};
 use crate::rundir::{CheckpointPart, RunDir, RunInfo, Weights};
 use crate::session::{Recorder, Session};
+use crate::threads::on_compute_pool;
 
 /// What `mnist train` was asked to do.
 #[derive(Clone, Debug)]
@@ -91,8 +92,10 @@ pub fn train(
         recorder,
     };
     let (epochs, model) = match *plan.trainer() {
-        Trainer::Learner { model, optimizer } => crate::learner::train(session, model, optimizer)?,
-        Trainer::Scratch { lr } => crate::scratch::train(session, lr)?,
+        Trainer::Learner { model, optimizer } => {
+            on_compute_pool(|| crate::learner::train(session, model, optimizer))?
+        }
+        Trainer::Scratch { lr } => on_compute_pool(|| crate::scratch::train(session, lr))?,
     };
     Ok(TrainOutcome {
         run,
