@@ -14,7 +14,7 @@ use mnist_trainer::backend::{self, Backend};
 use mnist_trainer::plan::{Plan, display_path};
 use mnist_trainer::rundir::{RunDir, Weights};
 use mnist_trainer::train::{self, TrainRequest};
-use mnist_trainer::{Error, bench, gradcheck, info, predict};
+use mnist_trainer::{Error, bench, gradcheck, info, predict, sweep};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -135,6 +135,11 @@ enum Command {
     /// Data load, an epoch of the MLP config through burn's Learner, an epoch of the scratch
     /// linear config, full test-set inference and peak memory, on the data the MLP config names.
     /// Training output goes to a temporary folder that is removed afterwards.
+    ///
+    /// With --sweep: the MLP config's training epoch at hidden 300 / 1000 / 3000 × batch
+    /// 50 / 500, each point in a process of its own (seconds per epoch, peak memory), and with
+    /// --torch the same points in PyTorch (benches/compare/torch_mlp.py); writes sweep.md,
+    /// sweep.csv and the log-log plot sweep.png into --out.
     Bench {
         /// Epochs per training measurement.
         #[arg(long, default_value = "3")]
@@ -148,6 +153,26 @@ enum Command {
         /// The scratch linear config to time.
         #[arg(long, default_value = "configs/linear-scratch.toml")]
         linear_config: PathBuf,
+        /// Sweep the MLP's hidden size and batch instead.
+        #[arg(long, conflicts_with = "point")]
+        sweep: bool,
+        /// With --sweep: a Python that has torch and scipy, to time PyTorch at the same points.
+        #[arg(long, value_name = "PYTHON", requires = "sweep")]
+        torch: Option<PathBuf>,
+        /// With --torch: the PyTorch script.
+        #[arg(
+            long,
+            value_name = "FILE",
+            default_value = "benches/compare/torch_mlp.py"
+        )]
+        torch_script: PathBuf,
+        /// With --sweep: the folder for sweep.md, sweep.csv and sweep.png.
+        #[arg(long, value_name = "DIR", default_value = "bench-sweep")]
+        out: PathBuf,
+        /// One point of a sweep, HIDDENxBATCH: time it in this process and print its timing as
+        /// JSON (what --sweep runs).
+        #[arg(long, value_name = "HIDDENxBATCH", value_parser = parse_point)]
+        point: Option<(NonZeroUsize, NonZeroUsize)>,
     },
     /// Redo a run's figures, confusion matrix and report.html from its saved files.
     Report {
@@ -214,6 +239,18 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `300x50` → (300, 50), for `bench --point`.
+fn parse_point(text: &str) -> Result<(NonZeroUsize, NonZeroUsize), String> {
+    let (hidden, batch) = text
+        .split_once('x')
+        .ok_or_else(|| format!("`{text}` is not HIDDENxBATCH, e.g. 300x50"))?;
+    let positive = |v: &str, what: &str| {
+        v.parse::<NonZeroUsize>()
+            .map_err(|_| format!("{what} `{v}` in `{text}` is not a positive whole number"))
+    };
+    Ok((positive(hidden, "hidden")?, positive(batch, "batch")?))
 }
 
 fn weights(checkpoint: Option<usize>) -> Weights {
@@ -290,15 +327,54 @@ fn execute(command: Command, backend: &Backend) -> Result<(), Error> {
             repeats,
             mlp_config,
             linear_config,
+            sweep,
+            torch,
+            torch_script,
+            out,
+            point,
         } => {
-            let request = bench::BenchRequest {
-                epochs,
-                mlp: Plan::load(&mlp_config)?,
-                linear: Plan::load(&linear_config)?,
-                repeats,
-            };
-            let report = bench::bench(&request, backend, Arc::new(console::Console::new()))?;
-            print!("\n{}", report.text());
+            if let Some((hidden, batch)) = point {
+                let plan = Plan::load(&mlp_config)?;
+                let quiet = mnist_trainer::observer::quiet();
+                let timing = sweep::time_point(&plan, hidden, batch, epochs, backend, quiet)?;
+                println!("{}", timing.json());
+            } else if sweep {
+                let exe = std::env::current_exe()
+                    .map_err(|e| Error::Check(format!("cannot find this program's path: {e}")))?;
+                let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+                let request = sweep::Sweep {
+                    config: mlp_config,
+                    epochs,
+                    backend: backend.name,
+                    exe,
+                    torch: torch.map(|python| sweep::Torch {
+                        python,
+                        script: torch_script,
+                        threads,
+                    }),
+                };
+                let rows = sweep::run(&request, |row| {
+                    let torch = row.torch.as_ref().map_or(String::new(), |t| {
+                        format!("   PyTorch {:.2} s/epoch", t.seconds_per_epoch)
+                    });
+                    println!(
+                        "hidden {:>4}  batch {:>3}   project {:.2} s/epoch{torch}",
+                        row.hidden, row.batch, row.ours.seconds_per_epoch
+                    );
+                })?;
+                mnist_report::sweep::write(&rows, &out)?;
+                print!("\n{}", sweep::table(&rows));
+                println!("\nwritten    {}/sweep.{{md,csv,png}}", display_path(&out));
+            } else {
+                let request = bench::BenchRequest {
+                    epochs,
+                    mlp: Plan::load(&mlp_config)?,
+                    linear: Plan::load(&linear_config)?,
+                    repeats,
+                };
+                let report = bench::bench(&request, backend, Arc::new(console::Console::new()))?;
+                print!("\n{}", report.text());
+            }
         }
         Command::Serve { artifacts, addr } => {
             if !addr.ip().is_loopback() {

@@ -6,6 +6,7 @@ pub mod compare;
 pub mod figures;
 pub mod html;
 pub mod stats;
+pub mod sweep;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};

@@ -18,6 +18,16 @@ use mnist_trainer::plan::{Plan, Trainer};
 const PARTS: [&str; 5] = ["batch", "forward", "backward", "optimizer", "metric reads"];
 
 fn main() {
+    // Where `mnist train` runs its loop (`threads::on_compute_pool`); POOL=0 runs it on the main
+    // thread instead, to see what the hand-offs cost.
+    if std::env::var("POOL").is_ok_and(|v| v == "0") {
+        profile();
+    } else {
+        mnist_trainer::threads::on_compute_pool(profile);
+    }
+}
+
+fn profile() {
     // The course MLP as configs/mlp.toml describes it, on the default backend.
     let config = std::env::args().nth(1).map_or_else(
         || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/mlp.toml"),

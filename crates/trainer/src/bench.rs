@@ -52,27 +52,29 @@ pub fn bench(
     backend: &Backend,
     observer: Observer,
 ) -> Result<BenchReport, Error> {
+    in_scratch_dir(|scratch| measure(request, backend, scratch, observer))
+}
+
+/// Runs `work` with a fresh temporary folder for run directories, removed afterwards.
+pub(crate) fn in_scratch_dir<R>(work: impl FnOnce(&Path) -> Result<R, Error>) -> Result<R, Error> {
     let scratch = std::env::temp_dir().join(format!("mnist-bench-{}", std::process::id()));
     std::fs::create_dir_all(&scratch).map_err(|e| Error::io(&scratch, "cannot create", e))?;
-    let result = measure(request, backend, &scratch, observer);
+    let result = work(&scratch);
     let _ = std::fs::remove_dir_all(&scratch);
     result
 }
 
-/// Trains `plan` for the benchmark's epochs into the scratch folder.
-fn timed_run(
+/// Trains `plan` for `epochs` into the scratch folder.
+pub(crate) fn timed_run(
     plan: &Plan,
     name: &str,
-    request: &BenchRequest,
+    epochs: NonZeroUsize,
     scratch: &Path,
     backend: &Backend,
     observer: Observer,
 ) -> Result<TrainOutcome, Error> {
     let request = TrainRequest {
-        plan: plan
-            .clone()
-            .with_epochs(request.epochs)
-            .with_artifacts(scratch),
+        plan: plan.clone().with_epochs(epochs).with_artifacts(scratch),
         name: name.to_string(),
         resume: false,
         force: true,
@@ -95,7 +97,7 @@ fn measure(
     let mlp = timed_run(
         &request.mlp,
         "mlp",
-        request,
+        request.epochs,
         scratch,
         backend,
         observer.clone(),
@@ -103,7 +105,7 @@ fn measure(
     let linear = timed_run(
         &request.linear,
         "linear",
-        request,
+        request.epochs,
         scratch,
         backend,
         observer,

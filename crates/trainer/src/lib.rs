@@ -22,6 +22,7 @@ pub mod predict;
 pub mod rundir;
 mod scratch;
 mod session;
+pub mod sweep;
 pub mod sys;
 /// Test tooling: configs on the fixture data (only with the `fixtures` feature).
 #[cfg(feature = "fixtures")]

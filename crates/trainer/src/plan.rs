@@ -298,6 +298,24 @@ impl Plan {
         self
     }
 
+    /// The same MLP run with `hidden` units and batches of `batch` (the benchmark's sweep); an
+    /// error for a run that does not train an MLP.
+    pub fn with_mlp_shape(
+        mut self,
+        hidden: NonZeroUsize,
+        batch: NonZeroUsize,
+    ) -> Result<Self, String> {
+        match &mut self.trainer {
+            Trainer::Learner {
+                model: ModelConfig::Mlp { hidden: h, .. },
+                ..
+            } => *h = hidden.get(),
+            _ => return Err(format!("the run trains {:?}, not an MLP", self.model())),
+        }
+        self.batch_size = batch;
+        Ok(self)
+    }
+
     /// `batch 50, Adam lr 0.001` for tables and logs.
     pub fn describe_training(&self) -> String {
         format!(

@@ -3,6 +3,7 @@
 //! sizes and constants; drawing helpers in `draw`,
 //! line charts in `chart`.
 
+pub mod bench;
 mod chart;
 pub mod compare;
 pub mod course;
