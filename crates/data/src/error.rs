@@ -34,6 +34,8 @@ pub enum ErrorKind {
         lfs_pointer: bool,
     },
     Idx(String),
+    /// One file of an IDX set given where its folder was expected.
+    IdxFile,
     NotFound(String),
 }
 
@@ -57,6 +59,15 @@ impl fmt::Display for DataError {
             ErrorKind::Io(e) => write!(f, "cannot read: {e}"),
             ErrorKind::Empty => write!(f, "file is empty (0 bytes)"),
             ErrorKind::NotMat(why) => write!(f, "not a MAT v5 file: {why}"),
+            ErrorKind::IdxFile => {
+                let folder = self.path.parent().filter(|p| !p.as_os_str().is_empty());
+                write!(
+                    f,
+                    "this is one file of an IDX set; pass the folder that holds all four \
+                     (--data {})",
+                    folder.map_or_else(|| ".".to_string(), |p| p.display().to_string())
+                )
+            }
             ErrorKind::MatV73 => write!(
                 f,
                 "MAT v7.3 (HDF5) file, which this reader does not support; \

@@ -22,6 +22,21 @@ pub(crate) const LABELS_HEADER: usize = 8;
 pub const TRAIN_FILES: (&str, &str) = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte");
 pub const TEST_FILES: (&str, &str) = ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte");
 
+/// Whether `bytes` (a whole file, raw or gzipped) begin like one of the IDX files: a user who
+/// passes one file of the set instead of its folder is told so, not that it is no MAT file.
+pub(crate) fn looks_like_idx_file(bytes: &[u8]) -> bool {
+    let mut magic = [0u8; 4];
+    let read = if bytes.starts_with(&GZIP_MAGIC) {
+        GzDecoder::new(bytes).read_exact(&mut magic).is_ok()
+    } else {
+        bytes.get(..4).map(|b| magic.copy_from_slice(b)).is_some()
+    };
+    read && [IMAGES_MAGIC, LABELS_MAGIC].contains(&u32::from_be_bytes(magic))
+}
+
+/// The first two bytes of every gzip stream (RFC 1952, section 2.3.1).
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
 /// Loads both splits from a folder of IDX files.
 pub fn load(dir: &Path) -> Result<(Split, Split)> {
     let train = load_split(dir, TRAIN_FILES)?;

@@ -176,6 +176,9 @@ pub fn load(path: Option<&Path>) -> Result<Mnist> {
         if is_default {
             verify_sha256(&path, &bytes, DEFAULT_MAT_SHA256)?;
         }
+        if idx::looks_like_idx_file(&bytes) {
+            return Err(DataError::new(&path, ErrorKind::IdxFile));
+        }
         let (train, test) = mat::parse(&path, &bytes)?;
         (train, test, Format::Mat, is_default)
     };

@@ -268,3 +268,38 @@ fn missing_path() {
     let path = Path::new("/nonexistent/mnist.mat");
     assert_names_file(&load_err(path), path, "not found");
 }
+
+#[test]
+fn one_file_of_an_idx_set_is_recognised_and_its_folder_suggested() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = fixtures().join("mnist-idx");
+    for entry in std::fs::read_dir(&folder).unwrap() {
+        let gz = entry.unwrap().path();
+        // Gzipped as in the set, and unpacked: both are IDX files.
+        let raw = dir.path().join(gz.file_stem().unwrap());
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(
+            &mut flate2::read::GzDecoder::new(std::fs::File::open(&gz).unwrap()),
+            &mut bytes,
+        )
+        .unwrap();
+        std::fs::write(&raw, bytes).unwrap();
+        for (file, parent) in [(&gz, &folder), (&raw, &dir.path().to_path_buf())] {
+            let e = load_err(file);
+            assert!(matches!(e.kind, ErrorKind::IdxFile), "{e}");
+            let text = e.to_string();
+            assert!(text.starts_with(&file.display().to_string()), "{text}");
+            assert!(
+                text.contains(&format!(
+                    "pass the folder that holds all four (--data {})",
+                    parent.display()
+                )),
+                "{text}"
+            );
+        }
+    }
+    // Anything else that is not a MAT file is still called that.
+    let other = dir.path().join("notes.txt");
+    std::fs::write(&other, b"\x00\x00\x08\x07 not an IDX magic").unwrap();
+    assert!(matches!(load_err(&other).kind, ErrorKind::NotMat(_)));
+}
