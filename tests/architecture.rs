@@ -270,6 +270,7 @@ fn only_rundir_spells_the_run_directory_file_names() {
         "confusion.png",
         "weights.png",
         "hidden_units.png",
+        "nll_vs_updates.png",
     ];
     let pieces = ["-{epoch}.bpk", "epoch-{", "confusion-", "model-", "optim-"];
     let owner = repo().join("crates/trainer/src/rundir.rs");

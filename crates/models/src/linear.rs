@@ -52,6 +52,17 @@ pub struct HandGradient {
     pub gradient: Tensor<2>,
 }
 
+impl HandGradient {
+    /// How many of the 7,850 weights this step changes: the non-zero entries of the gradient
+    /// (the course's `count_nonzero(avg_derivative)`). A pixel's row moves only if some image of
+    /// the batch has ink there; the bias row always moves.
+    pub fn weights_updated(&self) -> usize {
+        let data = self.gradient.to_data().convert::<f32>();
+        let values = data.as_slice::<f32>().expect("converted to f32");
+        values.iter().filter(|&&g| g != 0.0).count()
+    }
+}
+
 /// Softmax cross-entropy and its gradient for weights `w` (`[785, 10]`, bias row 0), written out
 /// by hand on the plain backend, no autodiff, vectorised over the batch:
 ///

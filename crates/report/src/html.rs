@@ -65,6 +65,10 @@ fn caption(figure: Figure) -> &'static str {
             "For each digit, the input weights of the hidden unit with the largest weight into it."
         }
         Figure::Samples => "Ten training images of each digit.",
+        Figure::NllVsUpdates => {
+            "The course's Figure 6: each training step's NLL of the correct class against the \
+             number of weights it changed, coloured from the first iteration to the last."
+        }
     }
 }
 

@@ -69,6 +69,8 @@ pub fn write_outputs(
         &run.figure(Figure::TrainingCurves),
     )?;
     figures::run::epoch_curves(&epochs, &run.figure(Figure::Epochs))?;
+    // Only the scratch trainer counts the weights each step changes.
+    figures::updates::nll_vs_updates(&iterations, &run.figure(Figure::NllVsUpdates))?;
     match model {
         Model::Linear(linear) => {
             course::linear_weights(&linear.weights_vec(), &run.figure(Figure::Weights))?

@@ -141,9 +141,40 @@ pub fn strongest_hidden_units(output_weights: &[f32], hidden: usize) -> Vec<(usi
         .collect()
 }
 
+/// Pearson's correlation coefficient of paired samples (NaN when either side is constant or
+/// there are fewer than two pairs).
+pub fn pearson(xs: &[f64], ys: &[f64]) -> f64 {
+    let n = xs.len().min(ys.len());
+    if n < 2 {
+        return f64::NAN;
+    }
+    let mean = |v: &[f64]| v[..n].iter().sum::<f64>() / n as f64;
+    let (mx, my) = (mean(xs), mean(ys));
+    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
+    for (x, y) in xs[..n].iter().zip(&ys[..n]) {
+        let (dx, dy) = (x - mx, y - my);
+        sxy += dx * dy;
+        sxx += dx * dx;
+        syy += dy * dy;
+    }
+    sxy / (sxx * syy).sqrt()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pearson_of_lines_noise_and_constants() {
+        let xs = [1.0, 2.0, 3.0, 4.0];
+        assert!((pearson(&xs, &[2.0, 4.0, 6.0, 8.0]) - 1.0).abs() < 1e-12);
+        assert!((pearson(&xs, &[8.0, 6.0, 4.0, 2.0]) + 1.0).abs() < 1e-12);
+        // By hand: x̄ = 2.5, ȳ = 2; Σdx·dy = 2, Σdx² = 5, Σdy² = 4 → 2 / √20.
+        let r = pearson(&xs, &[1.0, 3.0, 1.0, 3.0]);
+        assert!((r - 2.0 / 20f64.sqrt()).abs() < 1e-12, "{r}");
+        assert!(pearson(&xs, &[5.0; 4]).is_nan());
+        assert!(pearson(&[1.0], &[1.0]).is_nan());
+    }
 
     #[test]
     fn per_class_tells_recall_from_precision() {

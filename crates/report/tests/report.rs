@@ -4,6 +4,7 @@ use std::path::Path;
 
 use mnist_report::figures::course::{CURVES_SIZE, PREDICTIONS_SIZE, SAMPLES_SIZE, WEIGHTS_SIZE};
 use mnist_report::figures::run::{CONFUSION_SIZE, EPOCHS_SIZE};
+use mnist_report::figures::updates::NLL_VS_UPDATES_SIZE;
 use mnist_trainer::backend::default_backend;
 use mnist_trainer::observer::quiet;
 use mnist_trainer::rundir::{Figure, RunDir, Weights};
@@ -69,13 +70,18 @@ fn every_run_gets_its_figures_confusion_matrix_and_report() {
         (Figure::Epochs, EPOCHS_SIZE),
         (Figure::Confusion, CONFUSION_SIZE),
     ];
-    for (run, own) in [
-        (&linear.run, (Figure::Weights, WEIGHTS_SIZE)),
-        (&mlp.run, (Figure::HiddenUnits, WEIGHTS_SIZE)),
-    ] {
-        for (figure, size) in common.iter().chain([&own]) {
+    let linear_own = vec![
+        (Figure::Weights, WEIGHTS_SIZE),
+        (Figure::NllVsUpdates, NLL_VS_UPDATES_SIZE),
+    ];
+    let mlp_own = vec![(Figure::HiddenUnits, WEIGHTS_SIZE)];
+    for (run, own) in [(&linear.run, linear_own), (&mlp.run, mlp_own)] {
+        for (figure, size) in common.iter().chain(&own) {
             assert_figure(&run.figure(*figure), *size);
         }
+        // Only the scratch trainer counts the weights a step changes.
+        let counted = own.iter().any(|(f, _)| *f == Figure::NllVsUpdates);
+        assert_eq!(run.figure(Figure::NllVsUpdates).exists(), counted);
         // 100 fixture test images: two test batches of 50.
         let batches = std::fs::read_to_string(run.test_batches_csv()).unwrap();
         assert_eq!(batches.lines().count(), 3, "{batches}");
@@ -106,7 +112,7 @@ fn every_run_gets_its_figures_confusion_matrix_and_report() {
                 "report.html references missing {r}"
             );
         }
-        for (figure, _) in common.iter().chain([&own]) {
+        for (figure, _) in common.iter().chain(&own) {
             assert!(
                 refs.iter().any(|r| r == figure.file_name()),
                 "{figure:?} not in the report"

@@ -211,6 +211,11 @@ impl TrainingProgressLogger for Bridge {
             .batch_loss
             .drain(..)
             .zip(self.batch_acc.drain(..))
+            .map(|(loss, accuracy)| BatchResult {
+                loss,
+                accuracy,
+                weights_updated: None,
+            })
             .collect();
         let done = self
             .recorder

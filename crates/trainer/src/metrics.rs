@@ -31,12 +31,18 @@ pub struct IterationRecord {
     pub epoch: usize,
     /// 1-based, counted over the whole run.
     pub iteration: usize,
+    /// Mean cross-entropy of the batch: the mean NLL of the correct class.
     pub loss: f64,
     pub accuracy: f64,
+    /// How many weights the step changed (the scratch trainer counts them; `None` for the
+    /// Learner).
+    pub weights_updated: Option<usize>,
 }
 
 const EPOCHS_HEADER: &str = "epoch,train_loss,train_acc,valid_loss,valid_acc,seconds,train_seconds";
-pub const METRICS_HEADER: &str = "scope,epoch,iteration,split,loss,accuracy";
+pub const METRICS_HEADER: &str = "scope,epoch,iteration,split,loss,accuracy,weights_updated";
+/// The header of runs written before `weights_updated` was recorded: still read.
+const METRICS_HEADER_V1: &str = "scope,epoch,iteration,split,loss,accuracy";
 
 /// The text of `epochs.csv`.
 pub fn epochs_csv(records: &[EpochRecord]) -> String {
@@ -92,12 +98,13 @@ pub fn metrics_csv(epochs: &[EpochRecord], iterations: &[IterationRecord]) -> St
             r.valid_loss,
             r.valid_acc,
         );
-        let _ = writeln!(text, "epoch,{e},,train,{tl},{ta}");
-        let _ = writeln!(text, "epoch,{e},,valid,{vl},{va}");
+        let _ = writeln!(text, "epoch,{e},,train,{tl},{ta},");
+        let _ = writeln!(text, "epoch,{e},,valid,{vl},{va},");
     }
     for it in iterations {
         let (e, i, l, a) = (it.epoch, it.iteration, it.loss, it.accuracy);
-        let _ = writeln!(text, "iteration,{e},{i},train,{l},{a}");
+        let u = it.weights_updated.map_or(String::new(), |u| u.to_string());
+        let _ = writeln!(text, "iteration,{e},{i},train,{l},{a},{u}");
     }
     text
 }
@@ -105,11 +112,15 @@ pub fn metrics_csv(epochs: &[EpochRecord], iterations: &[IterationRecord]) -> St
 /// The iteration rows of `metrics.csv` text; the error names the line.
 pub fn parse_iterations(text: &str) -> Result<Vec<IterationRecord>, String> {
     let mut out = Vec::new();
+    // Fields after `iteration,`: 5, or 6 with `weights_updated`.
+    let mut columns = 0;
     for (n, line) in text.lines().enumerate() {
         if n == 0 {
-            if line != METRICS_HEADER {
-                return Err(format!("line 1 is not `{METRICS_HEADER}`"));
-            }
+            columns = match line {
+                METRICS_HEADER => 6,
+                METRICS_HEADER_V1 => 5,
+                _ => return Err(format!("line 1 is not `{METRICS_HEADER}`")),
+            };
             continue;
         }
         let Some(rest) = line.strip_prefix("iteration,") else {
@@ -117,14 +128,19 @@ pub fn parse_iterations(text: &str) -> Result<Vec<IterationRecord>, String> {
         };
         let bad = || format!("line {} is not an iteration row", n + 1);
         let f: Vec<&str> = rest.split(',').collect();
-        if f.len() != 5 || f[2] != "train" {
+        if f.len() != columns || f[2] != "train" {
             return Err(bad());
         }
+        let weights_updated = match f.get(5) {
+            None | Some(&"") => None,
+            Some(u) => Some(u.parse().map_err(|_| bad())?),
+        };
         out.push(IterationRecord {
             epoch: f[0].parse().map_err(|_| bad())?,
             iteration: f[1].parse().map_err(|_| bad())?,
             loss: f[3].parse().map_err(|_| bad())?,
             accuracy: f[4].parse().map_err(|_| bad())?,
+            weights_updated,
         });
     }
     Ok(out)
@@ -189,6 +205,7 @@ mod tests {
                 iteration: i,
                 loss: 1.0 / i as f64,
                 accuracy: i as f64 / 50.0,
+                weights_updated: (i % 2 == 0).then_some(7000 + i),
             })
             .collect();
         let text = metrics_csv(&epochs, &iterations);

@@ -94,12 +94,14 @@ pub enum Figure {
     Confusion,
     Weights,
     HiddenUnits,
+    NllVsUpdates,
 }
 
 impl Figure {
-    pub const ALL: [Figure; 7] = [
+    pub const ALL: [Figure; 8] = [
         Figure::Epochs,
         Figure::TrainingCurves,
+        Figure::NllVsUpdates,
         Figure::Confusion,
         Figure::Predictions,
         Figure::Weights,
@@ -117,6 +119,7 @@ impl Figure {
             Figure::Confusion => "confusion.png",
             Figure::Weights => "weights.png",
             Figure::HiddenUnits => "hidden_units.png",
+            Figure::NllVsUpdates => "nll_vs_updates.png",
         }
     }
 }

@@ -65,11 +65,16 @@ pub(crate) fn train(
             let batch = batch.map_err(|e| Error::Training(e.to_string()))?;
             let n = batch.targets.dims()[0];
             let step = model.hand_gradient(batch.images, batch.targets.clone());
+            let weights_updated = step.weights_updated();
             let right = correct(step.probs, batch.targets);
             let batch_loss = step.loss.into_scalar::<f64>();
             model = model.sgd_step(step.gradient, lr.get());
             let batch_acc = right as f64 / n as f64;
-            batches.push((batch_loss, batch_acc));
+            batches.push(BatchResult {
+                loss: batch_loss,
+                accuracy: batch_acc,
+                weights_updated: Some(weights_updated),
+            });
             loss.add(batch_loss, n);
             correct_sum += right;
             done += n;

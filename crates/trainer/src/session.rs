@@ -55,8 +55,14 @@ fn train_loader(
     }
 }
 
-/// One iteration's batch loss and accuracy (fraction), before it is numbered.
-pub(crate) type BatchResult = (f64, f64);
+/// One iteration's results, before it is numbered.
+pub(crate) struct BatchResult {
+    pub loss: f64,
+    /// A fraction.
+    pub accuracy: f64,
+    /// Weights the step changed, where the trainer counts them.
+    pub weights_updated: Option<usize>,
+}
 
 /// The run's epoch and iteration records, written to the run directory as each epoch ends.
 pub(crate) struct Recorder {
@@ -96,12 +102,13 @@ impl Recorder {
         record: EpochRecord,
         batches: &[BatchResult],
     ) -> Result<(), Error> {
-        for &(loss, accuracy) in batches {
+        for batch in batches {
             self.iterations.push(IterationRecord {
                 epoch: record.epoch,
                 iteration: self.iterations.len() + 1,
-                loss,
-                accuracy,
+                loss: batch.loss,
+                accuracy: batch.accuracy,
+                weights_updated: batch.weights_updated,
             });
         }
         self.epochs.push(record);

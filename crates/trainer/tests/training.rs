@@ -10,7 +10,7 @@ use mnist_models::{Model, ModelConfig};
 use mnist_trainer::backend::default_backend;
 use mnist_trainer::compare::{all_close, max_abs_difference};
 use mnist_trainer::config::TrainerKind;
-use mnist_trainer::gradcheck::{Problem, check, compare, hand};
+use mnist_trainer::gradcheck::{Problem, autodiff_gradient, check, compare, hand};
 use mnist_trainer::metrics::{EpochRecord, METRICS_HEADER};
 use mnist_trainer::observer::{Observer, Progress, RunStart, TrainObserver, quiet};
 use mnist_trainer::plan::Plan;
@@ -137,6 +137,8 @@ fn short_training_beats_chance_by_far_and_keeps_its_records() {
             .iter()
             .all(|it| (0.0..=1.0).contains(&it.accuracy))
     );
+    // The Learner does not count the weights a step changes; the scratch trainer does.
+    assert!(iterations.iter().all(|it| it.weights_updated.is_none()));
     let csv = std::fs::read_to_string(run.path().join("metrics.csv")).unwrap();
     assert_eq!(csv.lines().next(), Some(METRICS_HEADER));
     // The mean of an epoch's batch accuracies (equal batches) is the epoch's accuracy.
@@ -348,4 +350,46 @@ fn a_plan_from_a_file_resolves_paths_against_the_file() {
     let root = dir.path().canonicalize().unwrap();
     assert_eq!(plan.artifacts(), root.join("out"));
     assert_eq!(plan.data(), mnist_idx().canonicalize().unwrap());
+}
+
+#[test]
+fn weights_updated_counts_the_non_zero_entries_of_the_gradient() {
+    let device = default_backend().device;
+    let train = mnist_data::load(Some(&mnist_idx())).unwrap().train;
+    let problem = Problem::new(&train, 50, 3, &device);
+    let tensor = |values: &[f32], shape: [usize; 2]| {
+        Tensor::<2>::from_data(TensorData::new(values.to_vec(), shape), &device)
+    };
+    let targets: Vec<i64> = problem.labels.iter().map(|&l| l as i64).collect();
+    let step = mnist_models::hand_gradient(
+        tensor(&problem.w, [785, 10]),
+        tensor(&problem.x, [50, 784]),
+        Tensor::<1, Int>::from_data(TensorData::new(targets, [50]), &device),
+    );
+    let counted = step.weights_updated();
+    // Independently 1: burn's autodiff gradient of the same loss (f64 on the host).
+    let autodiff = autodiff_gradient(&problem.w, &problem.x, &problem.labels, &device);
+    assert_eq!(autodiff.len(), 7850);
+    assert_eq!(counted, autodiff.iter().filter(|&&g| g != 0.0).count());
+    // Independently 2: a pixel's row moves iff some image of the batch has ink there, the bias
+    // row always; each row has 10 weights.
+    let inked = (0..784)
+        .filter(|&j| (0..50).any(|i| problem.x[i * 784 + j] != 0.0))
+        .count();
+    assert_eq!(counted, 10 * (inked + 1));
+    // A real batch leaves the corners blank: fewer than all weights move.
+    assert!(counted < 7850 && counted > 10, "{counted}");
+}
+
+#[test]
+fn the_scratch_trainer_records_the_weights_each_step_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let outcome = train(&TestConfig::scratch().epochs(1), dir.path(), "s", false);
+    let iterations = outcome.run.iterations().unwrap();
+    // 200 fixture images in batches of 20.
+    assert_eq!(iterations.len(), 10);
+    for it in &iterations {
+        let u = it.weights_updated.expect("counted");
+        assert!(u % 10 == 0 && (20..7850).contains(&u), "{it:?}");
+    }
 }

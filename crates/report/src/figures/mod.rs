@@ -9,5 +9,6 @@ pub mod compare;
 pub mod course;
 mod draw;
 pub mod run;
+pub mod updates;
 
 pub use draw::diverging;
