@@ -57,9 +57,12 @@ impl HandGradient {
     /// (the course's `count_nonzero(avg_derivative)`). A pixel's row moves only if some image of
     /// the batch has ink there; the bias row always moves.
     pub fn weights_updated(&self) -> usize {
-        let data = self.gradient.to_data().convert::<f32>();
-        let values = data.as_slice::<f32>().expect("converted to f32");
-        values.iter().filter(|&&g| g != 0.0).count()
+        // Read as stored (f32 here); converting first would copy the 7,850 values once more.
+        let data = self.gradient.to_data();
+        match data.as_slice::<f32>() {
+            Ok(values) => values.iter().filter(|&&g| g != 0.0).count(),
+            Err(_) => data.iter::<f64>().filter(|&g| g != 0.0).count(),
+        }
     }
 }
 

@@ -53,6 +53,7 @@ pub fn nll_vs_updates(iterations: &[IterationRecord], path: &Path) -> Result<boo
         .y_desc("NLL of the correct class (batch mean)")
         .x_label_formatter(&|x| format!("{x:.0}"))
         .y_label_formatter(&|y| format!("{y:.1}"))
+        .light_line_style(WHITE)
         .label_style((FONT, 14).into_font())
         .axis_desc_style((FONT, 16).into_font())
         .draw()
