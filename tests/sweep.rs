@@ -33,6 +33,33 @@ echo "a line of log output first"
 echo "{\"seconds_per_epoch\": $h.$(printf %03d $b), \"accuracy\": 0.5, \"peak_rss_bytes\": 1000000, \"implementation\": \"fake, $e epochs\"}"
 "#;
 
+/// `mnist bench --sweep --epochs 1` on the fixture MLP config into `dir/sweep`, with `script`
+/// (run by `/bin/sh`) standing in for PyTorch's side.
+fn sweep_with_torch_script(dir: &Path, script: &str) -> std::process::Output {
+    let config = mlp_config(dir);
+    let torch = dir.join("torch.sh");
+    std::fs::write(&torch, script).unwrap();
+    let (config, torch, out) = (
+        config.to_str().unwrap().to_string(),
+        torch.to_str().unwrap().to_string(),
+        dir.join("sweep").to_str().unwrap().to_string(),
+    );
+    mnist(&[
+        "bench",
+        "--sweep",
+        "--epochs",
+        "1",
+        "--mlp-config",
+        &config,
+        "--torch",
+        "/bin/sh",
+        "--torch-script",
+        &torch,
+        "--out",
+        &out,
+    ])
+}
+
 fn stdout(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
@@ -86,24 +113,8 @@ fn a_linear_config_cannot_be_swept() {
 #[test]
 fn sweep_runs_every_point_for_both_sides_and_writes_table_csv_and_plot() {
     let dir = tempfile::tempdir().unwrap();
-    let config = mlp_config(dir.path());
-    let fake = dir.path().join("fake_torch.sh");
-    std::fs::write(&fake, FAKE_TORCH).unwrap();
     let out_dir = dir.path().join("sweep");
-    let out = mnist(&[
-        "bench",
-        "--sweep",
-        "--epochs",
-        "1",
-        "--mlp-config",
-        config.to_str().unwrap(),
-        "--torch",
-        "/bin/sh",
-        "--torch-script",
-        fake.to_str().unwrap(),
-        "--out",
-        out_dir.to_str().unwrap(),
-    ]);
+    let out = sweep_with_torch_script(dir.path(), FAKE_TORCH);
     assert!(out.status.success(), "{}", stderr(&out));
     let csv = std::fs::read_to_string(out_dir.join("sweep.csv")).unwrap();
     // The implementation is last and quoted (it may hold commas).
@@ -143,27 +154,12 @@ fn sweep_runs_every_point_for_both_sides_and_writes_table_csv_and_plot() {
 #[test]
 fn a_failing_torch_side_is_reported_with_its_output() {
     let dir = tempfile::tempdir().unwrap();
-    let config = mlp_config(dir.path());
-    let fake = dir.path().join("broken.sh");
-    std::fs::write(&fake, "echo 'ModuleNotFoundError: torch' >&2; exit 1\n").unwrap();
-    let out = mnist(&[
-        "bench",
-        "--sweep",
-        "--epochs",
-        "1",
-        "--mlp-config",
-        config.to_str().unwrap(),
-        "--torch",
-        "/bin/sh",
-        "--torch-script",
-        fake.to_str().unwrap(),
-        "--out",
-        dir.path().join("sweep").to_str().unwrap(),
-    ]);
+    let broken = "echo 'ModuleNotFoundError: torch' >&2; exit 1\n";
+    let out = sweep_with_torch_script(dir.path(), broken);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(err.contains("ModuleNotFoundError: torch"), "{err}");
-    assert!(err.contains("broken.sh"), "{err}");
+    assert!(err.contains("torch.sh"), "{err}");
     assert!(!out_dir_has_files(&dir.path().join("sweep")));
 }
 

@@ -166,6 +166,7 @@ fn every_bad_input_is_an_error_naming_the_file_and_cause() {
             "783-columns" => {
                 matches!(&e.kind, ErrorKind::WrongShape { shape, .. } if shape[1] == 783)
             }
+            "idx-file" => matches!(e.kind, ErrorKind::IdxFile),
             _ => matches!(e.kind, ErrorKind::Idx(_)),
         };
         assert!(expected_kind, "{}: unexpected kind {:?}", case.name, e.kind);

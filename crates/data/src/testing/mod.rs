@@ -56,6 +56,16 @@ pub fn bad_inputs(dir: &Path, fixtures: &Path) -> Vec<BadInput> {
     let mut flipped = full.clone();
     flipped[300..340].iter_mut().for_each(|b| *b ^= 0x5a);
     file("corrupt", &flipped, "corrupt");
+    // One file of an IDX set where its folder belongs.
+    let one = fixtures
+        .join("mnist-idx")
+        .join(format!("{}.gz", idx::TRAIN_FILES.0));
+    out.push(BadInput {
+        name: "idx-file",
+        path: one.clone(),
+        file: one,
+        cause: "pass the folder that holds all four",
+    });
 
     let mut write_vars = |name: &'static str, vars: Vec<MatVar>, cause: &'static str| {
         let path = dir.join(format!("{name}.mat"));
