@@ -95,6 +95,23 @@ fn bad_points_are_refused_in_one_line() {
         assert!(!out.status.success());
         assert!(stderr(&out).contains(says), "{point}: {}", stderr(&out));
     }
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nowhere.py");
+    let out = mnist(&[
+        "bench",
+        "--sweep",
+        "--torch",
+        "python3",
+        "--torch-script",
+        missing.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("no such PyTorch script"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("nowhere.py"), "{}", stderr(&out));
     let out = mnist(&["bench", "--torch", "python3"]);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("--sweep"), "{}", stderr(&out));

@@ -101,6 +101,15 @@ pub fn time_point(
 /// Runs every point, ours then PyTorch's; `each` sees every row as it is done.
 pub fn run(sweep: &Sweep, mut each: impl FnMut(&SweepRow)) -> Result<Vec<SweepRow>, Error> {
     let plan = Plan::load(&sweep.config)?;
+    if let Some(torch) = &sweep.torch
+        && !torch.script.is_file()
+    {
+        return Err(Error::run(
+            &torch.script,
+            "no such PyTorch script (it is benches/compare/torch_mlp.py in the repository: run \
+             from the repository's root or pass --torch-script)",
+        ));
+    }
     let mut rows = Vec::new();
     for hidden in HIDDEN {
         for batch in BATCH {
