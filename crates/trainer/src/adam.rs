@@ -63,14 +63,12 @@ impl Optimizer for FusedAdam {
         grad: Tensor<D>,
         state: Option<Self::State<D>>,
     ) -> (Tensor<D>, Option<Self::State<D>>) {
-        let f32_only = [Some(&tensor), Some(&grad)]
+        let moments = state
+            .iter()
+            .flat_map(|s| [&s.momentum.moment_1, &s.momentum.moment_2]);
+        let f32_only = [&tensor, &grad]
             .into_iter()
-            .chain(
-                state
-                    .iter()
-                    .flat_map(|s| [Some(&s.momentum.moment_1), Some(&s.momentum.moment_2)]),
-            )
-            .flatten()
+            .chain(moments)
             .all(|t| t.dtype() == DType::F32);
         let amsgrad = state
             .as_ref()
