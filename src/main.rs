@@ -14,7 +14,7 @@ use mnist_trainer::backend::{self, Backend};
 use mnist_trainer::plan::{Plan, display_path};
 use mnist_trainer::rundir::{RunDir, Weights};
 use mnist_trainer::train::{self, TrainRequest};
-use mnist_trainer::{Error, bench, gradcheck, info, predict, sweep};
+use mnist_trainer::{Error, bench, export, gradcheck, info, predict, sweep};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -173,6 +173,21 @@ enum Command {
         /// JSON (what --sweep runs).
         #[arg(long, value_name = "HIDDENxBATCH", value_parser = parse_point)]
         point: Option<(NonZeroUsize, NonZeroUsize)>,
+    },
+    /// Write a run's model as ONNX (default: model.onnx in the run directory).
+    ///
+    /// One input, `[batch, 784]` f32 pixels in [0, 1] (row-major 28×28, light ink on dark, as
+    /// the data), one output, `[batch, 10]` logits (apply softmax for probabilities); any batch
+    /// size; weights embedded. burn-onnx's exporter is experimental.
+    Export {
+        /// The run directory, e.g. artifacts/mlp
+        run: PathBuf,
+        /// Export the checkpoint of epoch N instead of the final model.
+        #[arg(long, value_name = "N")]
+        checkpoint: Option<usize>,
+        /// Write here instead.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
     },
     /// Redo a run's figures, confusion matrix and report.html from its saved files.
     Report {
@@ -395,6 +410,24 @@ fn execute(command: Command, backend: &Backend) -> Result<(), Error> {
             let runs: Vec<RunDir> = runs.into_iter().map(RunDir::new).collect();
             mnist_report::compare::write_static(&runs, &out, backend)?;
             println!("compare    {}", display_path(&out));
+        }
+        Command::Export {
+            run,
+            checkpoint,
+            out,
+        } => {
+            let request = export::ExportRequest {
+                run,
+                checkpoint,
+                out,
+            };
+            let done = export::export(&request, backend)?;
+            println!(
+                "export     {} ({} model, {} bytes; input [batch, 784] f32 in [0, 1], output [batch, 10] logits)",
+                display_path(&done.path),
+                done.model,
+                done.bytes
+            );
         }
         Command::Report { run } => {
             let run = RunDir::new(run);

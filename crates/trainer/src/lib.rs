@@ -11,6 +11,7 @@ pub mod compare;
 pub mod config;
 mod error;
 pub mod evaluate;
+pub mod export;
 pub mod fsutil;
 pub mod gradcheck;
 pub mod info;

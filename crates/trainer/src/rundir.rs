@@ -39,6 +39,8 @@ const METRICS: &str = "metrics.csv";
 const TEST_BATCHES: &str = "test_batches.csv";
 const CONFUSION: &str = "confusion";
 const REPORT: &str = "report.html";
+/// The model as ONNX, where `mnist export` writes it by default.
+const ONNX_MODEL: &str = "model.onnx";
 /// Present while a `mnist train` process trains the run: its process id.
 const TRAINING: &str = "training.pid";
 
@@ -410,6 +412,10 @@ impl RunDir {
 
     pub fn report_html(&self) -> PathBuf {
         self.path.join(REPORT)
+    }
+
+    pub fn onnx_file(&self) -> PathBuf {
+        self.path.join(ONNX_MODEL)
     }
 
     /// Writes one of the run's files (a path from this type) atomically.
