@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
 use image::imageops::FilterType;
-use image::{DynamicImage, GrayImage, ImageBuffer, ImageReader, Luma};
+use image::{DynamicImage, GrayImage, ImageBuffer, ImageDecoder, ImageReader, Luma};
 use mnist_data::{IMAGE_PIXELS, IMAGE_SIDE, MnistBatch};
 
 use crate::Error;
@@ -21,6 +21,16 @@ use crate::rundir::{RunDir, Weights};
 /// and the limit stops a hostile header from making the decoder allocate gigabytes.
 pub const MAX_SIDE: u32 = 10_000;
 pub const MAX_PIXELS: u64 = 40_000_000;
+/// Most bytes a decoded image may take: a 40-megapixel RGB photo (3 bytes a pixel) fits; an
+/// RGBA or 16-bit image must be smaller. With the pixel limits this bounds what one decode
+/// holds, whatever the file's header claims (a few kilobytes of PNG can decode to this much).
+pub const MAX_DECODED_BYTES: u64 = MAX_PIXELS * 3;
+/// Preparation works on at most this many pixels. A larger image is first averaged down by the
+/// smallest whole factor that brings it within (each pixel the mean of a k×k block), a strip
+/// at a time, so no full-size float copy of it is ever made. The digit ends up 20×20, so 4
+/// megapixels keeps far more than it needs; images this size or smaller are prepared exactly
+/// as they always were.
+pub const WORK_PIXELS: u64 = 2048 * 2048;
 /// The digit's box inside the 28×28 frame (MNIST's 20×20).
 pub const BOX: u32 = 20;
 /// Levels below this fraction of the background-to-brightest-ink range are set to 0: paper
@@ -91,18 +101,33 @@ fn decode_with<R: std::io::BufRead + std::io::Seek>(
             r
         })
     };
-    let (w, h) = reader()?
-        .into_dimensions()
-        .map_err(|e| format!("cannot decode: {e}"))?;
+    // The header alone: dimensions and what the pixels would take once decoded.
+    let (w, h, color, bytes) = {
+        let decoder = reader()?
+            .into_decoder()
+            .map_err(|e| format!("cannot decode: {e}"))?;
+        let (w, h) = decoder.dimensions();
+        (w, h, decoder.color_type(), decoder.total_bytes())
+    };
     if w > MAX_SIDE || h > MAX_SIDE || w as u64 * h as u64 > MAX_PIXELS {
         return Err(format!(
             "image is {w}×{h}, over the limit of {MAX_SIDE} pixels a side and {} megapixels",
             MAX_PIXELS / 1_000_000
         ));
     }
+    if bytes > MAX_DECODED_BYTES {
+        return Err(format!(
+            "image is {w}×{h} {color:?}: {} MB decoded, over the limit of {} MB; scale it down \
+             or save it as 8-bit RGB or greyscale",
+            bytes.div_ceil(1_000_000),
+            MAX_DECODED_BYTES / 1_000_000
+        ));
+    }
     let mut limits = image::Limits::default();
     limits.max_image_width = Some(MAX_SIDE);
     limits.max_image_height = Some(MAX_SIDE);
+    // The decoded pixels plus a little for the decoder's own buffers.
+    limits.max_alloc = Some(MAX_DECODED_BYTES + 16_000_000);
     let mut reader = reader()?;
     reader.limits(limits);
     reader.decode().map_err(|e| format!("cannot decode: {e}"))
@@ -122,17 +147,10 @@ pub fn prepare_raw(img: &DynamicImage) -> Result<Vec<u8>, String> {
 
 /// MNIST-style preparation; returns 784 pixels, ink bright on dark.
 pub fn prepare(img: &DynamicImage) -> Result<Vec<u8>, String> {
-    let (w, h) = (img.width() as usize, img.height() as usize);
-    // Grey levels in [0, 1], transparent parts as white paper.
-    let rgba = img.to_rgba32f();
-    let mut gray: Vec<f32> = rgba
-        .pixels()
-        .map(|p| {
-            let [r, g, b, a] = p.0;
-            let luma = 0.299 * r + 0.587 * g + 0.114 * b;
-            a * luma + (1.0 - a)
-        })
-        .collect();
+    if img.width() == 0 || img.height() == 0 {
+        return Err(format!("empty image ({}×{})", img.width(), img.height()));
+    }
+    let (mut gray, w, h) = grey_levels(img);
     // The background is what the border mostly is; light background: invert so ink is bright.
     let mut border: Vec<f32> = (0..w)
         .flat_map(|x| [gray[x], gray[(h - 1) * w + x]])
@@ -148,14 +166,12 @@ pub fn prepare(img: &DynamicImage) -> Result<Vec<u8>, String> {
     if brightest - background < 0.1 {
         return Err("blank image: no ink stands out from the background".into());
     }
-    // Background to 0, brightest ink to 1.
-    let level: Vec<f32> = gray
-        .iter()
-        .map(|&v| {
-            let t = ((v - background) / (brightest - background)).clamp(0.0, 1.0);
-            if t < NOISE_FLOOR { 0.0 } else { t }
-        })
-        .collect();
+    // Background to 0, brightest ink to 1 (in place: the grey levels are not needed after).
+    let mut level = gray;
+    level.iter_mut().for_each(|v| {
+        let t = ((*v - background) / (brightest - background)).clamp(0.0, 1.0);
+        *v = if t < NOISE_FLOOR { 0.0 } else { t };
+    });
     // The ink's bounding box.
     let (mut x0, mut y0, mut x1, mut y1) = (w, h, 0, 0);
     for (k, &v) in level.iter().enumerate() {
@@ -204,6 +220,51 @@ pub fn prepare(img: &DynamicImage) -> Result<Vec<u8>, String> {
         out[(oy + y as usize) * IMAGE_SIDE + ox + x as usize] = v;
     }
     Ok(out)
+}
+
+/// The whole factor an image of `w`×`h` is averaged down by before preparation: the smallest
+/// that brings it within [`WORK_PIXELS`] (1 for any image already within).
+pub fn reduction(w: u32, h: u32) -> u32 {
+    (1..)
+        .find(|&k: &u32| u64::from(w.div_ceil(k)) * u64::from(h.div_ceil(k)) <= WORK_PIXELS)
+        .unwrap_or(1)
+}
+
+/// Grey levels in [0, 1] (transparent parts as white paper) of `img` reduced by
+/// [`reduction`], row by row, with the width and height. The image is converted to floats a
+/// strip of rows at a time (the same per-pixel conversion as a whole-image `to_rgba32f`, so an
+/// image that is not reduced gets exactly the levels it always got); a reduced pixel is the
+/// mean of its block (fewer pixels at the right and bottom edges).
+fn grey_levels(img: &DynamicImage) -> (Vec<f32>, usize, usize) {
+    let (w, h) = (img.width(), img.height());
+    let level = |p: &image::Rgba<f32>| {
+        let [r, g, b, a] = p.0;
+        let luma = 0.299 * r + 0.587 * g + 0.114 * b;
+        a * luma + (1.0 - a)
+    };
+    let k = reduction(w, h);
+    let (gw, gh) = (w.div_ceil(k), h.div_ceil(k));
+    let mut gray = Vec::with_capacity(gw as usize * gh as usize);
+    // About 64K pixels (1 MB of floats) per strip when not reducing; one block row otherwise.
+    let strip = if k == 1 { (65_536 / w).max(1) } else { k };
+    let mut sums = vec![0.0f32; gw as usize];
+    for y0 in (0..h).step_by(strip as usize) {
+        let rows = strip.min(h - y0);
+        let floats = img.crop_imm(0, y0, w, rows).to_rgba32f();
+        if k == 1 {
+            gray.extend(floats.pixels().map(level));
+            continue;
+        }
+        sums.fill(0.0);
+        for (x, _, p) in floats.enumerate_pixels() {
+            sums[(x / k) as usize] += level(p);
+        }
+        gray.extend(sums.iter().enumerate().map(|(bx, s)| {
+            let cols = k.min(w - bx as u32 * k);
+            s / (cols * rows) as f32
+        }));
+    }
+    (gray, gw as usize, gh as usize)
 }
 
 /// The 10 probabilities of each prepared image, in one batch.
