@@ -7,7 +7,11 @@
 //! its gradient and both moments once, updates them element by element with the same f32
 //! operations in the same order, and hands the buffers back to the backend (Flex takes them
 //! without a copy). Its state is burn's own [`AdamState`], so checkpoints written by either
-//! optimizer resume with the other. On other devices (wgpu) it is burn's `Adam`.
+//! optimizer resume with the other. On other devices (wgpu) it is burn's `Adam`;
+//! [`FusedAdam::paths`] counts which path each update took, so tests can tell the two apart.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use burn::optim::{Adam, AdamConfig, AdamState, AdaptiveMomentumState, LearningRate, Optimizer};
 use burn::prelude::*;
@@ -33,6 +37,7 @@ pub struct FusedAdam {
     host: bool,
     /// burn's Adam with the same constants: the path for other devices and dtypes.
     reference: Adam,
+    paths: PathCounts,
 }
 
 impl FusedAdam {
@@ -41,7 +46,38 @@ impl FusedAdam {
             hyper,
             host,
             reference: config(hyper).build(),
+            paths: PathCounts::default(),
         }
+    }
+
+    /// The counts of parameter updates by path, shared with this optimizer and its clones (a
+    /// `ModuleOptimizer` made from it included): keep it before handing the optimizer over.
+    pub fn paths(&self) -> PathCounts {
+        self.paths.clone()
+    }
+}
+
+/// How many parameter updates a [`FusedAdam`] made on each path (one relaxed atomic increment
+/// per parameter and step).
+#[derive(Clone, Debug, Default)]
+pub struct PathCounts(Arc<[AtomicU64; 2]>);
+
+impl PathCounts {
+    const FUSED: usize = 0;
+    const REFERENCE: usize = 1;
+
+    /// Updates made by the fused kernel.
+    pub fn fused(&self) -> u64 {
+        self.0[Self::FUSED].load(Ordering::Relaxed)
+    }
+
+    /// Updates handed to burn's `Adam`.
+    pub fn reference(&self) -> u64 {
+        self.0[Self::REFERENCE].load(Ordering::Relaxed)
+    }
+
+    fn count(&self, path: usize) {
+        self.0[path].fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -74,8 +110,10 @@ impl Optimizer for FusedAdam {
             .as_ref()
             .is_some_and(|s| s.momentum.max_moment_2.is_some());
         if !self.host || !f32_only || amsgrad {
+            self.paths.count(PathCounts::REFERENCE);
             return self.reference.step(lr, tensor, grad, state);
         }
+        self.paths.count(PathCounts::FUSED);
         let device = tensor.device();
         let shape = tensor.shape();
         let (time, moments) = match state {
@@ -156,7 +194,22 @@ impl Step {
 }
 
 /// One Adam step over whole buffers, split across threads when they are large.
+///
+/// # Panics
+///
+/// If the four buffers differ in length (a state from a parameter of another shape, say): both
+/// the one-thread and the chunked path would otherwise update only the common prefix.
 fn update(step: Step, param: &mut [f32], grad: &[f32], m: &mut [f32], v: &mut [f32]) {
+    let lengths = [param.len(), grad.len(), m.len(), v.len()];
+    assert!(
+        lengths.iter().all(|&n| n == lengths[0]),
+        "FusedAdam: the parameter has {} elements, its gradient {}, its first moment {} and its \
+         second moment {}; they must be equal",
+        lengths[0],
+        lengths[1],
+        lengths[2],
+        lengths[3],
+    );
     if param.len() <= PARALLEL_CHUNK {
         return kernel(step, param, grad, m, v);
     }
@@ -206,6 +259,7 @@ unsafe fn kernel_avx2(step: Step, param: &mut [f32], grad: &[f32], m: &mut [f32]
 #[inline(always)]
 fn elementwise(step: Step, param: &mut [f32], grad: &[f32], m: &mut [f32], v: &mut [f32]) {
     let n = param.len();
+    // Equal lengths were checked in `update`; re-slicing lets the compiler drop bounds checks.
     let (grad, m, v) = (&grad[..n], &mut m[..n], &mut v[..n]);
     for i in 0..n {
         let g = grad[i];
@@ -215,5 +269,79 @@ fn elementwise(step: Step, param: &mut [f32], grad: &[f32], m: &mut [f32], v: &m
         v[i] = v_i;
         let update = (m_i * step.combined) / (v_i.sqrt() + step.epsilon);
         param[i] -= update * step.lr;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step() -> Step {
+        let hyper = AdamHyper {
+            beta_1: 0.9,
+            beta_2: 0.999,
+            epsilon: 1e-7,
+        };
+        Step::new(hyper, 1, 1e-3)
+    }
+
+    /// `update` on buffers of `n` elements where buffer `odd` (0 param, 1 grad, 2 m, 3 v) has
+    /// `n + delta`; the panic message if it panics.
+    fn mismatch(n: usize, odd: usize, delta: isize) -> Option<String> {
+        let len = |i: usize| {
+            if i == odd {
+                n.checked_add_signed(delta).unwrap()
+            } else {
+                n
+            }
+        };
+        let (mut p, g, mut m, mut v) = (
+            vec![1.0; len(0)],
+            vec![0.5; len(1)],
+            vec![0.0; len(2)],
+            vec![0.0; len(3)],
+        );
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            update(step(), &mut p, &g, &mut m, &mut v)
+        }));
+        caught.err().map(|e| match e.downcast::<String>() {
+            Ok(s) => *s,
+            Err(_) => "a panic without a message".into(),
+        })
+    }
+
+    #[test]
+    fn buffers_of_unequal_lengths_are_refused_on_both_paths() {
+        // One thread (small) and rayon chunks (large, and a multiple of the chunk size so that
+        // the zip of chunks would have stopped silently at a shorter buffer).
+        for n in [10, 4 * PARALLEL_CHUNK] {
+            for odd in 0..4 {
+                for delta in [-1, 1] {
+                    let message = mismatch(n, odd, delta).unwrap_or_else(|| {
+                        panic!("{n} elements, buffer {odd} {delta:+}: no panic")
+                    });
+                    assert!(
+                        message.starts_with("FusedAdam: the parameter has"),
+                        "{n}, {odd}, {delta}: {message}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn buffers_of_equal_lengths_are_updated_everywhere() {
+        for n in [10, 4 * PARALLEL_CHUNK + 3] {
+            let (mut p, g, mut m, mut v) = (vec![1.0; n], vec![0.5; n], vec![0.0; n], vec![0.0; n]);
+            update(step(), &mut p, &g, &mut m, &mut v);
+            assert!(
+                p.iter().all(|&x| x < 1.0),
+                "{n}: a parameter was not updated"
+            );
+            assert!(
+                m.iter().chain(&v).all(|&x| x > 0.0),
+                "{n}: a moment was not updated"
+            );
+        }
     }
 }

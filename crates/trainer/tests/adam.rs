@@ -1,11 +1,12 @@
-//! The fused Adam against burn's: the same parameters after 200 steps on the same batches, and
-//! optimizer states that either one can resume from.
+//! The fused Adam against burn's: the same parameters after 200 steps on the same batches (the
+//! fused kernel made every update, not burn's Adam behind it), optimizer states that either one
+//! can resume from, and a state of the wrong size refused rather than half applied.
 
-use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::optim::{AdamState, AdaptiveMomentumState, GradientsParams, ModuleOptimizer, Optimizer};
 use burn::prelude::*;
 use mnist_data::Split;
 use mnist_models::{Activation, Mlp, Model, ModelConfig, loss_and_logits};
-use mnist_trainer::adam::{self, AdamHyper, FusedAdam};
+use mnist_trainer::adam::{self, AdamHyper, FusedAdam, PathCounts};
 use mnist_trainer::backend::default_backend;
 use mnist_trainer::compare::max_or_nan;
 use mnist_trainer::testing::mnist_idx;
@@ -17,6 +18,8 @@ const KERAS: AdamHyper = AdamHyper {
     epsilon: 1e-7,
 };
 const BATCH: usize = 50;
+/// An MLP's parameter tensors: hidden weight and bias, output weight and bias.
+const TENSORS: u64 = 4;
 
 fn train_split() -> Split {
     mnist_data::load(Some(&mnist_idx())).unwrap().train
@@ -84,8 +87,30 @@ fn burn_adam(hyper: AdamHyper) -> ModuleOptimizer {
     adam::config(hyper).init()
 }
 
+/// A fused Adam on the default backend (Flex, host memory), and its counts of updates by path.
+fn fused_counted(hyper: AdamHyper) -> (ModuleOptimizer, PathCounts) {
+    let backend = default_backend();
+    assert!(
+        backend.host_memory(),
+        "the default backend, {}, is not a host-memory one: the fused path cannot be tested",
+        backend.name
+    );
+    let optim = FusedAdam::new(hyper, true);
+    let paths = optim.paths();
+    (optim.into(), paths)
+}
+
 fn fused(hyper: AdamHyper) -> ModuleOptimizer {
-    FusedAdam::new(hyper, default_backend().host_memory()).into()
+    fused_counted(hyper).0
+}
+
+/// Every one of `steps` steps went through the fused kernel, none through burn's Adam.
+fn assert_all_fused(paths: &PathCounts, steps: u64, what: &str) {
+    assert_eq!(
+        (paths.fused(), paths.reference()),
+        (steps * TENSORS, 0),
+        "{what}: (fused, burn's) updates after {steps} steps of {TENSORS} tensors"
+    );
 }
 
 #[test]
@@ -101,7 +126,10 @@ fn fused_adam_equals_burns_adam_over_200_steps() {
         let start = mlp(7, &device);
         let before = parameters(&start);
         let reference = run(start.clone(), &mut burn_adam(hyper), lr, &split, 0..200);
-        let ours = run(start, &mut fused(hyper), lr, &split, 0..200);
+        let (mut optim, paths) = fused_counted(hyper);
+        let ours = run(start, &mut optim, lr, &split, 0..200);
+        // Otherwise this would compare burn's Adam with itself.
+        assert_all_fused(&paths, 200, &format!("{hyper:?}, lr {lr}"));
         let difference = max_relative_difference(&reference, &ours);
         assert!(
             difference <= 1e-6,
@@ -145,18 +173,63 @@ fn either_adam_resumes_from_the_others_state() {
     let lr = 1e-3;
     let start = mlp(3, &device);
     let straight = run(start.clone(), &mut burn_adam(KERAS), lr, &split, 0..30);
-    let makers: [fn(AdamHyper) -> ModuleOptimizer; 2] = [burn_adam, fused];
-    for (first, then) in [(0, 1), (1, 0)] {
-        let mut optim = makers[first](KERAS);
+    // burn's Adam (no counts) or the fused one (counts of its updates by path).
+    let make = |fused: bool| match fused {
+        false => (burn_adam(KERAS), None),
+        true => {
+            let (optim, paths) = fused_counted(KERAS);
+            (optim, Some(paths))
+        }
+    };
+    for (first, then) in [(false, true), (true, false)] {
+        let (mut optim, first_paths) = make(first);
         let halfway = run(start.clone(), &mut optim, lr, &split, 0..15);
         // Through bytes, as a checkpoint goes through a file.
         let bytes = optim.into_bytes().unwrap();
-        let mut resumed = makers[then](KERAS).from_bytes(bytes).unwrap();
+        let (resumed, then_paths) = make(then);
+        let mut resumed = resumed.from_bytes(bytes).unwrap();
         let finished = run(halfway, &mut resumed, lr, &split, 15..30);
+        for paths in first_paths.iter().chain(&then_paths) {
+            assert_all_fused(paths, 15, &format!("fused {first} then fused {then}"));
+        }
         let difference = max_relative_difference(&straight, &finished);
         assert!(
             difference <= 1e-6,
             "optimizer {first} then {then}: {difference:e}"
         );
     }
+}
+
+#[test]
+fn a_state_of_another_size_is_refused_not_half_applied() {
+    // A moment one element longer or shorter than its parameter (a state saved for another
+    // model, say), on the one-thread path (10 elements) and the chunked one (2^17 elements).
+    let device = default_backend().device;
+    let optim = FusedAdam::new(KERAS, true);
+    let paths = optim.paths();
+    for n in [10usize, 1 << 17] {
+        for delta in [-1isize, 1] {
+            let wrong = n.checked_add_signed(delta).unwrap();
+            let tensor = Tensor::<1>::ones([n], &device);
+            let grad = Tensor::<1>::ones([n], &device);
+            let state = AdamState::new(AdaptiveMomentumState::new(
+                3,
+                Tensor::<1>::zeros([wrong], &device),
+                Tensor::<1>::zeros([n], &device),
+            ));
+            let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                optim.step(1e-3, tensor, grad, Some(state))
+            }));
+            let message = match caught {
+                Ok(_) => panic!("{n} elements, a first moment of {wrong}: the step went through"),
+                Err(e) => e.downcast::<String>().map(|s| *s).unwrap_or_default(),
+            };
+            assert!(
+                message.contains(&format!("first moment {wrong}")),
+                "{n} elements, a first moment of {wrong}: {message:?}"
+            );
+        }
+    }
+    // The refusals were on the fused path, the one that checks lengths itself.
+    assert_eq!((paths.fused(), paths.reference()), (4, 0));
 }
