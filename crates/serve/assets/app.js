@@ -18,11 +18,22 @@ function el(tag, attrs = {}, ...children) {
 const pct = (x) => (x == null ? '' : (100 * x).toFixed(2) + '%');
 const fixed = (digits) => (x) => (x == null ? '' : Number(x).toFixed(digits));
 
+/**
+ * The JSON of a response, or an Error with the server's message. The status is checked before
+ * parsing: an error may come from a proxy or the browser and not be JSON at all.
+ */
+async function readJSON(response) {
+  if (!response.ok) {
+    const text = await response.text();
+    let message = '';
+    try { message = JSON.parse(text).error || ''; } catch (e) { message = text.trim(); }
+    throw new Error(message || response.status + ' ' + response.statusText);
+  }
+  return response.json();
+}
+
 async function getJSON(url) {
-  const response = await fetch(url, { cache: 'no-store' });
-  const body = await response.json();
-  if (!response.ok) throw new Error(body.error || response.statusText);
-  return body;
+  return readJSON(await fetch(url, { cache: 'no-store' }));
 }
 
 // ---- runs page ----
@@ -232,9 +243,8 @@ function drawPanel(runName) {
       const response = await fetch('/api/runs/' + encodeURIComponent(name) + '/predict', {
         method: 'POST', headers: { 'Content-Type': type }, body,
       });
-      const result = await response.json();
+      const result = await readJSON(response);
       if (ticket !== latest) return;
-      if (!response.ok) throw new Error(result.error || response.statusText);
       error.textContent = '';
       show(result);
     } catch (e) {

@@ -5,7 +5,12 @@
 //!
 //! cargo bench -p mnist-serve --bench load -- [--run mlp] [--requests 10000] [--clients 8]
 //!     [--artifacts artifacts]
-
+//!
+//! `--huge N`: instead, N uploads at once of a small PNG that decodes to 6,300 × 6,300 pixels,
+//! to a server in a process of its own (this binary run again); prints each answer's status,
+//! the server's peak resident memory (`VmHWM`) and whether it answers afterwards.
+//! `--compare a,b [--repeats R]`: instead, times `/compare?runs=a,b` the first time and R times
+//! again (the comparison kept), on an in-process server.
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
@@ -17,12 +22,16 @@ use std::time::{Duration, Instant};
 #[path = "../tests/common/mod.rs"]
 mod common;
 use common::canvas_png;
+use common::child::ChildServer;
 
 struct Options {
     artifacts: PathBuf,
     run: String,
     requests: usize,
     clients: usize,
+    huge: Option<usize>,
+    compare: Option<String>,
+    repeats: usize,
 }
 
 fn options() -> Options {
@@ -32,6 +41,9 @@ fn options() -> Options {
         run: "mlp".into(),
         requests: 10_000,
         clients: 8,
+        huge: None,
+        compare: None,
+        repeats: 20,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -42,6 +54,9 @@ fn options() -> Options {
             "--run" => o.run = value(),
             "--requests" => o.requests = value().parse().expect("--requests N"),
             "--clients" => o.clients = value().parse().expect("--clients N"),
+            "--huge" => o.huge = Some(value().parse().expect("--huge N")),
+            "--compare" => o.compare = Some(value()),
+            "--repeats" => o.repeats = value().parse().expect("--repeats R"),
             // `cargo bench` passes --bench; anything else is a mistake worth saying.
             "--bench" => {
                 i += 1;
@@ -96,24 +111,123 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1]
 }
 
+/// `--huge N`: N uploads of a 6,300 × 6,300 image at once to a server process of its own.
+fn huge(o: &Options, n: usize, drawing: &[u8], digit: &[u8]) {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut server = ChildServer::start(&o.artifacts, tmp.path());
+    let path = format!("/api/runs/{}/predict", o.run);
+    let send = |body: &[u8]| {
+        let mut stream = BufReader::new(TcpStream::connect(server.addr).unwrap());
+        stream
+            .get_ref()
+            .set_read_timeout(Some(Duration::from_secs(120)))
+            .unwrap();
+        post(&mut stream, &path, body)
+            .map(|(status, _)| status)
+            .unwrap_or(0)
+    };
+    assert_eq!(send(drawing), 200, "the warm-up prediction");
+    let before = server.memory("VmHWM").unwrap();
+    let png = common::huge_png(digit, 6_300);
+    let start = Instant::now();
+    let statuses: Vec<u16> = std::thread::scope(|s| {
+        let uploads: Vec<_> = (0..n).map(|_| s.spawn(|| send(&png))).collect();
+        uploads.into_iter().map(|u| u.join().unwrap()).collect()
+    });
+    let seconds = start.elapsed().as_secs_f64();
+    let peak = server.memory("VmHWM").expect("the server is running");
+    let after = send(drawing);
+    println!(
+        "huge       {n} uploads at once of a {} KB PNG of 6300×6300 pixels, run {}",
+        png.len() / 1000,
+        o.run
+    );
+    println!("answers    {statuses:?} in {seconds:.1} s");
+    println!(
+        "peak RSS   {} MB (server process VmHWM; {} MB before the uploads)",
+        peak / 1_000_000,
+        before / 1_000_000
+    );
+    println!("afterwards a canvas prediction answers {after}");
+    server.kill();
+}
+
+/// `--compare a,b`: the first comparison and `repeats` repeated ones.
+fn compare(addr: SocketAddr, runs: &str, repeats: usize) {
+    let get = |path: &str| {
+        let mut stream = BufReader::new(TcpStream::connect(addr).unwrap());
+        let head = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+        stream.get_mut().write_all(head.as_bytes()).unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        assert!(
+            answer.starts_with("HTTP/1.1 200"),
+            "{path}: {}",
+            answer.lines().next().unwrap_or("")
+        );
+    };
+    let path = format!("/compare?runs={runs}");
+    let t = Instant::now();
+    get(&path);
+    let first = t.elapsed();
+    let mut again: Vec<Duration> = (0..repeats)
+        .map(|_| {
+            let t = Instant::now();
+            get(&path);
+            t.elapsed()
+        })
+        .collect();
+    again.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!("compare    {runs}");
+    println!("first      {:.0} ms", ms(first));
+    println!(
+        "repeated   median {:.2} ms, max {:.2} ms ({repeats} requests)",
+        ms(percentile(&again, 0.5)),
+        ms(*again.last().unwrap())
+    );
+}
+
 fn main() {
+    common::child::serve_if_child();
     let o = options();
     let backend = mnist_trainer::backend::default_backend();
     let test = mnist_data::load(None).expect("the repository's data").test;
     // Ten different digits, so the server cannot answer from any cache.
     let drawings: Arc<Vec<Vec<u8>>> =
         Arc::new((0..10).map(|k| canvas_png(test.image(k * 997))).collect());
+    if let Some(n) = o.huge {
+        return huge(&o, n, &drawings[0], test.image(0));
+    }
     let (tx, rx) = mpsc::channel();
     let config = mnist_serve::ServeConfig {
         artifacts: o.artifacts.clone(),
         addr: "127.0.0.1:0".parse().unwrap(),
     };
-    std::thread::spawn(move || {
-        mnist_serve::serve(&config, backend, |a| tx.send(a).unwrap()).expect("server");
+    // Stopped at the end, so that its scratch folder is removed.
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = std::thread::spawn(move || {
+        let stopped = async {
+            let _ = stopped.await;
+        };
+        mnist_serve::serve_until(
+            &config,
+            backend,
+            &std::env::temp_dir(),
+            |a| tx.send(a).unwrap(),
+            stopped,
+        )
+        .expect("server");
     });
     let addr: SocketAddr = rx
         .recv_timeout(Duration::from_secs(30))
         .expect("server starts");
+    if let Some(runs) = &o.compare {
+        compare(addr, runs, o.repeats);
+        let _ = stop.send(());
+        server.join().unwrap();
+        return;
+    }
     let path = format!("/api/runs/{}/predict", o.run);
     // One request first: the model is loaded then, not inside the measurement.
     let mut warm = BufReader::new(TcpStream::connect(addr).unwrap());
@@ -172,4 +286,6 @@ fn main() {
         ms(*latencies.last().unwrap())
     );
     println!("errors     {errors}");
+    let _ = stop.send(());
+    server.join().unwrap();
 }

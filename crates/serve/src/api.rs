@@ -1,18 +1,21 @@
 //! The JSON API: `GET /api/runs`, `GET /api/runs/<name>`, `POST /api/runs/<name>/predict`.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{FromRequest, Path, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use mnist_data::{IMAGE_PIXELS, IMAGE_SIDE};
 use mnist_trainer::predict;
 use serde::Deserialize;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::AppState;
 use crate::catalog;
+use crate::{AppState, MAX_BODY};
 
 /// An error answered as `{"error": "..."}` with its status.
 pub struct ApiError(pub StatusCode, pub String);
@@ -25,6 +28,126 @@ impl IntoResponse for ApiError {
 
 pub fn unknown_run(name: &str) -> ApiError {
     ApiError(StatusCode::NOT_FOUND, format!("no run called `{name}`"))
+}
+
+/// Every error under `/api/` as `{"error": "..."}`: axum's own answers (a body over the limit,
+/// a query string or path it cannot read, a method the route does not take) are plain text, and
+/// the page's script, like any client of the API, reads JSON. Headers such as `Allow` and
+/// `Retry-After` are kept.
+pub async fn json_errors(request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    let api = path == "/api" || path.starts_with("/api/");
+    let method = request.method().clone();
+    let response = next.run(request).await;
+    let status = response.status();
+    let json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !api || json || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    // axum's rejections are a line of text; more than this is not one of them.
+    let text = axum::body::to_bytes(body, 16 * 1024)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .unwrap_or_default();
+    let message = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => too_large(),
+        StatusCode::METHOD_NOT_ALLOWED => {
+            let allowed = parts
+                .headers
+                .get(header::ALLOW)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            format!("{method} is not allowed here; this address takes {allowed}")
+        }
+        _ if text.is_empty() => status.canonical_reason().unwrap_or("error").to_lowercase(),
+        _ => text,
+    };
+    let mut answer = ApiError(status, message).into_response();
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            answer.headers_mut().insert(name, value.clone());
+        }
+    }
+    answer
+}
+
+fn too_large() -> String {
+    format!(
+        "request body over the limit of {} MB",
+        MAX_BODY / (1024 * 1024)
+    )
+}
+
+/// An unknown address under `/api/`.
+pub fn no_endpoint(method: &Method, path: &str) -> Response {
+    ApiError(
+        StatusCode::NOT_FOUND,
+        format!(
+            "no API endpoint {method} {path}: there are GET /api/runs, GET /api/runs/<name> and \
+             POST /api/runs/<name>/predict"
+        ),
+    )
+    .into_response()
+}
+
+/// Predictions are bounded: at most one per core at a time (decoding and preparing an image is
+/// CPU work, and each holds a decoded image in memory), and at most [`QUEUE_PER_CORE`] per core
+/// admitted in all; past that a request is answered 503 with `Retry-After` at once, and one
+/// that has waited [`WAIT`] for its turn is answered so too. A waiting request holds no body:
+/// the body is read when its turn comes.
+pub struct PredictGate {
+    running: Arc<Semaphore>,
+    admitted: Arc<Semaphore>,
+}
+
+/// Requests admitted per core, running or waiting.
+pub const QUEUE_PER_CORE: usize = 8;
+/// Longest wait for a turn.
+pub const WAIT: Duration = Duration::from_secs(10);
+/// Longest a body may take to arrive once its turn has come (the turn is held meanwhile).
+pub const BODY_WAIT: Duration = Duration::from_secs(10);
+
+impl Default for PredictGate {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Self {
+            running: Arc::new(Semaphore::new(cores)),
+            admitted: Arc::new(Semaphore::new(cores * QUEUE_PER_CORE)),
+        }
+    }
+}
+
+fn busy(why: &str) -> Response {
+    let mut answer = ApiError(
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!("busy: {why}; retry in a second"),
+    )
+    .into_response();
+    answer
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    answer
+}
+
+impl PredictGate {
+    /// A turn: both permits, held until the prediction is done.
+    async fn turn(&self) -> Result<(OwnedSemaphorePermit, OwnedSemaphorePermit), Response> {
+        let admitted = self
+            .admitted
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| busy("too many predictions waiting"))?;
+        let running = tokio::time::timeout(WAIT, self.running.clone().acquire_owned())
+            .await
+            .map_err(|_| busy("no turn came within 10 s"))?
+            .map_err(|_| busy("the server is stopping"))?;
+        Ok((admitted, running))
+    }
 }
 
 pub async fn runs(State(state): State<Arc<AppState>>) -> Response {
@@ -70,6 +193,13 @@ fn pixels_from_json(body: &[u8]) -> Result<Vec<u8>, String> {
                     rows.len()
                 ));
             }
+            // Rows of 29 and 27 values add up to 784 too, but are not a 28×28 image.
+            let lengths = rows.iter().map(|r| r.as_array().map_or(0, Vec::len));
+            if let Some((k, n)) = lengths.enumerate().find(|&(_, n)| n != IMAGE_SIDE) {
+                return Err(format!(
+                    "pixels row {k} has {n} values, expected {IMAGE_SIDE}"
+                ));
+            }
             rows.iter()
                 .flat_map(|r| r.as_array().into_iter().flatten())
                 .collect()
@@ -105,7 +235,7 @@ pub async fn predict(
     Path(name): Path<String>,
     Query(query): Query<PredictQuery>,
     headers: HeaderMap,
-    body: Bytes,
+    request: Request,
 ) -> Response {
     let Some(run) = catalog::find(&state.artifacts, &name) else {
         return unknown_run(&name).into_response();
@@ -114,7 +244,32 @@ pub async fn predict(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
+    let turn = match state.predictions.turn().await {
+        Ok(t) => t,
+        Err(answer) => return answer,
+    };
+    let body = match tokio::time::timeout(BODY_WAIT, Bytes::from_request(request, &())).await {
+        Ok(Ok(body)) => body,
+        Ok(Err(rejection)) => {
+            let status = rejection.status();
+            let why = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                too_large()
+            } else {
+                rejection.body_text()
+            };
+            return ApiError(status, why).into_response();
+        }
+        Err(_) => {
+            return ApiError(
+                StatusCode::REQUEST_TIMEOUT,
+                "the body did not arrive within 10 s".into(),
+            )
+            .into_response();
+        }
+    };
     let work = move || -> Result<serde_json::Value, ApiError> {
+        // The turn ends when the work does, even if the client has gone.
+        let _turn = turn;
         let bad = |why: String| ApiError(StatusCode::BAD_REQUEST, why);
         if body.is_empty() {
             return Err(bad(

@@ -4,18 +4,23 @@
 
 mod api;
 pub mod catalog;
+mod compare;
 mod models;
 mod pages;
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use mnist_trainer::Error;
 use mnist_trainer::backend::Backend;
+
+pub use compare::KEPT_COMPARISONS;
 
 /// Largest request body accepted: a photo of a digit is far smaller; larger bodies get 413.
 pub const MAX_BODY: usize = 10 * 1024 * 1024;
@@ -32,17 +37,20 @@ pub(crate) struct AppState {
     pub artifacts: PathBuf,
     pub backend: Backend,
     pub models: models::ModelCache,
-    /// Where the comparison figures are drawn (a folder of this process, removed at exit).
-    pub scratch: PathBuf,
+    /// The comparisons' evaluations and figures (drawn into the server's scratch folder).
+    pub comparisons: compare::Comparisons,
+    pub predictions: api::PredictGate,
 }
 
-/// The app's routes over `artifacts`.
+/// The app's routes over `artifacts`; comparison figures are drawn into `scratch` (a folder
+/// that exists and belongs to this server).
 pub fn router(artifacts: &Path, backend: Backend, scratch: &Path) -> Router {
     let state = Arc::new(AppState {
         artifacts: artifacts.to_path_buf(),
         backend,
         models: models::ModelCache::default(),
-        scratch: scratch.to_path_buf(),
+        comparisons: compare::Comparisons::new(scratch),
+        predictions: api::PredictGate::default(),
     });
     Router::new()
         .route("/", get(pages::runs))
@@ -57,15 +65,30 @@ pub fn router(artifacts: &Path, backend: Backend, scratch: &Path) -> Router {
         .route("/api/runs/{name}", get(api::run))
         .route("/api/runs/{name}/predict", post(api::predict))
         .fallback(pages::not_found)
+        .layer(axum::middleware::from_fn(api::json_errors))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
 }
 
-/// Serves until Ctrl-C. `ready` is called with the bound address before the first request.
+/// Serves until Ctrl-C (SIGINT) or SIGTERM. `ready` is called with the bound address before
+/// the first request. The comparison figures go into a folder of the system's temporary
+/// folder, `mnist-serve-XXXXXX`, removed when the server stops.
 pub fn serve(
     config: &ServeConfig,
     backend: Backend,
     ready: impl FnOnce(SocketAddr),
+) -> Result<(), Error> {
+    serve_until(config, backend, &std::env::temp_dir(), ready, stop_signal())
+}
+
+/// [`serve`], with the scratch folder made in `scratch_in` and serving until `stop` resolves.
+/// On stopping, requests in progress get up to 5 s to finish; the scratch folder is removed.
+pub fn serve_until(
+    config: &ServeConfig,
+    backend: Backend,
+    scratch_in: &Path,
+    ready: impl FnOnce(SocketAddr),
+    stop: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
     let artifacts = &config.artifacts;
     if !artifacts.is_dir() {
@@ -77,8 +100,11 @@ pub fn serve(
     let artifacts = artifacts
         .canonicalize()
         .map_err(|e| Error::io(artifacts, "cannot open", e))?;
-    // Made when the first comparison is drawn.
-    let scratch = std::env::temp_dir().join(format!("mnist-serve-{}", std::process::id()));
+    // A fresh, unpredictable name; removed when this value is dropped, however `serve` ends.
+    let scratch = tempfile::Builder::new()
+        .prefix("mnist-serve-")
+        .tempdir_in(scratch_in)
+        .map_err(|e| Error::io(scratch_in, "cannot create a scratch folder in", e))?;
     let runtime = tokio::runtime::Runtime::new()
         .map_err(|e| Error::Check(format!("cannot start the server's runtime: {e}")))?;
     let result = runtime.block_on(async {
@@ -89,14 +115,49 @@ pub fn serve(
             .local_addr()
             .map_err(|e| Error::Check(format!("cannot listen on {}: {e}", config.addr)))?;
         ready(addr);
-        let app = router(&artifacts, backend, &scratch);
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await
-            .map_err(|e| Error::Check(format!("the server stopped: {e}")))
+        let app = router(&artifacts, backend, scratch.path());
+        let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+            stop.await;
+            let _ = stopping.send(());
+        });
+        // Graceful: no new connections, open ones finish their request; but a client that
+        // keeps a request open does not keep the server from stopping.
+        tokio::select! {
+            served = std::future::IntoFuture::into_future(server) => served.map_err(|e| Error::Check(format!("the server stopped: {e}"))),
+            _ = async {
+                let _ = stopped.await;
+                tokio::time::sleep(Duration::from_secs(5)).await;
+            } => Ok(()),
+        }
     });
-    let _ = std::fs::remove_dir_all(&scratch);
+    // Predictions and comparisons still running on the blocking pool get a moment to end.
+    runtime.shutdown_timeout(Duration::from_secs(5));
+    drop(scratch);
     result
+}
+
+/// Resolves on Ctrl-C (SIGINT) or, on Unix, SIGTERM (what `kill` and service managers send).
+async fn stop_signal() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {}
+        _ = terminate => {}
+    }
 }

@@ -3,10 +3,9 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use axum::extract::{Path, Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::{Method, StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use mnist_report::html::escape;
 use serde::Deserialize;
@@ -39,7 +38,12 @@ fn not_found_page(what: &str) -> Response {
         .into_response()
 }
 
-pub async fn not_found() -> Response {
+/// An unknown address: a page, or under `/api/` a JSON error like the rest of the API's.
+pub async fn not_found(method: Method, uri: Uri) -> Response {
+    let path = uri.path();
+    if path == "/api" || path.starts_with("/api/") {
+        return crate::api::no_endpoint(&method, path);
+    }
     not_found_page("No such page.")
 }
 
@@ -155,9 +159,6 @@ pub struct CompareQuery {
     runs: String,
 }
 
-/// Numbers each comparison's figures apart.
-static COMPARISONS: AtomicUsize = AtomicUsize::new(0);
-
 pub async fn compare(
     State(state): State<Arc<AppState>>,
     Query(q): Query<CompareQuery>,
@@ -168,32 +169,10 @@ pub async fn compare(
         .filter(|n| !n.is_empty())
         .map(str::to_string)
         .collect();
-    let work = move || -> Result<String, String> {
-        if names.len() < 2 {
-            return Err(
-                "Choose at least two runs to compare (check them on the runs page).".into(),
-            );
-        }
-        let mut compared = Vec::new();
-        let mut test = None;
-        for name in &names {
-            let run =
-                catalog::find(&state.artifacts, name).ok_or(format!("No run called `{name}`."))?;
-            let (c, t) = mnist_report::compare::load(&run, &state.backend)
-                .map_err(|e| format!("Run `{name}` cannot be compared: {e}"))?;
-            test.get_or_insert(t);
-            compared.push(c);
-        }
-        std::fs::create_dir_all(&state.scratch)
-            .map_err(|e| format!("{}: cannot create: {e}", state.scratch.display()))?;
-        let prefix = format!("{}-", COMPARISONS.fetch_add(1, Ordering::SeqCst));
-        let test = test.expect("two runs at least");
-        let figures =
-            mnist_report::compare::write_figures(&compared, &test, &state.scratch, &prefix)
-                .map_err(|e| e.to_string())?;
-        Ok(mnist_report::compare::html(&compared, &figures, &|f| {
-            format!("/compare/{f}")
-        }))
+    let work = move || {
+        state
+            .comparisons
+            .page(&state.artifacts, &state.backend, &names)
     };
     let title = format!("Compare {}", q.runs);
     match tokio::task::spawn_blocking(work).await {
@@ -221,5 +200,5 @@ pub async fn compare_figure(
     if !plain {
         return not_found_page("No such figure.");
     }
-    png(state.scratch.join(file)).await
+    png(state.comparisons.scratch().join(file)).await
 }

@@ -376,3 +376,226 @@ fn compare_needs_two_readable_runs() {
         assert_eq!(get(addr, bad).0, 404, "{bad}");
     }
 }
+
+/// Status, content type and JSON body of a request with any method.
+fn call(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> (u16, String, Value) {
+    let request = ureq::request(method, &format!("http://{addr}{path}"))
+        .timeout(Duration::from_secs(30))
+        .set("Content-Type", "image/png");
+    let result = if body.is_empty() {
+        request.call()
+    } else {
+        request.send_bytes(body)
+    };
+    let response = match result {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{method} {path}: no answer: {e}"),
+    };
+    let status = response.status();
+    let content_type = response.header("Content-Type").unwrap_or("").to_string();
+    let text = response.into_string().unwrap();
+    let json = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    (status, content_type, json)
+}
+
+#[test]
+fn every_api_error_is_json_with_its_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let artifacts = common::fixture_runs(dir.path());
+    let addr = common::start_server(&artifacts);
+    let test = mnist_data::load(Some(&mnist_idx())).unwrap().test;
+    let drawing = common::canvas_png(test.image(0));
+    let big = vec![0u8; mnist_serve::MAX_BODY + 1];
+    // Rows of 29 and 27 values: 784 in all, but not 28×28.
+    let uneven: Vec<Vec<u8>> = (0..28).map(|r| vec![9; 28 + 1 - 2 * (r % 2)]).collect();
+    let uneven = serde_json::json!({ "pixels": uneven }).to_string();
+    let cases: [(&str, &str, &[u8], u16, &str); 9] = [
+        (
+            "POST",
+            "/api/runs/mlp/predict",
+            &big,
+            413,
+            "over the limit of 10 MB",
+        ),
+        (
+            "POST",
+            "/api/runs/mlp/predict?raw=maybe",
+            &drawing,
+            400,
+            "query string",
+        ),
+        (
+            "GET",
+            "/api/runs/mlp/predict",
+            b"",
+            405,
+            "GET is not allowed",
+        ),
+        ("DELETE", "/api/runs", b"", 405, "DELETE is not allowed"),
+        (
+            "POST",
+            "/api/runs/mlp",
+            &drawing,
+            405,
+            "POST is not allowed",
+        ),
+        (
+            "GET",
+            "/api/nothing",
+            b"",
+            404,
+            "no API endpoint GET /api/nothing",
+        ),
+        (
+            "GET",
+            "/api/runs/mlp/predict/more",
+            b"",
+            404,
+            "no API endpoint",
+        ),
+        ("GET", "/api", b"", 404, "no API endpoint"),
+        (
+            "GET",
+            "/api/runs/nothing",
+            b"",
+            404,
+            "no run called `nothing`",
+        ),
+    ];
+    for (method, path, body, want, why) in cases {
+        let (status, content_type, answer) = call(addr, method, path, body);
+        assert_eq!(status, want, "{method} {path}: {answer}");
+        assert!(
+            content_type.starts_with("application/json"),
+            "{method} {path}: {content_type} {answer}"
+        );
+        assert!(error_of(&answer).contains(why), "{method} {path}: {answer}");
+    }
+    let (status, answer) = post(
+        addr,
+        "/api/runs/mlp/predict",
+        "application/json",
+        uneven.as_bytes(),
+    );
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(error_of(&answer), "pixels row 0 has 29 values, expected 28");
+    // The page is still HTML where there is no page.
+    let (status, content_type, _) = call(addr, "GET", "/nothing", b"");
+    assert_eq!((status, content_type.starts_with("text/html")), (404, true));
+    // And after all that the API answers.
+    let (status, answer) = post(addr, "/api/runs/mlp/predict", "image/png", &drawing);
+    assert_eq!(status, 200, "{answer}");
+}
+
+#[test]
+fn a_model_copied_over_with_its_time_kept_is_loaded_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let artifacts = dir.path().join("artifacts");
+    common::train_run(&artifacts, "a", TestConfig::scratch().epochs(1));
+    common::train_run(&artifacts, "b", TestConfig::scratch().epochs(1).seed(99));
+    let addr = common::start_server(&artifacts);
+    let test = mnist_data::load(Some(&mnist_idx())).unwrap().test;
+    let drawing = common::canvas_png(test.image(0));
+    let (_, from_a) = post(addr, "/api/runs/a/predict", "image/png", &drawing);
+    let (_, from_b) = post(addr, "/api/runs/b/predict", "image/png", &drawing);
+    assert_ne!(from_a["probabilities"], from_b["probabilities"]);
+    // `cp -p b/model.bpk a/model.bpk`: the same file written over, same size, time kept.
+    let (a, b) = (artifacts.join("a/model.bpk"), artifacts.join("b/model.bpk"));
+    let before = std::fs::metadata(&a).unwrap();
+    let bytes = std::fs::read(&b).unwrap();
+    assert_eq!(
+        bytes.len() as u64,
+        before.len(),
+        "same architecture, same size"
+    );
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(&a)
+        .unwrap();
+    std::io::Write::write_all(&mut file, &bytes).unwrap();
+    file.set_modified(before.modified().unwrap()).unwrap();
+    drop(file);
+    let after = std::fs::metadata(&a).unwrap();
+    assert_eq!(
+        (after.modified().unwrap(), after.len()),
+        (before.modified().unwrap(), before.len())
+    );
+    let (status, now) = post(addr, "/api/runs/a/predict", "image/png", &drawing);
+    assert_eq!(status, 200, "{now}");
+    assert_eq!(now["probabilities"], from_b["probabilities"]);
+}
+
+/// The figure addresses of a compare page, in order.
+fn figure_sources(page: &Value) -> Vec<String> {
+    let page = page.as_str().unwrap();
+    page.split("src=\"")
+        .skip(1)
+        .map(|s| s.split('"').next().unwrap().to_string())
+        .filter(|s| s.starts_with("/compare/"))
+        .collect()
+}
+
+fn files_in(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir).unwrap().count()
+}
+
+#[test]
+fn comparisons_are_kept_per_weights_version_and_old_figures_are_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let artifacts = common::fixture_runs(dir.path());
+    common::train_run(&artifacts, "third", TestConfig::scratch().epochs(1).seed(7));
+    let addr = common::start_server(&artifacts);
+    let scratch = common::scratch_folders(dir.path());
+    assert_eq!(scratch.len(), 1, "{scratch:?}");
+    let scratch = &scratch[0];
+
+    let (status, first) = get(addr, "/compare?runs=linear,mlp");
+    assert_eq!(status, 200, "{first}");
+    let figures = figure_sources(&first);
+    assert_eq!(figures.len(), 5, "{figures:?}");
+    let drawn = files_in(scratch);
+    assert_eq!(drawn, 5);
+    // Asked again: the same page and figures, nothing drawn anew.
+    let start = std::time::Instant::now();
+    let (status, again) = get(addr, "/compare?runs=linear,mlp");
+    eprintln!("repeated comparison: {:?}", start.elapsed());
+    assert_eq!(status, 200);
+    assert_eq!(again, first);
+    assert_eq!(files_in(scratch), drawn);
+
+    // New weights for a run: compared anew.
+    common::train_run(&artifacts, "mlp", TestConfig::mlp(64).epochs(2).seed(5));
+    let (status, retrained) = get(addr, "/compare?runs=linear,mlp");
+    assert_eq!(status, 200);
+    assert_ne!(figure_sources(&retrained), figures);
+    for src in figure_sources(&retrained) {
+        assert_eq!(get(addr, &src).0, 200, "{src}");
+    }
+
+    // Many different comparisons: only the last few keep their figures on disk.
+    let runs = ["linear", "mlp", "third"];
+    let mut asked = 0;
+    for a in runs {
+        for b in runs.iter().filter(|&&b| b != a) {
+            for c in [None, runs.iter().find(|&&c| c != a && c != *b)] {
+                let names = match c {
+                    Some(c) => format!("{a},{b},{c}"),
+                    None => format!("{a},{b}"),
+                };
+                let (status, page) = get(addr, &format!("/compare?runs={names}"));
+                assert_eq!(status, 200, "{names}: {page}");
+                asked += 1;
+            }
+        }
+    }
+    assert_eq!(asked, 12);
+    let kept = files_in(scratch);
+    assert!(
+        kept <= mnist_serve::KEPT_COMPARISONS * 6,
+        "{kept} figure files kept"
+    );
+    // The retrained comparison was asked for since; the very first one is long gone.
+    assert_eq!(get(addr, &figures[0]).0, 404, "{}", figures[0]);
+}

@@ -11,6 +11,8 @@ use mnist_trainer::rundir::RunDir;
 use mnist_trainer::testing::TestConfig;
 use mnist_trainer::train::{self, TrainRequest};
 
+pub mod child;
+
 /// Trains `config` as run `name` into `artifacts`, with its report and figures.
 pub fn train_run(artifacts: &Path, name: &str, config: TestConfig) -> RunDir {
     let request = TrainRequest {
@@ -35,23 +37,60 @@ pub fn fixture_runs(dir: &Path) -> PathBuf {
 }
 
 /// Starts `mnist serve` over `artifacts` on 127.0.0.1 at a free port, in a background thread
-/// that lives as long as the test process; returns its address.
+/// that lives as long as the test process; returns its address. Its scratch folder (the
+/// comparison figures) is made beside `artifacts` when that is inside the temporary folder (a
+/// test's own temporary folder, removed by the test, since this server never stops), else in
+/// the temporary folder itself.
 pub fn start_server(artifacts: &Path) -> SocketAddr {
     let (tx, rx) = mpsc::channel();
     let config = mnist_serve::ServeConfig {
         artifacts: artifacts.to_path_buf(),
         addr: "127.0.0.1:0".parse().unwrap(),
     };
+    let temp = std::env::temp_dir();
+    let scratch_in = artifacts
+        .parent()
+        .filter(|p| p.starts_with(&temp) && p != &temp)
+        .unwrap_or(&temp)
+        .to_path_buf();
     std::thread::spawn(move || {
-        let result = mnist_serve::serve(&config, default_backend(), |addr| {
-            tx.send(addr).unwrap();
-        });
+        let result = mnist_serve::serve_until(
+            &config,
+            default_backend(),
+            &scratch_in,
+            |addr| tx.send(addr).unwrap(),
+            std::future::pending(),
+        );
         if let Err(e) = result {
             panic!("server failed: {e}");
         }
     });
     rx.recv_timeout(std::time::Duration::from_secs(30))
         .expect("the server starts within 30 s")
+}
+
+/// The `mnist-serve-*` scratch folders directly in `dir`.
+pub fn scratch_folders(dir: &Path) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .filter(|e| e.file_name().to_string_lossy().starts_with("mnist-serve-"))
+                .map(|e| e.path())
+                .collect()
+        })
+        .unwrap_or_default();
+    found.sort();
+    found
+}
+
+/// A `side`×`side` PNG of test image `pixels` drawn black on white, each pixel a block: a
+/// small file (flat blocks compress well) that decodes to `side`² bytes.
+pub fn huge_png(pixels: &[u8], side: u32) -> Vec<u8> {
+    png(&image::GrayImage::from_fn(side, side, |x, y| {
+        let (i, j) = ((y * 28 / side) as usize, (x * 28 / side) as usize);
+        image::Luma([255 - pixels[i * 28 + j]])
+    }))
 }
 
 /// A 280×280 PNG of test image `pixels` (28×28, ink bright on dark) drawn as a user would on
