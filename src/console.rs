@@ -26,6 +26,17 @@ pub fn epoch_line(r: &EpochRecord, total_epochs: usize) -> String {
     )
 }
 
+/// `width` cells, the share `done / total` of them filled; full (not an overflow) when a loader
+/// reports more items than it announced, empty for a total of 0.
+fn progress_bar(done: usize, total: usize, width: usize) -> String {
+    let filled = if total == 0 {
+        0
+    } else {
+        (done.min(total) * width) / total
+    };
+    "#".repeat(filled) + &" ".repeat(width - filled)
+}
+
 /// Prints a training run.
 pub struct Console {
     terminal: bool,
@@ -78,9 +89,7 @@ impl TrainObserver for Console {
             return;
         }
         *last = Some(now);
-        let width = 30;
-        let filled = (p.items_done * width) / p.items_total.max(1);
-        let bar: String = "#".repeat(filled) + &" ".repeat(width - filled);
+        let bar = progress_bar(p.items_done, p.items_total, 30);
         let mut out = std::io::stdout().lock();
         let _ = write!(
             out,
@@ -107,5 +116,21 @@ impl TrainObserver for Console {
     fn warning(&self, message: &str) {
         self.clear_line();
         eprintln!("warning: {message}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::progress_bar;
+
+    #[test]
+    fn the_progress_bar_stays_its_width_whatever_the_counts() {
+        assert_eq!(progress_bar(0, 10, 10), " ".repeat(10));
+        assert_eq!(progress_bar(5, 10, 10), "#####     ");
+        assert_eq!(progress_bar(10, 10, 10), "#".repeat(10));
+        // Past the total (a loader whose last batch was larger than announced): full, no panic.
+        assert_eq!(progress_bar(13, 10, 10), "#".repeat(10));
+        assert_eq!(progress_bar(usize::MAX, 7, 30).len(), 30);
+        assert_eq!(progress_bar(3, 0, 10), " ".repeat(10));
     }
 }

@@ -1,31 +1,15 @@
 //! Nothing a user does to a run may crash the program or lose finished work.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use mnist_trainer::backend::default_backend;
 use mnist_trainer::rundir::{RunDir, Weights};
-use mnist_trainer::testing::{TestConfig, adam, mnist_idx as fixtures};
+use mnist_trainer::testing::{TestConfig, mnist_idx as fixtures};
 
 mod common;
-use common::mnist;
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Batch 50, seed 11, Adam lr 0.001: `model` (an MLP or the linear model) on `data`.
-fn config(dir: &Path, name: &str, data: &Path, model: TestConfig, epochs: usize) -> PathBuf {
-    model
-        .data(data)
-        .batch_size(50)
-        .seed(11)
-        .optimizer(adam(0.001))
-        .epochs(epochs)
-        .artifacts(&dir.join("runs"))
-        .write(&dir.join(format!("{name}.toml")))
-}
+use common::{config, mnist, ok, repo};
 
 /// Logits of the run's final model on 100 fixture test images: equal weights, equal logits.
 fn logits(run: &Path) -> Vec<f32> {
@@ -38,15 +22,6 @@ fn logits(run: &Path) -> Vec<f32> {
         .into_data()
         .try_to_vec::<f32>()
         .unwrap()
-}
-
-fn ok(out: &Output) {
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 #[test]

@@ -84,7 +84,8 @@ pub(crate) fn report(
     let name = run.name();
     let config_text = run
         .config_text()
-        .unwrap_or_else(|| plan.to_config(run.path()).to_toml());
+        .or_else(|| plan.to_config(run.path()).to_toml().ok())
+        .unwrap_or_default();
     let model_text = model_text(&plan.model());
     let total_seconds: f64 = epochs.iter().map(|e| e.seconds).sum();
     let mut h = head(&format!("Run {}", escape(&name)));

@@ -53,8 +53,8 @@ pub fn write_outputs(
     let predictions = &evaluation.predictions;
     let test_batches = write_test_batches(run, test.labels(), predictions)?;
     let confusion = write_confusion(
+        &run.confusion_files(None),
         run,
-        None,
         test.labels(),
         predictions,
         "Confusion matrix of the test set (final model)",
@@ -111,11 +111,11 @@ fn write_test_batches(
     Ok(counts.into_iter().map(|(_, right)| right).collect())
 }
 
-/// The confusion matrix as CSV (rows: true class, columns: predicted) and as a figure: the
-/// report's (`eval_of` = `None`) or `mnist eval`'s of the given weights.
+/// The confusion matrix as CSV (rows: true class, columns: predicted) and as a figure, into
+/// `files` (figure, CSV: one of `RunDir::confusion_files*`).
 pub fn write_confusion(
+    (png, csv_path): &(PathBuf, PathBuf),
     run: &RunDir,
-    eval_of: Option<Weights>,
     labels: &[u8],
     predictions: &[u8],
     title: &str,
@@ -133,9 +133,8 @@ pub fn write_confusion(
         }
         csv.push('\n');
     }
-    let (png, csv_path) = run.confusion_files(eval_of);
-    run.write(&csv_path, csv.as_bytes())?;
-    figures::run::confusion_figure(&m, title, &png)?;
+    run.write(csv_path, csv.as_bytes())?;
+    figures::run::confusion_figure(&m, title, png)?;
     Ok(m)
 }
 
@@ -164,7 +163,7 @@ pub struct Evaluation {
 
 /// `mnist eval RUN [--checkpoint N] [--data PATH]`: the run's model, rebuilt from its own
 /// config, on the test set; writes the confusion matrix of exactly these weights on exactly this
-/// data into the run directory.
+/// data into the run directory (under a name of its own for data other than the run's).
 pub fn eval(
     run: &RunDir,
     weights: Weights,
@@ -181,10 +180,20 @@ pub fn eval(
         display_path(&file),
         display_path(&mnist.path)
     );
-    write_confusion(run, Some(weights), &labels, &test.predictions, &title)?;
+    let other_data = data.filter(|d| !same_path(d, plan.data()));
+    let files = run.confusion_files_on(Some(weights), other_data);
+    write_confusion(&files, run, &labels, &test.predictions, &title)?;
     Ok(Evaluation {
         weights: file,
-        confusion: run.confusion_files(Some(weights)).0,
+        confusion: files.0,
         test,
     })
+}
+
+/// Whether two paths name the same file or folder (through links and `..`), or are equal.
+fn same_path(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
 }

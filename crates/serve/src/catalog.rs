@@ -110,7 +110,7 @@ pub fn summarize(run: &RunDir) -> RunSummary {
     let kind = plan.trainer().kind();
     let has_model = run.weights_file(Weights::Final).is_file();
     let done = epochs.len();
-    let (state, note) = if run.training_pid().is_some() {
+    let (state, note) = if run.is_training() {
         ("training", None)
     } else if has_model && done >= plan.epochs() {
         ("finished", None)

@@ -102,8 +102,11 @@ impl RunConfig {
         toml::from_str(text).map_err(|e| describe_toml_error(text, &e))
     }
 
-    pub fn to_toml(&self) -> String {
-        toml::to_string(self).expect("a RunConfig always serialises")
+    /// The config as TOML text; an error where a path in it is not UTF-8 (TOML is text).
+    pub fn to_toml(&self) -> Result<String, String> {
+        toml::to_string(self).map_err(|e| {
+            format!("cannot store the config as TOML ({e}); use paths that are valid UTF-8")
+        })
     }
 }
 

@@ -67,7 +67,21 @@ pub(crate) fn train(
         optimizer.lr(),
     ));
     if let Some(e) = &result.error {
-        return Err(Error::Training(e.to_string()));
+        return Err(match &**e {
+            // Say what still holds and what to do: the checkpoints before are whole (burn
+            // writes each through a temporary file), so the run can go on once there is room.
+            burn::train::TrainingError::Checkpoint(why) => {
+                let epoch = run.newest_checkpoint_epoch().unwrap_or(1);
+                Error::run(
+                    &run.checkpoint_dir(),
+                    format!(
+                        "cannot save the checkpoint of epoch {epoch} ({why}); the checkpoints \
+                         before it are whole: free space, then continue with --resume"
+                    ),
+                )
+            }
+            other => Error::Training(other.to_string()),
+        });
     }
     run.save_model(&result.model, Weights::Final)?;
     if let Some(e) = first_error.lock().ok().and_then(|mut e| e.take()) {

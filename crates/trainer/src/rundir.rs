@@ -14,7 +14,8 @@
 //!   confusion.csv, *.png        confusion matrix and figures; report.html
 //!   confusion-final.*, confusion-epoch-N.*
 //!                               what `mnist eval` wrote for those weights
-//!   training.pid                while `mnist train` trains it: that process's id
+//!   training.lock               locked (an OS advisory lock) while a `mnist train` process
+//!                               trains or replaces the run; the file itself stays
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -41,8 +42,13 @@ const CONFUSION: &str = "confusion";
 const REPORT: &str = "report.html";
 /// The model as ONNX, where `mnist export` writes it by default.
 const ONNX_MODEL: &str = "model.onnx";
-/// Present while a `mnist train` process trains the run: its process id.
-const TRAINING: &str = "training.pid";
+/// The run's lock file: a process training the run holds an exclusive OS lock on it. The file
+/// is never removed while the run exists (removing a lock file lets two processes hold "the"
+/// lock on two different files).
+const LOCK: &str = "training.lock";
+/// How long `lock` retries a lock held by someone else before calling the run busy: a reader
+/// such as the web app holds a shared lock for microseconds to ask whether the run trains.
+const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// A run directory (it need not exist yet).
 #[derive(Clone, Debug, PartialEq)]
@@ -126,12 +132,25 @@ impl Figure {
     }
 }
 
-/// A run's "being trained" mark; removed when dropped (training ended, or failed).
-pub struct TrainingMark(PathBuf);
+/// The exclusive right to train, resume or replace a run: an OS advisory lock on its
+/// `training.lock`, released when this is dropped or the process ends however it ends (a
+/// SIGKILL included, so a killed run never looks busy).
+#[derive(Debug)]
+pub struct RunLock {
+    _file: std::fs::File,
+    run: RunDir,
+    /// Whether `lock` made the run directory (so `abandon` may take it away again).
+    created: bool,
+}
 
-impl Drop for TrainingMark {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
+impl RunLock {
+    /// Gives the lock up after a failed check; a run directory that the lock made and that holds
+    /// nothing but the lock file goes too, so a refused new run leaves no trace.
+    pub fn abandon(self) {
+        if self.created && self.run.is_vacant() {
+            // Still holding the lock, so no other process is between its open and its lock.
+            let _ = std::fs::remove_dir_all(self.run.path());
+        }
     }
 }
 
@@ -184,40 +203,137 @@ impl RunDir {
         std::fs::create_dir_all(&self.path).map_err(|e| Error::io(&self.path, "cannot create", e))
     }
 
-    /// Deletes the run (for `--force`); refuses a folder that is neither empty nor a run.
-    pub fn remove(&self) -> Result<(), Error> {
-        let empty = std::fs::read_dir(&self.path)
-            .map(|mut d| d.next().is_none())
-            .unwrap_or(false);
-        if !self.has_config() && !empty {
+    /// Whether the folder is absent or holds nothing but the run's lock file (what a refused
+    /// start or a process killed before its first write leaves).
+    pub fn is_vacant(&self) -> bool {
+        match std::fs::read_dir(&self.path) {
+            Ok(entries) => entries
+                .filter_map(|e| e.ok())
+                .all(|e| e.file_name() == LOCK),
+            Err(_) => !self.path.exists(),
+        }
+    }
+
+    /// Deletes everything in the run but its lock file (for `--force`, under the lock, once the
+    /// new run has passed its checks); refuses a folder that is neither vacant nor a run.
+    pub fn clear(&self, _lock: &RunLock) -> Result<(), Error> {
+        self.refuse_foreign()?;
+        let entries =
+            std::fs::read_dir(&self.path).map_err(|e| Error::io(&self.path, "cannot read", e))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io(&self.path, "cannot read", e))?;
+            if entry.file_name() == LOCK {
+                continue;
+            }
+            let path = entry.path();
+            let removed = if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                std::fs::remove_dir_all(&path)
+            } else {
+                std::fs::remove_file(&path)
+            };
+            removed.map_err(|e| Error::io(&path, "cannot remove", e))?;
+        }
+        Ok(())
+    }
+
+    /// An error for a folder that exists, is not vacant and has no config: something that is not
+    /// a run, which `--force` must not delete.
+    pub fn refuse_foreign(&self) -> Result<(), Error> {
+        if self.exists() && !self.has_config() && !self.is_vacant() {
             return Err(Error::run(
                 &self.path,
                 format!(
-                    "has no {CONFIG}, so it is not a run directory; --force will not delete it"
+                    "has no {CONFIG}, so it is not a run directory: mnist will not train into \
+                     it nor delete it (--force replaces runs only); pass another --name"
                 ),
             ));
         }
-        std::fs::remove_dir_all(&self.path).map_err(|e| Error::io(&self.path, "cannot remove", e))
+        Ok(())
     }
 
-    /// Marks the run as being trained by this process until the mark is dropped.
-    pub fn mark_training(&self) -> Result<TrainingMark, Error> {
-        let path = self.path.join(TRAINING);
-        atomic_write(&path, std::process::id().to_string().as_bytes())?;
-        Ok(TrainingMark(path))
+    /// Takes the run's lock (making the run directory if needed), or says who holds it.
+    pub fn lock(&self) -> Result<RunLock, Error> {
+        use std::fs::TryLockError;
+        let created = !self.path.exists();
+        let path = self.path.join(LOCK);
+        let start = std::time::Instant::now();
+        loop {
+            self.create()?;
+            let file = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)
+                .map_err(|e| Error::io(&path, "cannot create", e))?;
+            match file.try_lock() {
+                Ok(()) => {}
+                Err(TryLockError::WouldBlock) if start.elapsed() < LOCK_PATIENCE => {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                    continue;
+                }
+                Err(TryLockError::WouldBlock) => return Err(self.busy()),
+                Err(TryLockError::Error(e)) => return Err(Error::io(&path, "cannot lock", e)),
+            }
+            // Between our open and our lock the folder may have been removed and made anew: the
+            // lock counts only if it is on the file the path names now.
+            let current = same_file::Handle::from_path(&path);
+            let ours = same_file::Handle::from_file(
+                file.try_clone()
+                    .map_err(|e| Error::io(&path, "cannot lock", e))?,
+            );
+            if let (Ok(current), Ok(ours)) = (current, ours)
+                && current == ours
+            {
+                return Ok(RunLock {
+                    _file: file,
+                    run: self.clone(),
+                    created,
+                });
+            }
+        }
     }
 
-    /// The process training the run right now, if one is (its mark exists and, where the system
-    /// tells, the process is alive: a killed run leaves a stale mark behind).
-    pub fn training_pid(&self) -> Option<u32> {
-        let pid: u32 = std::fs::read_to_string(self.path.join(TRAINING))
-            .ok()?
-            .trim()
-            .parse()
-            .ok()?;
-        let proc = Path::new("/proc");
-        let alive = !proc.is_dir() || proc.join(pid.to_string()).exists();
-        alive.then_some(pid)
+    /// The error for a run another process holds.
+    pub fn busy(&self) -> Error {
+        Error::run(
+            &self.path,
+            format!(
+                "another process is training this run right now (it holds {LOCK}); wait for it \
+                 to end or stop it first"
+            ),
+        )
+    }
+
+    /// Bytes the run's files take (what `--force` gives back).
+    pub fn size_on_disk(&self) -> u64 {
+        fn walk(dir: &Path) -> u64 {
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                return 0;
+            };
+            entries
+                .filter_map(|e| e.ok())
+                .map(|e| match e.file_type() {
+                    Ok(t) if t.is_dir() => walk(&e.path()),
+                    _ => e.metadata().map(|m| m.len()).unwrap_or(0),
+                })
+                .sum()
+        }
+        walk(&self.path)
+    }
+
+    /// Whether a process holds the run's lock right now, i.e. trains it. Asks the OS, so a run
+    /// whose trainer was killed is not "training" whatever files it left.
+    pub fn is_training(&self) -> bool {
+        let Ok(file) = std::fs::File::open(self.path.join(LOCK)) else {
+            return false;
+        };
+        // A shared lock is refused exactly while a trainer holds its exclusive one; ours is
+        // released at once when `file` closes.
+        matches!(
+            file.try_lock_shared(),
+            Err(std::fs::TryLockError::WouldBlock)
+        )
     }
 
     // --- config.toml and run.toml ---
@@ -239,8 +355,15 @@ impl RunDir {
 
     /// Writes the plan as the run's `config.toml`, paths relative to the run directory.
     pub fn write_plan(&self, plan: &Plan) -> Result<(), Error> {
-        let config = plan.to_config(&folder_of(&self.config_file()));
-        atomic_write(&self.config_file(), config.to_toml().as_bytes())
+        atomic_write(&self.config_file(), self.plan_text(plan)?.as_bytes())
+    }
+
+    /// The plan as this run's `config.toml` would store it; an error (naming the run) where a
+    /// path cannot be written as TOML text (it is not UTF-8).
+    pub fn plan_text(&self, plan: &Plan) -> Result<String, Error> {
+        plan.to_config(&folder_of(&self.config_file()))
+            .to_toml()
+            .map_err(|why| Error::run(&self.path, why))
     }
 
     /// The text of `config.toml`, as stored.
@@ -263,9 +386,13 @@ impl RunDir {
 
     // --- weights ---
 
+    /// The folder of the per-epoch checkpoints.
+    pub fn checkpoint_dir(&self) -> PathBuf {
+        self.path.join(CHECKPOINTS)
+    }
+
     pub fn checkpoint_file(&self, part: CheckpointPart, epoch: usize) -> PathBuf {
-        self.path
-            .join(CHECKPOINTS)
+        self.checkpoint_dir()
             .join(format!("{}-{epoch}.bpk", part.stem()))
     }
 
@@ -282,10 +409,40 @@ impl RunDir {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, "cannot create", e))?;
         }
-        model
+        // Serialised in memory and written atomically: a reader (the web app's model cache, an
+        // `eval`) never sees half a file, and a full disk leaves the previous file whole.
+        let bytes = model
             .clone()
-            .save_file(&path)
-            .map_err(|e| Error::run(&path, format!("cannot save the model: {e}")))
+            .into_record()
+            .into_bytes()
+            .map_err(|e| Error::run(&path, format!("cannot save the model: {e}")))?;
+        atomic_write(&path, &bytes)
+    }
+
+    /// Removes the temporary files of writes that a killed process left behind (under the lock,
+    /// so no writer of this run is between its write and its rename).
+    pub fn remove_stale_temporaries(&self, _lock: &RunLock) {
+        let Ok(entries) = std::fs::read_dir(&self.path) else {
+            return;
+        };
+        for entry in entries.filter_map(|e| e.ok()) {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if crate::fsutil::is_temporary(&name) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+
+    /// The newest epoch with any checkpoint file, complete or not.
+    pub fn newest_checkpoint_epoch(&self) -> Option<usize> {
+        let entries = std::fs::read_dir(self.checkpoint_dir()).ok()?;
+        entries
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                name.strip_suffix(".bpk")?.rsplit_once('-')?.1.parse().ok()
+            })
+            .max()
     }
 
     /// Epochs with a complete checkpoint for `trainer`, ascending.
@@ -331,14 +488,21 @@ impl RunDir {
             };
             return Err(Error::run(&file, format!("no such weights file; {hint}")));
         }
+        // Read whole, then decoded: burn's file reader reads tensors lazily, so a file replaced
+        // (`--force`) or deleted while it loads would fail inside burn, in a panic.
+        let bytes = std::fs::read(&file).map_err(|e| Error::io(&file, "cannot read", e))?;
+        let misfit = |e: &dyn std::fmt::Display| {
+            Error::run(
+                &file,
+                format!("does not fit the run's model ({:?}): {e}", plan.model()),
+            )
+        };
+        let record =
+            burn::store::ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes))
+                .map_err(|e| misfit(&e))?;
         Model::new(&plan.model(), plan.seed(), device)
-            .try_load_file(&file)
-            .map_err(|e| {
-                Error::run(
-                    &file,
-                    format!("does not fit the run's model ({:?}): {e}", plan.model()),
-                )
-            })
+            .try_load_record(record)
+            .map_err(|e| misfit(&e))
     }
 
     /// The run's plan and its model with the chosen weights.
@@ -399,11 +563,39 @@ impl RunDir {
     /// The confusion matrix files (figure, CSV) of the report (`None`) or of `mnist eval` on
     /// the given weights.
     pub fn confusion_files(&self, eval_of: Option<Weights>) -> (PathBuf, PathBuf) {
-        let stem = match eval_of {
+        self.confusion_files_on(eval_of, None)
+    }
+
+    /// As `confusion_files`, for an evaluation on data other than the run's own (`mnist eval
+    /// --data`): named after that data (`confusion-final-on-<name>.*`), so it never overwrites
+    /// the run's own evaluation.
+    pub fn confusion_files_on(
+        &self,
+        eval_of: Option<Weights>,
+        other_data: Option<&Path>,
+    ) -> (PathBuf, PathBuf) {
+        let mut stem = match eval_of {
             None => CONFUSION.to_string(),
             Some(Weights::Final) => format!("{CONFUSION}-final"),
             Some(Weights::Checkpoint(n)) => format!("{CONFUSION}-epoch-{n}"),
         };
+        if let Some(data) = other_data {
+            // The data's file or folder name, kept to characters safe in any file name.
+            let name: String = data
+                .file_stem()
+                .map(|n| n.to_string_lossy())
+                .unwrap_or_default()
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            stem = format!("{stem}-on-{}", if name.is_empty() { "data" } else { &name });
+        }
         (
             self.path.join(format!("{stem}.png")),
             self.path.join(format!("{stem}.csv")),

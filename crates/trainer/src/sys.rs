@@ -15,14 +15,3 @@ pub fn peak_rss_text() -> String {
         None => "n/a (no /proc/self/status)".to_string(),
     }
 }
-
-/// Bytes available to this user on the file system holding `path` (`statvfs`), `None` where
-/// that cannot be told.
-pub fn free_bytes(path: &std::path::Path) -> Option<u64> {
-    use std::os::unix::ffi::OsStrExt;
-    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
-    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: `c` is a valid NUL-terminated path and `stat` a writable statvfs.
-    let rc = unsafe { libc::statvfs(c.as_ptr(), &mut stat) };
-    (rc == 0).then(|| stat.f_bavail as u64 * stat.f_frsize as u64)
-}

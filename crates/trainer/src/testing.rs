@@ -82,7 +82,7 @@ impl TestConfig {
 
     /// The config as TOML text.
     pub fn toml(&self) -> String {
-        self.0.to_toml()
+        self.0.to_toml().expect("test configs have UTF-8 paths")
     }
 
     /// Writes the config to `path` and returns the path.

@@ -55,6 +55,10 @@ pub fn run_name(config: &Path, name: Option<&str>) -> Result<String, Error> {
 
 /// Checks everything that can be checked before training starts, prepares the run directory,
 /// and trains; the records and weights are on disk when it returns.
+///
+/// The run's lock is held from the first check to the end. An existing run is left exactly as it
+/// was until the new one has loaded its data and passed every check; only then does `--force`
+/// clear it.
 pub fn train(
     request: &TrainRequest,
     backend: &Backend,
@@ -62,13 +66,31 @@ pub fn train(
 ) -> Result<TrainOutcome, Error> {
     let plan = &request.plan;
     let run = RunDir::new(plan.artifacts().join(&request.name));
-    let resume_from = prepare(&run, request, backend, &observer)?;
-    // Load the data before writing anything, so a bad data path costs nothing.
-    let data = mnist_data::load(Some(plan.data()))?;
-    run.create()?;
-    let _training = run.mark_training()?;
-    check_free_space(run.path(), plan)?;
-    run.write_plan(plan)?;
+    if !request.force && !request.resume && !run.is_vacant() {
+        return Err(busy_or_exists(&run));
+    }
+    // Something that is not a run is not ours to lock, let alone to clear.
+    run.refuse_foreign()?;
+    let lock = run.lock()?;
+    run.remove_stale_temporaries(&lock);
+    let checked = (|| -> Result<_, Error> {
+        let resume_from = prepare(&run, request, backend, &observer)?;
+        let config_text = run.plan_text(plan)?;
+        let data = mnist_data::load(Some(plan.data()))?;
+        check_free_space(&run, plan, request.force)?;
+        Ok((resume_from, config_text, data))
+    })();
+    let (resume_from, config_text, data) = match checked {
+        Ok(checked) => checked,
+        Err(e) => {
+            lock.abandon();
+            return Err(e);
+        }
+    };
+    if request.force {
+        run.clear(&lock)?;
+    }
+    run.write(&run.config_file(), config_text.as_bytes())?;
     run.write_info(&RunInfo::new(backend))?;
 
     observer.started(&RunStart {
@@ -97,6 +119,7 @@ pub fn train(
         }
         Trainer::Scratch { lr } => on_compute_pool(|| crate::scratch::train(session, lr))?,
     };
+    drop(lock);
     Ok(TrainOutcome {
         run,
         plan: plan.clone(),
@@ -107,43 +130,41 @@ pub fn train(
     })
 }
 
-/// Refuses to overwrite a run without `--force`; for `--resume`, checks the run's own config and
-/// returns the epoch to continue after (0 = from the start).
+/// Why a run that exists cannot be started without `--force`: it is being trained, or it is
+/// simply there.
+fn busy_or_exists(run: &RunDir) -> Error {
+    if run.is_training() {
+        run.busy()
+    } else {
+        Error::RunExists(run.path().to_path_buf())
+    }
+}
+
+/// For `--resume`, checks the run's own config and returns the epoch to continue after (0 = from
+/// the start); otherwise 0. Changes nothing on disk.
 fn prepare(
     run: &RunDir,
     request: &TrainRequest,
     backend: &Backend,
     observer: &Observer,
 ) -> Result<usize, Error> {
-    if let Some(pid) = run.training_pid() {
+    if !request.resume {
+        return Ok(0);
+    }
+    if !run.has_config() {
         return Err(Error::run(
             run.path(),
-            format!("process {pid} is training this run right now; wait for it or stop it first"),
+            "no such run to resume; start it without --resume",
         ));
     }
-    if request.resume {
-        if !run.exists() {
-            return Err(Error::run(
-                run.path(),
-                "no such run to resume; start it without --resume",
-            ));
-        }
-        if run.plan()? != request.plan {
-            return Err(Error::run(
-                run.path(),
-                "the config differs from this run's own config.toml; --resume continues a run \
-                 with its own configuration (pass the same file, or start a new run with --name)",
-            ));
-        }
-        return resume_point(run, &request.plan, backend, observer);
+    if run.plan()? != request.plan {
+        return Err(Error::run(
+            run.path(),
+            "the config differs from this run's own config.toml; --resume continues a run \
+             with its own configuration (pass the same file, or start a new run with --name)",
+        ));
     }
-    if run.exists() {
-        if !request.force {
-            return Err(Error::RunExists(run.path().to_path_buf()));
-        }
-        run.remove()?;
-    }
-    Ok(0)
+    resume_point(run, &request.plan, backend, observer)
 }
 
 /// The last epoch the run can continue after: its checkpoint loads into the run's model (and
@@ -213,22 +234,30 @@ fn checkpoint_loads(
 /// Free space the run needs: every epoch's checkpoint (weights, and for the Learner two Adam
 /// moments and a copy in flight), plus records and figures.
 fn space_needed(plan: &Plan) -> u64 {
+    // Saturating: a config may ask for absurd sizes, which must be refused, not overflow.
     let params = match plan.model() {
         ModelConfig::Linear => 785 * 10,
-        ModelConfig::Mlp { hidden, .. } => 784 * hidden + hidden + hidden * 10 + 10,
-    } as u64;
-    let per_epoch = params * 4 * 4;
-    (plan.epochs() as u64).saturating_mul(per_epoch) + 32 * 1024 * 1024
+        ModelConfig::Mlp { hidden, .. } => (hidden as u64).saturating_mul(784 + 1 + 10) + 10,
+    };
+    let per_epoch = params.saturating_mul(4 * 4);
+    (plan.epochs() as u64)
+        .saturating_mul(per_epoch)
+        .saturating_add(32 * 1024 * 1024)
 }
 
-/// Refuses to start when the run directory's file system is too full for the run.
-fn check_free_space(dir: &Path, plan: &Plan) -> Result<(), Error> {
+/// Refuses to start when the run directory's file system is too full for the run. With
+/// `--force` the old run's files count as free: they go before the new run writes anything.
+fn check_free_space(run: &RunDir, plan: &Plan, replacing: bool) -> Result<(), Error> {
     let needed = space_needed(plan);
-    if let Some(free) = crate::sys::free_bytes(dir)
-        && free < needed
-    {
+    let Ok(free) = fs4::available_space(run.path()) else {
+        // A file system that cannot say: the writes themselves report a full disk.
+        return Ok(());
+    };
+    let reclaimed = if replacing { run.size_on_disk() } else { 0 };
+    let free = free.saturating_add(reclaimed);
+    if free < needed {
         return Err(Error::run(
-            dir,
+            run.path(),
             format!(
                 "only {:.1} MB free, the run needs about {:.1} MB (a checkpoint per epoch, records, figures)",
                 free as f64 / 1e6,
