@@ -201,3 +201,86 @@ fn atomic_write_replaces_whole_files_and_names_the_path_on_failure() {
         "{e}"
     );
 }
+
+#[test]
+fn two_atomic_writers_of_one_file_each_replace_it_whole() {
+    use mnist_trainer::fsutil::atomic_write;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("metrics.csv");
+    // Two contents of different sizes: a mix of the two is neither.
+    let (a, b) = (vec![b'a'; 200_000], vec![b'b'; 300_000]);
+    atomic_write(&path, &a).unwrap();
+    std::thread::scope(|s| {
+        for bytes in [&a, &b] {
+            let path = &path;
+            s.spawn(move || {
+                for _ in 0..100 {
+                    atomic_write(path, bytes).unwrap();
+                }
+            });
+        }
+        s.spawn(|| {
+            for _ in 0..400 {
+                let read = std::fs::read(&path).unwrap();
+                assert!(
+                    read == a || read == b,
+                    "a mixed file of {} bytes",
+                    read.len()
+                );
+            }
+        });
+    });
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        1,
+        "temporary files left"
+    );
+}
+
+#[test]
+fn a_failed_atomic_write_leaves_no_temporary_file() {
+    use mnist_trainer::fsutil::atomic_write;
+    let dir = tempfile::tempdir().unwrap();
+    // The rename cannot replace a folder: the write fails after the temporary file was made.
+    let path = dir.path().join("report.html");
+    std::fs::create_dir(&path).unwrap();
+    let e = atomic_write(&path, b"<html>").unwrap_err().to_string();
+    assert!(
+        e.contains("report.html") && e.contains("cannot write"),
+        "{e}"
+    );
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["report.html"], "a temporary file was left behind");
+}
+
+#[test]
+fn eval_on_other_data_keeps_the_runs_own_confusion_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), "own", &fixtures(), TestConfig::mlp(16), 1);
+    ok(&mnist(&["train", cfg.to_str().unwrap()]));
+    let run = dir.path().join("runs/own");
+    let run_s = run.to_str().unwrap();
+    ok(&mnist(&["eval", run_s]));
+    let own = std::fs::read(run.join("confusion-final.csv")).unwrap();
+    let fashion = mnist_data::testing::fixtures_dir().join("fashion-idx");
+    let out = mnist(&["eval", run_s, "--data", fashion.to_str().unwrap()]);
+    ok(&out);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("confusion-final-on-fashion-idx.png"),
+        "{stdout}"
+    );
+    assert!(run.join("confusion-final-on-fashion-idx.csv").is_file());
+    assert_eq!(
+        std::fs::read(run.join("confusion-final.csv")).unwrap(),
+        own,
+        "eval on other data overwrote the run's own confusion matrix"
+    );
+    // The run's own data named explicitly is the run's own evaluation.
+    let out = mnist(&["eval", run_s, "--data", fixtures().to_str().unwrap()]);
+    ok(&out);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("confusion-final.png"));
+}
