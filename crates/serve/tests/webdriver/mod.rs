@@ -9,8 +9,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-pub const CHROMIUM: &str = "/usr/bin/chromium";
+/// The driver and browser the build found (`build.rs`: `MNIST_CHROMEDRIVER`, `MNIST_CHROMIUM`,
+/// by default Debian's `/usr/bin/chromedriver` and `/usr/bin/chromium`).
+pub const CHROMEDRIVER: &str = env!("MNIST_CHROMEDRIVER");
+pub const CHROMIUM: &str = env!("MNIST_CHROMIUM");
 /// The key under which W3C WebDriver returns and accepts an element reference.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 /// How long a page may take to show what a test waits for; the fixture pages need well under
