@@ -9,6 +9,7 @@ use mnist_data::Split;
 use mnist_trainer::Error;
 use mnist_trainer::backend::Backend;
 use mnist_trainer::evaluate::evaluate_split;
+use mnist_trainer::fsutil::atomic_write;
 use mnist_trainer::metrics::{EpochRecord, IterationRecord};
 use mnist_trainer::plan::{Plan, display_path};
 use mnist_trainer::rundir::{RunDir, Weights};
@@ -225,5 +226,5 @@ pub fn write_static(runs: &[RunDir], out: &Path, backend: &Backend) -> Result<()
     let names: Vec<&str> = compared.iter().map(|c| c.name.as_str()).collect();
     let body = html(&compared, &figures, &|f| f.to_string());
     let page = crate::html::page(&format!("Compare {}", names.join(", ")), &body);
-    std::fs::write(out, page).map_err(|e| Error::io(out, "cannot write", e))
+    atomic_write(out, page.as_bytes())
 }

@@ -8,7 +8,7 @@ use mnist_trainer::sweep::{BATCH, HIDDEN, SweepRow};
 use plotters::prelude::*;
 
 use super::chart::PALETTE;
-use super::draw::{FONT, canvas, fail};
+use super::draw::{FONT, fail, figure};
 
 const SIZE: (u32, u32) = (900, 620);
 
@@ -69,63 +69,69 @@ pub fn sweep(rows: &[SweepRow], path: &Path) -> Result<(), Error> {
         HIDDEN[HIDDEN.len() - 1] as f64 * 1.25,
     );
     let y_range = low / 1.5..high * 1.5;
-    let (_root, body) = canvas(path, SIZE, "MLP training epoch: cost against hidden units")?;
-    let mut chart = ChartBuilder::on(&body)
-        .margin(16)
-        .x_label_area_size(50)
-        .y_label_area_size(70)
-        .build_cartesian_2d(
-            (x_low..x_high)
-                .log_scale()
-                .with_key_points(HIDDEN.iter().map(|&h| h as f64).collect()),
-            y_range
-                .clone()
-                .log_scale()
-                .with_key_points(y_ticks(&y_range)),
-        )
-        .map_err(|e| err(&e))?;
-    chart
-        .configure_mesh()
-        .x_desc("hidden units (log scale)")
-        .y_desc("seconds per epoch (log scale)")
-        .x_label_formatter(&|x| format!("{x:.0}"))
-        .y_label_formatter(&|y| format!("{y}"))
-        .light_line_style(WHITE)
-        .label_style((FONT, 14).into_font())
-        .axis_desc_style((FONT, 16).into_font())
-        .draw()
-        .map_err(|e| err(&e))?;
-    for Line {
-        label,
-        color,
-        solid,
-        points,
-    } in lines
-    {
-        let style = color.stroke_width(if solid { 3 } else { 1 });
-        chart
-            .draw_series(LineSeries::new(points.clone(), style))
-            .map_err(|e| err(&e))?
-            .label(label)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
-        let marker = move |p: (f64, f64)| -> DynElement<BitMapBackend, (f64, f64)> {
-            if solid {
-                Circle::new(p, 5, color.filled()).into_dyn()
-            } else {
-                TriangleMarker::new(p, 6, color.stroke_width(2)).into_dyn()
+    figure(
+        path,
+        SIZE,
+        "MLP training epoch: cost against hidden units",
+        |body| {
+            let mut chart = ChartBuilder::on(body)
+                .margin(16)
+                .x_label_area_size(50)
+                .y_label_area_size(70)
+                .build_cartesian_2d(
+                    (x_low..x_high)
+                        .log_scale()
+                        .with_key_points(HIDDEN.iter().map(|&h| h as f64).collect()),
+                    y_range
+                        .clone()
+                        .log_scale()
+                        .with_key_points(y_ticks(&y_range)),
+                )
+                .map_err(|e| err(&e))?;
+            chart
+                .configure_mesh()
+                .x_desc("hidden units (log scale)")
+                .y_desc("seconds per epoch (log scale)")
+                .x_label_formatter(&|x| format!("{x:.0}"))
+                .y_label_formatter(&|y| format!("{y}"))
+                .light_line_style(WHITE)
+                .label_style((FONT, 14).into_font())
+                .axis_desc_style((FONT, 16).into_font())
+                .draw()
+                .map_err(|e| err(&e))?;
+            for Line {
+                label,
+                color,
+                solid,
+                points,
+            } in lines
+            {
+                let style = color.stroke_width(if solid { 3 } else { 1 });
+                chart
+                    .draw_series(LineSeries::new(points.clone(), style))
+                    .map_err(|e| err(&e))?
+                    .label(label)
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
+                let marker = move |p: (f64, f64)| -> DynElement<BitMapBackend, (f64, f64)> {
+                    if solid {
+                        Circle::new(p, 5, color.filled()).into_dyn()
+                    } else {
+                        TriangleMarker::new(p, 6, color.stroke_width(2)).into_dyn()
+                    }
+                };
+                chart
+                    .draw_series(points.into_iter().map(marker))
+                    .map_err(|e| err(&e))?;
             }
-        };
-        chart
-            .draw_series(points.into_iter().map(marker))
-            .map_err(|e| err(&e))?;
-    }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .label_font((FONT, 14).into_font())
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(|e| err(&e))?;
-    body.present().map_err(|e| err(&e))
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::UpperLeft)
+                .label_font((FONT, 14).into_font())
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK)
+                .draw()
+                .map_err(|e| err(&e))?;
+            Ok(())
+        },
+    )
 }

@@ -9,7 +9,7 @@ use mnist_trainer::metrics::IterationRecord;
 
 use super::chart::{Axes, PALETTE, Series, line_panel};
 use super::course::SMOOTHING;
-use super::draw::{canvas, captioned_digit, fail, text};
+use super::draw::{captioned_digit, figure, text};
 use crate::stats::moving_average;
 
 pub const NLL_SIZE: (u32, u32) = (1000, 450);
@@ -21,46 +21,52 @@ pub const N_DISAGREEMENTS: usize = 10;
 /// against the epoch (iteration k of an epoch of n sits at e − 1 + k/n), so runs with different
 /// batch sizes share the axis.
 pub fn compare_nll(runs: &[(&str, &[IterationRecord])], path: &Path) -> Result<(), Error> {
-    let (root, body) = canvas(path, NLL_SIZE, "Training NLL of the correct class")?;
-    let mut series = Vec::new();
-    let mut last = 1.0f64;
-    for (k, (name, iterations)) in runs.iter().enumerate() {
-        let smooth = moving_average(
-            &iterations.iter().map(|r| r.loss).collect::<Vec<_>>(),
-            SMOOTHING,
-        );
-        let mut points = Vec::with_capacity(iterations.len());
-        for (i, r) in iterations.iter().enumerate() {
-            let in_epoch = iterations
-                .iter()
-                .filter(|o| o.epoch == r.epoch)
-                .count()
-                .max(1);
-            let k = iterations[..=i]
-                .iter()
-                .filter(|o| o.epoch == r.epoch)
-                .count();
-            let x = (r.epoch - 1) as f64 + k as f64 / in_epoch as f64;
-            last = last.max(x);
-            points.push((x, smooth[i]));
-        }
-        let label = format!("{name} (moving average of {SMOOTHING})");
-        series.push(Series::new(
-            &label,
-            PALETTE[k % PALETTE.len()],
-            points,
-            false,
-        ));
-    }
-    let axes = Axes {
-        caption: "per training batch, smoothed",
-        x_desc: "epoch",
-        y_desc: "NLL",
-        x_range: 0.0..last,
-        x_labels: None,
-    };
-    line_panel(&body, &axes, &series, path)?;
-    root.present().map_err(|e| fail(path)(&e))
+    figure(
+        path,
+        NLL_SIZE,
+        "Training NLL of the correct class",
+        |body| {
+            let mut series = Vec::new();
+            let mut last = 1.0f64;
+            for (k, (name, iterations)) in runs.iter().enumerate() {
+                let smooth = moving_average(
+                    &iterations.iter().map(|r| r.loss).collect::<Vec<_>>(),
+                    SMOOTHING,
+                );
+                let mut points = Vec::with_capacity(iterations.len());
+                for (i, r) in iterations.iter().enumerate() {
+                    let in_epoch = iterations
+                        .iter()
+                        .filter(|o| o.epoch == r.epoch)
+                        .count()
+                        .max(1);
+                    let k = iterations[..=i]
+                        .iter()
+                        .filter(|o| o.epoch == r.epoch)
+                        .count();
+                    let x = (r.epoch - 1) as f64 + k as f64 / in_epoch as f64;
+                    last = last.max(x);
+                    points.push((x, smooth[i]));
+                }
+                let label = format!("{name} (moving average of {SMOOTHING})");
+                series.push(Series::new(
+                    &label,
+                    PALETTE[k % PALETTE.len()],
+                    points,
+                    false,
+                ));
+            }
+            let axes = Axes {
+                caption: "per training batch, smoothed",
+                x_desc: "epoch",
+                y_desc: "NLL",
+                x_range: 0.0..last,
+                x_labels: None,
+            };
+            line_panel(body, &axes, &series, path)?;
+            Ok(())
+        },
+    )
 }
 
 /// The test images run A classifies right and run B wrong (top row), and the other way round
@@ -78,31 +84,32 @@ pub fn disagreements(
         a_only.len(),
         b_only.len()
     );
-    let (root, body) = canvas(path, DISAGREEMENTS_SIZE, &title)?;
-    let (scale, cell_w, row_h, left) = (2, 98, 170, 12);
-    let rows = [("A", a, "B", b, &a_only), ("B", b, "A", a, &b_only)];
-    for (row, (right, right_name, wrong, wrong_name, indices)) in rows.into_iter().enumerate() {
-        let y = 4 + row as i32 * row_h;
-        let heading = format!(
-            "{right} = {right_name} right, {wrong} = {wrong_name} wrong: {} images",
-            indices.len()
-        );
-        text(&body, &heading, (left, y), 18, path)?;
-        // Spread over the whole list: the test set may be ordered by digit.
-        let shown = indices.len().min(N_DISAGREEMENTS);
-        for k in 0..shown {
-            let i = indices[k * indices.len() / shown];
-            let at = (left + k as i32 * cell_w, y + 26);
-            let captions = [
-                format!("true {}", test.label(i)),
-                format!("A: {}", a_predictions[i]),
-                format!("B: {}", b_predictions[i]),
-            ];
-            captioned_digit(&body, test.image(i), at, scale, &captions, path)?;
+    figure(path, DISAGREEMENTS_SIZE, &title, |body| {
+        let (scale, cell_w, row_h, left) = (2, 98, 170, 12);
+        let rows = [("A", a, "B", b, &a_only), ("B", b, "A", a, &b_only)];
+        for (row, (right, right_name, wrong, wrong_name, indices)) in rows.into_iter().enumerate() {
+            let y = 4 + row as i32 * row_h;
+            let heading = format!(
+                "{right} = {right_name} right, {wrong} = {wrong_name} wrong: {} images",
+                indices.len()
+            );
+            text(body, &heading, (left, y), 18, path)?;
+            // Spread over the whole list: the test set may be ordered by digit.
+            let shown = indices.len().min(N_DISAGREEMENTS);
+            for k in 0..shown {
+                let i = indices[k * indices.len() / shown];
+                let at = (left + k as i32 * cell_w, y + 26);
+                let captions = [
+                    format!("true {}", test.label(i)),
+                    format!("A: {}", a_predictions[i]),
+                    format!("B: {}", b_predictions[i]),
+                ];
+                captioned_digit(body, test.image(i), at, scale, &captions, path)?;
+            }
+            if indices.is_empty() {
+                text(body, "(none)", (left, y + 40), 18, path)?;
+            }
         }
-        if indices.is_empty() {
-            text(&body, "(none)", (left, y + 40), 18, path)?;
-        }
-    }
-    root.present().map_err(|e| fail(path)(&e))
+        Ok(())
+    })
 }

@@ -8,7 +8,7 @@ use mnist_trainer::Error;
 use mnist_trainer::metrics::IterationRecord;
 
 use super::chart::series_chart;
-use super::draw::{axis_labels, canvas, captioned_digit, draw_digit, fail, heatmaps, text};
+use super::draw::{axis_labels, captioned_digit, draw_digit, figure, heatmaps, text};
 use crate::stats::{accuracy, select_examples, strongest_hidden_units};
 
 /// Pixel sizes of the figures (width, height).
@@ -28,39 +28,45 @@ pub const SMOOTHING: usize = 50;
 
 /// Problem 1: the first 10 training images of each digit, a row per digit.
 pub fn samples_grid(train: &Split, path: &Path) -> Result<(), Error> {
-    let (root, body) = canvas(path, SAMPLES_SIZE, "10 training samples of each digit")?;
-    let (scale, cell, left, top) = (3, 90, 80, 10);
-    for digit in 0..NUM_CLASSES as u8 {
-        let row = digit as i32;
-        text(
-            &body,
-            &digit.to_string(),
-            (left - 30, top + row * cell + 30),
-            24,
-            path,
-        )?;
-        let samples = (0..train.len())
-            .filter(|&i| train.label(i) == digit)
-            .take(10);
-        for (col, i) in samples.enumerate() {
-            draw_digit(
-                &body,
-                train.image(i),
-                (left + col as i32 * cell, top + row * cell),
-                scale,
+    figure(
+        path,
+        SAMPLES_SIZE,
+        "10 training samples of each digit",
+        |body| {
+            let (scale, cell, left, top) = (3, 90, 80, 10);
+            for digit in 0..NUM_CLASSES as u8 {
+                let row = digit as i32;
+                text(
+                    body,
+                    &digit.to_string(),
+                    (left - 30, top + row * cell + 30),
+                    24,
+                    path,
+                )?;
+                let samples = (0..train.len())
+                    .filter(|&i| train.label(i) == digit)
+                    .take(10);
+                for (col, i) in samples.enumerate() {
+                    draw_digit(
+                        body,
+                        train.image(i),
+                        (left + col as i32 * cell, top + row * cell),
+                        scale,
+                        path,
+                    )?;
+                }
+            }
+            let x_label = (left + 5 * cell - 30, top + 10 * cell + 8);
+            axis_labels(
+                body,
+                ("sample", x_label),
+                ("digit", (8, top + 5 * cell + 25)),
+                20,
                 path,
             )?;
-        }
-    }
-    let x_label = (left + 5 * cell - 30, top + 10 * cell + 8);
-    axis_labels(
-        &body,
-        ("sample", x_label),
-        ("digit", (8, top + 5 * cell + 25)),
-        20,
-        path,
-    )?;
-    root.present().map_err(|e| fail(path)(&e))
+            Ok(())
+        },
+    )
 }
 
 /// Problem 5: 20 correctly classified test images with their prediction, 10 misclassified with
@@ -69,47 +75,48 @@ pub fn predictions_panel(test: &Split, predictions: &[u8], path: &Path) -> Resul
     let (correct, wrong) = select_examples(test.labels(), predictions, N_CORRECT, N_WRONG);
     let accuracy = accuracy(test.labels(), predictions);
     let title = format!("Test predictions (accuracy {:.2}%)", 100.0 * accuracy);
-    let (root, body) = canvas(path, PREDICTIONS_SIZE, &title)?;
-    let (scale, cell_w, cell_h, left) = (2, 98, 90, 12);
-    text(
-        &body,
-        "correctly classified: predicted label",
-        (left, 4),
-        18,
-        path,
-    )?;
-    for (k, &i) in correct.iter().enumerate() {
-        let (row, col) = ((k / 10) as i32, (k % 10) as i32);
-        let at = (left + col * cell_w, 30 + row * cell_h);
-        let captions = [format!("pred {}", predictions[i])];
-        captioned_digit(&body, test.image(i), at, scale, &captions, path)?;
-    }
-    let y0 = 30 + 2 * cell_h + 30;
-    text(
-        &body,
-        "misclassified: predicted / true label",
-        (left, y0 - 26),
-        18,
-        path,
-    )?;
-    for (k, &i) in wrong.iter().enumerate() {
-        let at = (left + k as i32 * cell_w, y0);
-        let captions = [
-            format!("pred {}", predictions[i]),
-            format!("true {}", test.label(i)),
-        ];
-        captioned_digit(&body, test.image(i), at, scale, &captions, path)?;
-    }
-    if wrong.is_empty() {
+    figure(path, PREDICTIONS_SIZE, &title, |body| {
+        let (scale, cell_w, cell_h, left) = (2, 98, 90, 12);
         text(
-            &body,
-            "(no misclassified test image)",
-            (left, y0 + 20),
+            body,
+            "correctly classified: predicted label",
+            (left, 4),
             18,
             path,
         )?;
-    }
-    root.present().map_err(|e| fail(path)(&e))
+        for (k, &i) in correct.iter().enumerate() {
+            let (row, col) = ((k / 10) as i32, (k % 10) as i32);
+            let at = (left + col * cell_w, 30 + row * cell_h);
+            let captions = [format!("pred {}", predictions[i])];
+            captioned_digit(body, test.image(i), at, scale, &captions, path)?;
+        }
+        let y0 = 30 + 2 * cell_h + 30;
+        text(
+            body,
+            "misclassified: predicted / true label",
+            (left, y0 - 26),
+            18,
+            path,
+        )?;
+        for (k, &i) in wrong.iter().enumerate() {
+            let at = (left + k as i32 * cell_w, y0);
+            let captions = [
+                format!("pred {}", predictions[i]),
+                format!("true {}", test.label(i)),
+            ];
+            captioned_digit(body, test.image(i), at, scale, &captions, path)?;
+        }
+        if wrong.is_empty() {
+            text(
+                body,
+                "(no misclassified test image)",
+                (left, y0 + 20),
+                18,
+                path,
+            )?;
+        }
+        Ok(())
+    })
 }
 
 /// Problem 5's curves: the NLL of the correct class per training iteration, the number correct
@@ -121,46 +128,47 @@ pub fn training_curves(
     test_batch_size: usize,
     path: &Path,
 ) -> Result<(), Error> {
-    let (root, body) = canvas(path, CURVES_SIZE, "Training curves")?;
-    let panels = body.split_evenly((3, 1));
-    let nll: Vec<f64> = iterations.iter().map(|r| r.loss).collect();
-    let top = nll.iter().cloned().fold(0.0, f64::max).max(1e-3) * 1.05;
-    series_chart(
-        &panels[0],
-        "NLL of the correct class (training batch mean)",
-        "iteration",
-        "NLL",
-        &nll,
-        Some(SMOOTHING),
-        0.0..top,
-        path,
-    )?;
-    let correct: Vec<f64> = iterations
-        .iter()
-        .map(|r| (r.accuracy * batch_size as f64).round())
-        .collect();
-    series_chart(
-        &panels[1],
-        &format!("Correct per training batch (of {batch_size})"),
-        "iteration",
-        "correct",
-        &correct,
-        Some(SMOOTHING),
-        0.0..batch_size as f64 + 1.0,
-        path,
-    )?;
-    let test: Vec<f64> = test_batches.iter().map(|&c| c as f64).collect();
-    series_chart(
-        &panels[2],
-        &format!("Correct per test batch (of {test_batch_size}), final model"),
-        "test batch",
-        "correct",
-        &test,
-        None,
-        0.0..test_batch_size as f64 + 1.0,
-        path,
-    )?;
-    root.present().map_err(|e| fail(path)(&e))
+    figure(path, CURVES_SIZE, "Training curves", |body| {
+        let panels = body.split_evenly((3, 1));
+        let nll: Vec<f64> = iterations.iter().map(|r| r.loss).collect();
+        let top = nll.iter().cloned().fold(0.0, f64::max).max(1e-3) * 1.05;
+        series_chart(
+            &panels[0],
+            "NLL of the correct class (training batch mean)",
+            "iteration",
+            "NLL",
+            &nll,
+            Some(SMOOTHING),
+            0.0..top,
+            path,
+        )?;
+        let correct: Vec<f64> = iterations
+            .iter()
+            .map(|r| (r.accuracy * batch_size as f64).round())
+            .collect();
+        series_chart(
+            &panels[1],
+            &format!("Correct per training batch (of {batch_size})"),
+            "iteration",
+            "correct",
+            &correct,
+            Some(SMOOTHING),
+            0.0..batch_size as f64 + 1.0,
+            path,
+        )?;
+        let test: Vec<f64> = test_batches.iter().map(|&c| c as f64).collect();
+        series_chart(
+            &panels[2],
+            &format!("Correct per test batch (of {test_batch_size}), final model"),
+            "test batch",
+            "correct",
+            &test,
+            None,
+            0.0..test_batch_size as f64 + 1.0,
+            path,
+        )?;
+        Ok(())
+    })
 }
 
 /// Problem 6: the 784 input weights of each of the 10 output neurons (rows 1..=784 of the

@@ -1,11 +1,14 @@
-//! Drawing helpers shared by every figure: the embedded font, a titled canvas, text, digits,
-//! line charts and weight heatmaps.
+//! Drawing helpers shared by every figure: the embedded font, a titled canvas drawn in memory
+//! and written as a PNG in one atomic step, text, digits and weight heatmaps.
 
 use std::path::Path;
 use std::sync::Once;
 
+use image::codecs::png::PngEncoder;
+use image::{ExtendedColorType, ImageEncoder};
 use mnist_data::{IMAGE_PIXELS, IMAGE_SIDE};
 use mnist_trainer::Error;
+use mnist_trainer::fsutil::atomic_write;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
@@ -28,19 +31,33 @@ pub(crate) fn fail(path: &Path) -> impl Fn(&dyn std::fmt::Display) -> Error + '_
 
 pub(crate) type Area<'a> = DrawingArea<BitMapBackend<'a>, Shift>;
 
-/// A white canvas with a title; returns the drawing area below the title.
-pub(crate) fn canvas<'a>(
-    path: &'a Path,
+/// Draws one figure and writes it: a white canvas of `size` with `title` in an in-memory RGB
+/// buffer, `draw` drawing in the area below the title; then the pixels are encoded as PNG in
+/// memory and written to `path` in one atomic step, so whoever reads the file (the web app
+/// sending it) finds the old figure or the new one, whole, never half of one.
+pub(crate) fn figure(
+    path: &Path,
     size: (u32, u32),
     title: &str,
-) -> Result<(Area<'a>, Area<'a>), Error> {
+    draw: impl FnOnce(&Area) -> Result<(), Error>,
+) -> Result<(), Error> {
     register_font();
-    let root = BitMapBackend::new(path, size).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| fail(path)(&e))?;
-    let body = root
-        .titled(title, (FONT, 26).into_font())
-        .map_err(|e| fail(path)(&e))?;
-    Ok((root, body))
+    let err = fail(path);
+    let mut pixels = vec![0u8; 3 * size.0 as usize * size.1 as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut pixels, size).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| err(&e))?;
+        let body = root
+            .titled(title, (FONT, 26).into_font())
+            .map_err(|e| err(&e))?;
+        draw(&body)?;
+        root.present().map_err(|e| err(&e))?;
+    }
+    let mut png = Vec::new();
+    PngEncoder::new(&mut png)
+        .write_image(&pixels, size.0, size.1, ExtendedColorType::Rgb8)
+        .map_err(|e| Error::run(path, format!("cannot encode the figure as PNG: {e}")))?;
+    atomic_write(path, &png)
 }
 
 pub(crate) fn text(
@@ -131,48 +148,49 @@ pub fn heatmaps(
     size: (u32, u32),
     path: &Path,
 ) -> Result<(), Error> {
-    let (root, body) = canvas(path, size, title)?;
-    let limit = tiles
-        .iter()
-        .flat_map(|(_, w)| w.iter())
-        .fold(0f32, |m, v| m.max(v.abs()))
-        .max(1e-12) as f64;
-    let (scale, cell_w, cell_h, left, top) = (6, 190, 240, 20, 10);
-    for (k, (name, w)) in tiles.iter().enumerate() {
-        let (row, col) = ((k / 5) as i32, (k % 5) as i32);
-        let (x, y) = (left + col * cell_w, top + row * cell_h);
-        text(&body, name, (x, y), 16, path)?;
-        let y = y + 22;
-        for (p, &v) in w.iter().take(IMAGE_PIXELS).enumerate() {
-            let (r, c) = ((p / IMAGE_SIDE) as i32, (p % IMAGE_SIDE) as i32);
-            let (x0, y0) = (x + c * scale, y + r * scale);
+    figure(path, size, title, |body| {
+        let limit = tiles
+            .iter()
+            .flat_map(|(_, w)| w.iter())
+            .fold(0f32, |m, v| m.max(v.abs()))
+            .max(1e-12) as f64;
+        let (scale, cell_w, cell_h, left, top) = (6, 190, 240, 20, 10);
+        for (k, (name, w)) in tiles.iter().enumerate() {
+            let (row, col) = ((k / 5) as i32, (k % 5) as i32);
+            let (x, y) = (left + col * cell_w, top + row * cell_h);
+            text(body, name, (x, y), 16, path)?;
+            let y = y + 22;
+            for (p, &v) in w.iter().take(IMAGE_PIXELS).enumerate() {
+                let (r, c) = ((p / IMAGE_SIDE) as i32, (p % IMAGE_SIDE) as i32);
+                let (x0, y0) = (x + c * scale, y + r * scale);
+                body.draw(&Rectangle::new(
+                    [(x0, y0), (x0 + scale, y0 + scale)],
+                    diverging(v as f64 / limit).filled(),
+                ))
+                .map_err(|e| fail(path)(&e))?;
+            }
+        }
+        // Colour bar: +limit at the top, −limit at the bottom.
+        let (bx, by, bw, bh) = (left + 5 * cell_w + 10, top + 30, 24, 400);
+        for i in 0..bh {
+            let t = 1.0 - 2.0 * i as f64 / (bh - 1) as f64;
             body.draw(&Rectangle::new(
-                [(x0, y0), (x0 + scale, y0 + scale)],
-                diverging(v as f64 / limit).filled(),
+                [(bx, by + i), (bx + bw, by + i + 1)],
+                diverging(t).filled(),
             ))
             .map_err(|e| fail(path)(&e))?;
         }
-    }
-    // Colour bar: +limit at the top, −limit at the bottom.
-    let (bx, by, bw, bh) = (left + 5 * cell_w + 10, top + 30, 24, 400);
-    for i in 0..bh {
-        let t = 1.0 - 2.0 * i as f64 / (bh - 1) as f64;
-        body.draw(&Rectangle::new(
-            [(bx, by + i), (bx + bw, by + i + 1)],
-            diverging(t).filled(),
-        ))
-        .map_err(|e| fail(path)(&e))?;
-    }
-    body.draw(&Rectangle::new([(bx, by), (bx + bw, by + bh)], BLACK))
-        .map_err(|e| fail(path)(&e))?;
-    for (t, label) in [
-        (1.0, format!("{limit:+.3}")),
-        (0.0, "0".to_string()),
-        (-1.0, format!("{:+.3}", -limit)),
-    ] {
-        let y = by + ((1.0 - t) / 2.0 * (bh - 1) as f64) as i32;
-        text(&body, &label, (bx + bw + 6, y - 8), 15, path)?;
-    }
-    text(&body, "weight", (bx - 4, by + bh + 12), 15, path)?;
-    root.present().map_err(|e| fail(path)(&e))
+        body.draw(&Rectangle::new([(bx, by), (bx + bw, by + bh)], BLACK))
+            .map_err(|e| fail(path)(&e))?;
+        for (t, label) in [
+            (1.0, format!("{limit:+.3}")),
+            (0.0, "0".to_string()),
+            (-1.0, format!("{:+.3}", -limit)),
+        ] {
+            let y = by + ((1.0 - t) / 2.0 * (bh - 1) as f64) as i32;
+            text(body, &label, (bx + bw + 6, y - 8), 15, path)?;
+        }
+        text(body, "weight", (bx - 4, by + bh + 12), 15, path)?;
+        Ok(())
+    })
 }

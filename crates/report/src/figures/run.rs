@@ -7,7 +7,7 @@ use mnist_trainer::metrics::EpochRecord;
 use plotters::prelude::*;
 
 use super::chart::{Axes, PALETTE, Series, line_panel};
-use super::draw::{FONT, axis_labels, canvas, fail, text};
+use super::draw::{FONT, axis_labels, fail, figure, text};
 use crate::stats::{ConfusionMatrix, per_class};
 
 pub const EPOCHS_SIZE: (u32, u32) = (1000, 820);
@@ -65,120 +65,122 @@ fn points(records: &[EpochRecord], pick: Pick) -> Vec<(f64, f64)> {
 /// The two panels of an epoch figure, loss above and accuracy in % below; `series` gives a
 /// panel's lines from what it plots of the training and of the validation epochs.
 fn epoch_panels(series: impl Fn(Pick, Pick) -> Vec<Series>, path: &Path) -> Result<(), Error> {
-    let (root, body) = canvas(path, EPOCHS_SIZE, "Loss and accuracy per epoch")?;
-    let panels = body.split_evenly((2, 1));
-    let charts = [
-        (
-            "Loss (mean cross-entropy)",
-            "loss",
-            series(|r| r.train_loss, |r| r.valid_loss),
-        ),
-        (
-            "Accuracy",
-            "accuracy (%)",
-            series(|r| 100.0 * r.train_acc, |r| 100.0 * r.valid_acc),
-        ),
-    ];
-    // The last epoch any line reaches (x is the epoch), at least 2 for a readable axis.
-    let last = charts[0]
-        .2
-        .iter()
-        .flat_map(|s| s.points.iter().map(|p| p.0))
-        .fold(1.0f64, f64::max)
-        .max(2.0);
-    for (area, (caption, y_desc, series)) in panels.iter().zip(charts) {
-        let axes = Axes {
-            caption,
-            x_desc: "epoch",
-            y_desc,
-            x_range: 0.8..last + 0.2,
-            x_labels: Some(last as usize + 1),
-        };
-        line_panel(area, &axes, &series, path)?;
-    }
-    root.present().map_err(|e| fail(path)(&e))
+    figure(path, EPOCHS_SIZE, "Loss and accuracy per epoch", |body| {
+        let panels = body.split_evenly((2, 1));
+        let charts = [
+            (
+                "Loss (mean cross-entropy)",
+                "loss",
+                series(|r| r.train_loss, |r| r.valid_loss),
+            ),
+            (
+                "Accuracy",
+                "accuracy (%)",
+                series(|r| 100.0 * r.train_acc, |r| 100.0 * r.valid_acc),
+            ),
+        ];
+        // The last epoch any line reaches (x is the epoch), at least 2 for a readable axis.
+        let last = charts[0]
+            .2
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| p.0))
+            .fold(1.0f64, f64::max)
+            .max(2.0);
+        for (area, (caption, y_desc, series)) in panels.iter().zip(charts) {
+            let axes = Axes {
+                caption,
+                x_desc: "epoch",
+                y_desc,
+                x_range: 0.8..last + 0.2,
+                x_labels: Some(last as usize + 1),
+            };
+            line_panel(area, &axes, &series, path)?;
+        }
+        Ok(())
+    })
 }
 
 /// The test set's confusion matrix: counts in the cells, colour by the row-normalised rate, and a
 /// per-class table of recall (the accuracy on the class), precision and image count.
 pub fn confusion_figure(m: &ConfusionMatrix, title: &str, path: &Path) -> Result<(), Error> {
-    let (root, body) = canvas(path, CONFUSION_SIZE, title)?;
-    let (cell, left, top) = (50, 90, 30);
-    let x_label = (left + 5 * cell - 60, top - 26);
-    axis_labels(
-        &body,
-        ("predicted label", x_label),
-        ("true label", (20, top + 5 * cell + 40)),
-        18,
-        path,
-    )?;
-    for (t, row) in m.iter().enumerate() {
-        let total: usize = row.iter().sum();
-        let y = top + t as i32 * cell;
-        text(&body, &t.to_string(), (left - 22, y + 16), 16, path)?;
-        for (p, &count) in row.iter().enumerate() {
-            let x = left + p as i32 * cell;
-            if t == 0 {
-                text(
-                    &body,
-                    &p.to_string(),
-                    (x + 20, top + 10 * cell + 6),
-                    16,
-                    path,
-                )?;
+    figure(path, CONFUSION_SIZE, title, |body| {
+        let (cell, left, top) = (50, 90, 30);
+        let x_label = (left + 5 * cell - 60, top - 26);
+        axis_labels(
+            body,
+            ("predicted label", x_label),
+            ("true label", (20, top + 5 * cell + 40)),
+            18,
+            path,
+        )?;
+        for (t, row) in m.iter().enumerate() {
+            let total: usize = row.iter().sum();
+            let y = top + t as i32 * cell;
+            text(body, &t.to_string(), (left - 22, y + 16), 16, path)?;
+            for (p, &count) in row.iter().enumerate() {
+                let x = left + p as i32 * cell;
+                if t == 0 {
+                    text(
+                        body,
+                        &p.to_string(),
+                        (x + 20, top + 10 * cell + 6),
+                        16,
+                        path,
+                    )?;
+                }
+                let rate = count as f64 / total.max(1) as f64;
+                // White (0) to dark blue (1); the diagonal near 1, errors light.
+                let v = |end: f64| (255.0 + (end - 255.0) * rate.sqrt()).round() as u8;
+                let color = RGBColor(v(8.0), v(48.0), v(107.0));
+                body.draw(&Rectangle::new(
+                    [(x, y), (x + cell, y + cell)],
+                    color.filled(),
+                ))
+                .map_err(|e| fail(path)(&e))?;
+                body.draw(&Rectangle::new(
+                    [(x, y), (x + cell, y + cell)],
+                    RGBColor(220, 220, 220),
+                ))
+                .map_err(|e| fail(path)(&e))?;
+                let ink = if rate > 0.35 { WHITE } else { BLACK };
+                let label = count.to_string();
+                let tx = x + cell / 2 - 4 * label.len() as i32;
+                body.draw(&Text::new(
+                    label,
+                    (tx, y + 17),
+                    (FONT, 15).into_font().color(&ink),
+                ))
+                .map_err(|e| fail(path)(&e))?;
             }
-            let rate = count as f64 / total.max(1) as f64;
-            // White (0) to dark blue (1); the diagonal near 1, errors light.
-            let v = |end: f64| (255.0 + (end - 255.0) * rate.sqrt()).round() as u8;
-            let color = RGBColor(v(8.0), v(48.0), v(107.0));
-            body.draw(&Rectangle::new(
-                [(x, y), (x + cell, y + cell)],
-                color.filled(),
-            ))
-            .map_err(|e| fail(path)(&e))?;
-            body.draw(&Rectangle::new(
-                [(x, y), (x + cell, y + cell)],
-                RGBColor(220, 220, 220),
-            ))
-            .map_err(|e| fail(path)(&e))?;
-            let ink = if rate > 0.35 { WHITE } else { BLACK };
-            let label = count.to_string();
-            let tx = x + cell / 2 - 4 * label.len() as i32;
-            body.draw(&Text::new(
-                label,
-                (tx, y + 17),
-                (FONT, 15).into_font().color(&ink),
-            ))
-            .map_err(|e| fail(path)(&e))?;
         }
-    }
-    // The per-class table to the right, one x position per column.
-    let tx = left + 10 * cell + 40;
-    let columns = [0, 70, 170, 270];
-    for (x, head) in columns
-        .iter()
-        .zip(["class", "recall", "precision", "images"])
-    {
-        text(&body, head, (tx + x, top), 17, path)?;
-    }
-    for (c, class) in per_class(m).into_iter().enumerate() {
-        let y = top + 30 + c as i32 * 28;
-        let cells = [
-            c.to_string(),
-            format!("{:.2}%", 100.0 * class.recall),
-            format!("{:.2}%", 100.0 * class.precision),
-            class.images.to_string(),
-        ];
-        for (x, v) in columns.iter().zip(cells) {
-            text(&body, &v, (tx + x, y), 16, path)?;
+        // The per-class table to the right, one x position per column.
+        let tx = left + 10 * cell + 40;
+        let columns = [0, 70, 170, 270];
+        for (x, head) in columns
+            .iter()
+            .zip(["class", "recall", "precision", "images"])
+        {
+            text(body, head, (tx + x, top), 17, path)?;
         }
-    }
-    text(
-        &body,
-        "recall: the accuracy on the class's own images",
-        (tx, top + 30 + 10 * 28 + 10),
-        14,
-        path,
-    )?;
-    root.present().map_err(|e| fail(path)(&e))
+        for (c, class) in per_class(m).into_iter().enumerate() {
+            let y = top + 30 + c as i32 * 28;
+            let cells = [
+                c.to_string(),
+                format!("{:.2}%", 100.0 * class.recall),
+                format!("{:.2}%", 100.0 * class.precision),
+                class.images.to_string(),
+            ];
+            for (x, v) in columns.iter().zip(cells) {
+                text(body, &v, (tx + x, y), 16, path)?;
+            }
+        }
+        text(
+            body,
+            "recall: the accuracy on the class's own images",
+            (tx, top + 30 + 10 * 28 + 10),
+            14,
+            path,
+        )?;
+        Ok(())
+    })
 }
