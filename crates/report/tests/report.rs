@@ -158,3 +158,90 @@ fn the_report_shows_each_per_class_number_once() {
         assert_eq!(precision, expect(m[class][class], column), "class {class}");
     }
 }
+
+/// The names of `atomic_write`'s temporary files in `dir`.
+fn temporaries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| mnist_trainer::fsutil::is_temporary(n))
+        .collect();
+    names.sort();
+    names
+}
+
+/// `mnist report RUN` after a SIGKILL in the middle of the figures and the report, simulated:
+/// what in-place writing or a killed atomic write leaves (each figure, the CSVs and
+/// `report.html` cut off halfway, one figure never written, temporary files beside them) is
+/// rebuilt into whole files.
+#[test]
+fn report_rebuilds_what_a_killed_report_left_half_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let sizes = |own: &[(Figure, (u32, u32))]| {
+        let mut all = vec![
+            (Figure::Samples, SAMPLES_SIZE),
+            (Figure::Predictions, PREDICTIONS_SIZE),
+            (Figure::TrainingCurves, CURVES_SIZE),
+            (Figure::Epochs, EPOCHS_SIZE),
+            (Figure::Confusion, CONFUSION_SIZE),
+        ];
+        all.extend_from_slice(own);
+        all
+    };
+    let runs = [
+        (
+            train(TestConfig::scratch().epochs(1), dir.path(), "s").run,
+            sizes(&[
+                (Figure::Weights, WEIGHTS_SIZE),
+                (Figure::NllVsUpdates, NLL_VS_UPDATES_SIZE),
+            ]),
+        ),
+        (
+            train(TestConfig::mlp(16).epochs(1), dir.path(), "m").run,
+            sizes(&[(Figure::HiddenUnits, WEIGHTS_SIZE)]),
+        ),
+    ];
+    for (run, figures) in &runs {
+        let mut cut = vec![
+            run.report_html(),
+            run.test_batches_csv(),
+            run.confusion_files(None).1,
+        ];
+        cut.extend(figures.iter().map(|(f, _)| run.figure(*f)));
+        for path in &cut {
+            let bytes = std::fs::read(path).unwrap();
+            let half = &bytes[..bytes.len() / 2];
+            std::fs::write(path, half).unwrap();
+            // A killed atomic write's temporary files: the old fixed name, a unique one.
+            let name = path.file_name().unwrap().to_string_lossy();
+            for tmp in [format!(".{name}.tmp"), format!(".{name}.K1ll3d.tmp")] {
+                std::fs::write(run.path().join(tmp), half).unwrap();
+            }
+        }
+        // Killed before the last figure was first written.
+        std::fs::remove_file(run.figure(figures[figures.len() - 1].0)).unwrap();
+
+        let planted = temporaries(run.path());
+        mnist_report::regenerate(&RunDir::new(run.path()), &default_backend()).unwrap();
+        assert_eq!(
+            temporaries(run.path()),
+            planted,
+            "the report's own left behind"
+        );
+
+        for (figure, size) in figures {
+            assert_figure(&run.figure(*figure), *size);
+        }
+        let html = std::fs::read_to_string(run.report_html()).unwrap();
+        assert!(html.trim_end().ends_with("</html>"), "report.html cut off");
+        for r in references(&html) {
+            assert!(run.path().join(&r).is_file(), "report.html references {r}");
+        }
+        let m = read_confusion(&run.confusion_files(None).1);
+        assert_eq!(m.len(), 10);
+        assert!(m.iter().all(|row| row.len() == 10));
+        assert_eq!(m.iter().flatten().sum::<usize>(), 100);
+        let batches = std::fs::read_to_string(run.test_batches_csv()).unwrap();
+        assert_eq!(batches.lines().count(), 3, "{batches}");
+    }
+}
