@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use tempfile::TempDir;
+
 use mnist_data::Split;
 use mnist_report::compare::{CompareFigures, Compared};
 use mnist_trainer::backend::Backend;
@@ -34,8 +36,67 @@ struct Page {
     files: Vec<String>,
 }
 
+/// The server's scratch folder: a `tempfile` folder with an unpredictable name
+/// (`mnist-serve-XXXXXX`), made at the first comparison (a server that never compares, or is
+/// killed before it does, leaves nothing) and removed by [`Scratch::close`] when the server
+/// stops.
+pub struct Scratch {
+    parent: PathBuf,
+    dir: Mutex<Option<TempDir>>,
+    closed: std::sync::atomic::AtomicBool,
+}
+
+impl Scratch {
+    /// A scratch folder to be made in `parent`.
+    pub fn new(parent: &Path) -> Self {
+        Self {
+            parent: parent.to_path_buf(),
+            dir: Mutex::default(),
+            closed: Default::default(),
+        }
+    }
+
+    /// The folder, made now if it is not there yet.
+    fn path(&self) -> Result<PathBuf, String> {
+        let mut dir = lock(&self.dir);
+        if self.closed.load(Ordering::SeqCst) {
+            return Err("the server is stopping".into());
+        }
+        if dir.is_none() {
+            let made = tempfile::Builder::new()
+                .prefix("mnist-serve-")
+                .tempdir_in(&self.parent)
+                .map_err(|e| {
+                    format!(
+                        "cannot create a scratch folder in {}: {e}",
+                        self.parent.display()
+                    )
+                })?;
+            *dir = Some(made);
+        }
+        Ok(dir
+            .as_ref()
+            .map(|d| d.path().to_path_buf())
+            .unwrap_or_default())
+    }
+
+    /// The folder if it was made.
+    pub fn existing(&self) -> Option<PathBuf> {
+        lock(&self.dir).as_ref().map(|d| d.path().to_path_buf())
+    }
+
+    /// Removes the folder and everything in it; no folder is made after this.
+    pub fn close(&self) {
+        let mut dir = lock(&self.dir);
+        self.closed.store(true, Ordering::SeqCst);
+        if let Some(d) = dir.take() {
+            let _ = d.close();
+        }
+    }
+}
+
 pub struct Comparisons {
-    scratch: PathBuf,
+    scratch: Arc<Scratch>,
     /// By run name, the most recently used last.
     runs: Mutex<VecDeque<(String, Slot)>>,
     /// The most recently used last.
@@ -64,19 +125,19 @@ fn slot(runs: &Mutex<VecDeque<(String, Slot)>>, name: &str) -> Slot {
 }
 
 impl Comparisons {
-    /// Comparisons drawn into `scratch` (a folder that exists).
-    pub fn new(scratch: &Path) -> Self {
+    /// Comparisons drawn into `scratch`.
+    pub fn new(scratch: Arc<Scratch>) -> Self {
         Self {
-            scratch: scratch.to_path_buf(),
+            scratch,
             runs: Mutex::default(),
             pages: Mutex::default(),
             drawn: AtomicUsize::new(0),
         }
     }
 
-    /// Where the figures are.
-    pub fn scratch(&self) -> &Path {
-        &self.scratch
+    /// The figure file called `file`, if figures were drawn.
+    pub fn figure(&self, file: &str) -> Option<PathBuf> {
+        self.scratch.existing().map(|d| d.join(file))
     }
 
     /// The comparison of the runs called `names` as HTML (figures linked as `/compare/<file>`),
@@ -117,7 +178,8 @@ impl Comparisons {
         let compared: Vec<Compared> = evaluations.iter().map(|e| copy(&e.0)).collect();
         let test = &evaluations[0].1;
         let prefix = format!("{}-", self.drawn.fetch_add(1, Ordering::Relaxed));
-        let figures = mnist_report::compare::write_figures(&compared, test, &self.scratch, &prefix)
+        let scratch = self.scratch.path()?;
+        let figures = mnist_report::compare::write_figures(&compared, test, &scratch, &prefix)
             .map_err(|e| e.to_string())?;
         let html = mnist_report::compare::html(&compared, &figures, &|f| format!("/compare/{f}"));
         Ok(self.keep(Page {
@@ -156,8 +218,10 @@ impl Comparisons {
             html
         };
         drop(pages);
-        for file in gone.iter().flat_map(|p| &p.files) {
-            let _ = std::fs::remove_file(self.scratch.join(file));
+        if let Some(scratch) = self.scratch.existing() {
+            for file in gone.iter().flat_map(|p| &p.files) {
+                let _ = std::fs::remove_file(scratch.join(file));
+            }
         }
         html
     }

@@ -42,9 +42,8 @@ pub(crate) struct AppState {
     pub predictions: api::PredictGate,
 }
 
-/// The app's routes over `artifacts`; comparison figures are drawn into `scratch` (a folder
-/// that exists and belongs to this server).
-pub fn router(artifacts: &Path, backend: Backend, scratch: &Path) -> Router {
+/// The app's routes over `artifacts`; comparison figures are drawn into `scratch`.
+fn router(artifacts: &Path, backend: Backend, scratch: Arc<compare::Scratch>) -> Router {
     let state = Arc::new(AppState {
         artifacts: artifacts.to_path_buf(),
         backend,
@@ -72,7 +71,7 @@ pub fn router(artifacts: &Path, backend: Backend, scratch: &Path) -> Router {
 
 /// Serves until Ctrl-C (SIGINT) or SIGTERM. `ready` is called with the bound address before
 /// the first request. The comparison figures go into a folder of the system's temporary
-/// folder, `mnist-serve-XXXXXX`, removed when the server stops.
+/// folder, `mnist-serve-XXXXXX`, made at the first comparison and removed when the server stops.
 pub fn serve(
     config: &ServeConfig,
     backend: Backend,
@@ -100,11 +99,7 @@ pub fn serve_until(
     let artifacts = artifacts
         .canonicalize()
         .map_err(|e| Error::io(artifacts, "cannot open", e))?;
-    // A fresh, unpredictable name; removed when this value is dropped, however `serve` ends.
-    let scratch = tempfile::Builder::new()
-        .prefix("mnist-serve-")
-        .tempdir_in(scratch_in)
-        .map_err(|e| Error::io(scratch_in, "cannot create a scratch folder in", e))?;
+    let scratch = Arc::new(compare::Scratch::new(scratch_in));
     let runtime = tokio::runtime::Runtime::new()
         .map_err(|e| Error::Check(format!("cannot start the server's runtime: {e}")))?;
     let result = runtime.block_on(async {
@@ -115,7 +110,7 @@ pub fn serve_until(
             .local_addr()
             .map_err(|e| Error::Check(format!("cannot listen on {}: {e}", config.addr)))?;
         ready(addr);
-        let app = router(&artifacts, backend, scratch.path());
+        let app = router(&artifacts, backend, scratch.clone());
         let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
         let server = axum::serve(listener, app).with_graceful_shutdown(async move {
             stop.await;
@@ -133,7 +128,7 @@ pub fn serve_until(
     });
     // Predictions and comparisons still running on the blocking pool get a moment to end.
     runtime.shutdown_timeout(Duration::from_secs(5));
-    drop(scratch);
+    scratch.close();
     result
 }
 

@@ -200,5 +200,8 @@ pub async fn compare_figure(
     if !plain {
         return not_found_page("No such figure.");
     }
-    png(state.comparisons.scratch().join(file)).await
+    match state.comparisons.figure(&file) {
+        Some(path) => png(path).await,
+        None => not_found_page("No such figure."),
+    }
 }

@@ -547,12 +547,17 @@ fn comparisons_are_kept_per_weights_version_and_old_figures_are_deleted() {
     let artifacts = common::fixture_runs(dir.path());
     common::train_run(&artifacts, "third", TestConfig::scratch().epochs(1).seed(7));
     let addr = common::start_server(&artifacts);
-    let scratch = common::scratch_folders(dir.path());
-    assert_eq!(scratch.len(), 1, "{scratch:?}");
-    let scratch = &scratch[0];
+    // Made at the first comparison: a server killed before one leaves nothing behind.
+    assert_eq!(
+        common::scratch_folders(dir.path()),
+        Vec::<std::path::PathBuf>::new()
+    );
 
     let (status, first) = get(addr, "/compare?runs=linear,mlp");
     assert_eq!(status, 200, "{first}");
+    let scratch = common::scratch_folders(dir.path());
+    assert_eq!(scratch.len(), 1, "{scratch:?}");
+    let scratch = &scratch[0];
     let figures = figure_sources(&first);
     assert_eq!(figures.len(), 5, "{figures:?}");
     let drawn = files_in(scratch);
