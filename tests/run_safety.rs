@@ -436,6 +436,15 @@ fn the_server_answers_without_5xx_while_a_run_trains_is_forced_and_is_deleted() 
         answered += a;
         failures.extend(f);
     }
+    // SIGTERM, as a user's Ctrl-C or a service manager would: the server removes its scratch
+    // folder on the way out (a SIGKILL would leave it in the temp folder).
+    let _ = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status();
+    let start = Instant::now();
+    while server.try_wait().unwrap().is_none() && start.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let _ = server.kill();
     let _ = server.wait();
     assert!(answered > 100, "only {answered} answers");
