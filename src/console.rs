@@ -29,11 +29,11 @@ pub fn epoch_line(r: &EpochRecord, total_epochs: usize) -> String {
 /// `width` cells, the share `done / total` of them filled; full (not an overflow) when a loader
 /// reports more items than it announced, empty for a total of 0.
 fn progress_bar(done: usize, total: usize, width: usize) -> String {
-    let filled = if total == 0 {
-        0
-    } else {
-        (done.min(total) * width) / total
-    };
+    let filled = done
+        .min(total)
+        .saturating_mul(width)
+        .checked_div(total)
+        .unwrap_or(0);
     "#".repeat(filled) + &" ".repeat(width - filled)
 }
 

@@ -407,11 +407,11 @@ fn the_server_answers_without_5xx_while_a_run_trains_is_forced_and_is_deleted() 
                             let _ = r.into_string();
                             answered += 1
                         }
-                        Err(ureq::Error::Status(code, r)) => failures.push(format!(
-                            "{} {code}: {}",
-                            r.get_url().to_string(),
-                            r.into_string().unwrap_or_default()
-                        )),
+                        Err(ureq::Error::Status(code, r)) => {
+                            let url = r.get_url().to_owned();
+                            let body = r.into_string().unwrap_or_default();
+                            failures.push(format!("{url} {code}: {body}"))
+                        }
                         Err(e) => failures.push(format!("no answer: {e}")),
                     }
                     std::thread::sleep(Duration::from_millis(10));
