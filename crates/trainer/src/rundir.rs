@@ -139,17 +139,29 @@ impl Figure {
 pub struct RunLock {
     _file: std::fs::File,
     run: RunDir,
-    /// Whether `lock` made the run directory (so `abandon` may take it away again).
-    created: bool,
+    /// The outermost folder `lock` made for the run directory (the run directory itself, or an
+    /// artifacts folder above it), so `abandon` may take them away again.
+    created: Option<PathBuf>,
 }
 
 impl RunLock {
     /// Gives the lock up after a failed check; a run directory that the lock made and that holds
     /// nothing but the lock file goes too, so a refused new run leaves no trace.
     pub fn abandon(self) {
-        if self.created && self.run.is_vacant() {
+        let Some(outermost) = &self.created else {
+            return;
+        };
+        if self.run.is_vacant() {
             // Still holding the lock, so no other process is between its open and its lock.
             let _ = std::fs::remove_dir_all(self.run.path());
+            // The folders made above it, as long as nothing else has come into them.
+            let mut dir = self.run.path().parent();
+            while let Some(d) = dir.filter(|d| d.starts_with(outermost)) {
+                if std::fs::remove_dir(d).is_err() {
+                    break;
+                }
+                dir = d.parent();
+            }
         }
     }
 }
@@ -254,7 +266,12 @@ impl RunDir {
     /// Takes the run's lock (making the run directory if needed), or says who holds it.
     pub fn lock(&self) -> Result<RunLock, Error> {
         use std::fs::TryLockError;
-        let created = !self.path.exists();
+        let created = self
+            .path
+            .ancestors()
+            .take_while(|a| !a.as_os_str().is_empty() && !a.exists())
+            .last()
+            .map(Path::to_path_buf);
         let path = self.path.join(LOCK);
         let start = std::time::Instant::now();
         loop {
