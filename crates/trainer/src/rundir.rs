@@ -370,11 +370,6 @@ impl RunDir {
         Plan::load(&self.config_file())
     }
 
-    /// Writes the plan as the run's `config.toml`, paths relative to the run directory.
-    pub fn write_plan(&self, plan: &Plan) -> Result<(), Error> {
-        atomic_write(&self.config_file(), self.plan_text(plan)?.as_bytes())
-    }
-
     /// The plan as this run's `config.toml` would store it; an error (naming the run) where a
     /// path cannot be written as TOML text (it is not UTF-8).
     pub fn plan_text(&self, plan: &Plan) -> Result<String, Error> {
@@ -464,7 +459,7 @@ impl RunDir {
 
     /// Epochs with a complete checkpoint for `trainer`, ascending.
     pub fn checkpoint_epochs(&self, trainer: TrainerKind) -> Vec<usize> {
-        let Ok(entries) = std::fs::read_dir(self.path.join(CHECKPOINTS)) else {
+        let Ok(entries) = std::fs::read_dir(self.checkpoint_dir()) else {
             return Vec::new();
         };
         let model = CheckpointPart::Model.stem();

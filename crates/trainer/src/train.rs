@@ -72,7 +72,6 @@ pub fn train(
     // Something that is not a run is not ours to lock, let alone to clear.
     run.refuse_foreign()?;
     let lock = run.lock()?;
-    run.remove_stale_temporaries(&lock);
     let checked = (|| -> Result<_, Error> {
         let resume_from = prepare(&run, request, backend, &observer)?;
         let config_text = run.plan_text(plan)?;
@@ -87,8 +86,11 @@ pub fn train(
             return Err(e);
         }
     };
+    // Only now is the run touched: replaced whole, or rid of what a killed writer left.
     if request.force {
         run.clear(&lock)?;
+    } else {
+        run.remove_stale_temporaries(&lock);
     }
     run.write(&run.config_file(), config_text.as_bytes())?;
     run.write_info(&RunInfo::new(backend))?;
