@@ -1,6 +1,9 @@
 //! The architecture, checked on the source: crates depend one way (data ← models ← trainer ←
-//! report ← the binary), no two modules of a crate import each other in a circle, library crates
-//! do not print, and only `rundir.rs` spells the names of a run directory's files.
+//! infer ← report ← bench, serve ← the binary), the web server does not build the ONNX
+//! exporter, no two modules of a crate import each other in a circle, library crates do not
+//! print, cargo features are read only where backends and the exporter are chosen, and only the
+//! run directory's module (`trainer/src/run/dir.rs`) spells the names of a run directory's
+//! files.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -393,7 +396,21 @@ fn find_cycle(graph: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>>
         .find_map(|n| visit(n, graph, &mut Vec::new(), &mut done))
 }
 
-const CRATES: [&str; 5] = ["data", "models", "trainer", "report", "serve"];
+/// The library crates, each with the workspace crates it may depend on: only crates below it,
+/// so no two crates depend on each other, however indirectly. `bench` and `serve` are side by
+/// side: neither uses the other.
+const LAYERS: [(&str, &[&str]); 7] = [
+    ("data", &[]),
+    ("models", &["data"]),
+    ("trainer", &["data", "models"]),
+    ("infer", &["data", "models", "trainer"]),
+    ("report", &["data", "models", "trainer", "infer"]),
+    ("bench", &["data", "models", "trainer", "infer", "report"]),
+    ("serve", &["data", "models", "trainer", "infer", "report"]),
+];
+const CRATES: [&str; 7] = [
+    "data", "models", "trainer", "infer", "report", "bench", "serve",
+];
 
 #[test]
 fn no_module_imports_another_in_a_circle() {
@@ -416,10 +433,10 @@ fn no_module_imports_another_in_a_circle() {
     }
     // The graphs have the edges the code has: the check can fail.
     let trainer = &graphs[&repo().join("crates/trainer/src")];
+    let train = &trainer["training::train"];
     assert!(
-        trainer["train"].contains("plan") && trainer["train"].contains("backend"),
-        "trainer's train → {:?}",
-        trainer["train"]
+        train.contains("run::plan") && train.contains("backend"),
+        "trainer's training::train → {train:?}"
     );
 }
 
@@ -553,23 +570,134 @@ fn project_dependencies(manifest: &Path) -> BTreeSet<String> {
 
 #[test]
 fn crates_depend_one_way() {
-    // Each crate may use only the crates before it: data ← models ← trainer ← report ← serve ←
-    // mnist.
-    let order = [
-        "mnist-data",
-        "mnist-models",
-        "mnist-trainer",
-        "mnist-report",
-    ];
-    for (i, name) in CRATES.iter().enumerate() {
+    assert_eq!(LAYERS.map(|(name, _)| name), CRATES);
+    for (name, allowed) in LAYERS {
         let deps = project_dependencies(&repo().join("crates").join(name).join("Cargo.toml"));
         for dep in &deps {
-            let j = order.iter().position(|o| o == dep).unwrap();
-            assert!(j < i, "{} depends on {dep}, which comes after it", order[i]);
+            let dep = dep.strip_prefix("mnist-").unwrap();
+            assert!(
+                allowed.contains(&dep),
+                "mnist-{name} depends on mnist-{dep}; it may use only {allowed:?}"
+            );
         }
     }
+    // The binary sits on top of every library crate.
     let binary = project_dependencies(&repo().join("Cargo.toml"));
-    assert!(binary.contains("mnist-serve") && binary.contains("mnist-trainer"));
+    for name in CRATES.iter().filter(|c| !["models"].contains(c)) {
+        assert!(
+            binary.contains(&format!("mnist-{name}")),
+            "the binary does not use mnist-{name}: {binary:?}"
+        );
+    }
+}
+
+/// The packages `cargo tree` lists for `package`'s normal dependencies, features resolved as a
+/// build of that package alone resolves them.
+fn dependency_tree(package: &str) -> String {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = std::process::Command::new(cargo)
+        .args([
+            "tree",
+            "--offline",
+            "--prefix",
+            "none",
+            "-e",
+            "normal",
+            "-p",
+            package,
+        ])
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "cargo tree -p {package}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The web server predicts but never exports: it builds inference without the `onnx` feature,
+/// so burn-onnx (and the `capture` feature of burn it turns on) is not compiled into it.
+#[test]
+fn the_web_server_does_not_build_the_onnx_exporter() {
+    let has = |tree: &str, package: &str| {
+        tree.lines()
+            .any(|l| l.split_whitespace().next() == Some(package))
+    };
+    let serve = dependency_tree("mnist-serve");
+    assert!(has(&serve, "mnist-infer") && has(&serve, "burn"), "{serve}");
+    assert!(
+        !has(&serve, "burn-onnx"),
+        "mnist-serve depends on burn-onnx:\n{serve}"
+    );
+    // The check can fail: the binary, which exports, has it.
+    assert!(has(&dependency_tree("mnist"), "burn-onnx"));
+    // And in the manifests: only the inference crate names burn-onnx, as an optional dependency
+    // behind its `onnx` feature, and only the binary turns that feature on.
+    for name in CRATES {
+        let text =
+            std::fs::read_to_string(repo().join("crates").join(name).join("Cargo.toml")).unwrap();
+        let manifest: toml::Table = toml::from_str(&text).unwrap();
+        let dependency = |key: &str| manifest.get("dependencies")?.get(key).cloned();
+        if name == "infer" {
+            let onnx = dependency("burn-onnx").expect("infer has the exporter");
+            assert_eq!(onnx.get("optional").and_then(|o| o.as_bool()), Some(true));
+        } else {
+            assert!(
+                dependency("burn-onnx").is_none(),
+                "mnist-{name} names burn-onnx"
+            );
+            let features = dependency("mnist-infer")
+                .and_then(|d| d.get("features").cloned())
+                .map(|f| f.to_string())
+                .unwrap_or_default();
+            assert!(!features.contains("onnx"), "mnist-{name} turns on onnx");
+        }
+    }
+}
+
+/// `#[cfg(feature = ..)]` is read in two places only: backend selection (`backend.rs`) and the
+/// exporter's module (`infer`'s `lib.rs`); test tooling (`fixtures`) is declared at the crate
+/// roots that own it.
+#[test]
+fn features_are_read_only_where_backends_and_the_exporter_are_chosen() {
+    let allowed = [
+        (
+            "crates/trainer/src/backend.rs",
+            &["flex", "ndarray", "wgpu"][..],
+        ),
+        ("crates/infer/src/lib.rs", &["onnx"][..]),
+        ("crates/trainer/src/lib.rs", &["fixtures"][..]),
+        ("crates/data/src/lib.rs", &["fixtures"][..]),
+    ];
+    let mut files = sources(&repo().join("src"));
+    for name in CRATES {
+        files.extend(sources(&repo().join("crates").join(name).join("src")));
+    }
+    let mut seen = 0;
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        let relative = file
+            .strip_prefix(repo())
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let permitted = allowed
+            .iter()
+            .find(|(f, _)| *f == relative)
+            .map_or(&[][..], |(_, names)| *names);
+        let key = "feature = \"";
+        for (i, _) in text.match_indices(key) {
+            let name = text[i + key.len()..].split('"').next().unwrap();
+            assert!(
+                permitted.contains(&name),
+                "{relative} reads the cargo feature `{name}`"
+            );
+            seen += 1;
+        }
+    }
+    assert!(seen >= 5, "only {seen} feature reads seen");
 }
 
 /// The printing macros a scan saw invoked, in order.
@@ -606,7 +734,7 @@ fn library_crates_do_not_print() {
 }
 
 #[test]
-fn only_rundir_spells_the_run_directory_file_names() {
+fn only_the_run_directory_module_spells_its_file_names() {
     // Whole string literals that are a run-directory name, and pieces of the names built there.
     let names = [
         "config.toml",
@@ -628,7 +756,7 @@ fn only_rundir_spells_the_run_directory_file_names() {
         "nll_vs_updates.png",
     ];
     let pieces = ["-{epoch}.bpk", "epoch-{", "confusion-", "model-", "optim-"];
-    let owner = repo().join("crates/trainer/src/rundir.rs");
+    let owner = repo().join("crates/trainer/src/run/dir.rs");
     let mut files = sources(&repo().join("src"));
     for name in CRATES {
         files.extend(sources(&repo().join("crates").join(name).join("src")));
@@ -652,7 +780,7 @@ fn only_rundir_spells_the_run_directory_file_names() {
     for name in ["config.toml", "metrics.csv", "samples.png", "checkpoint"] {
         assert!(
             owned.iter().any(|l| l == name),
-            "rundir.rs does not spell {name}"
+            "run/dir.rs does not spell {name}"
         );
     }
 }

@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use mnist_trainer::backend;
-use mnist_trainer::rundir::RunDir;
+use mnist_trainer::run::dir::RunDir;
 use mnist_trainer::testing::TestConfig;
 
 mod common;

@@ -10,10 +10,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use mnist_trainer::backend::default_backend;
-use mnist_trainer::observer::quiet;
-use mnist_trainer::rundir::{RunDir, Weights};
+use mnist_trainer::run::dir::{RunDir, Weights};
 use mnist_trainer::testing::{TestConfig, mnist_idx};
-use mnist_trainer::train::{self, TrainRequest};
+use mnist_trainer::training::observer::quiet;
+use mnist_trainer::training::train::{self, TrainRequest};
 
 mod common;
 use common::mnist;
@@ -42,7 +42,7 @@ fn inputs_and_logits(run: &RunDir, weights: Weights) -> (Vec<f32>, Vec<f32>) {
     let all: Vec<usize> = (0..test.len()).collect();
     let batch = mnist_data::batch_of(&test, &all, &device);
     let images = batch.images.to_data().try_to_vec::<f32>().unwrap();
-    let (_, model) = run.open(weights, &device).unwrap();
+    let (_, model) = mnist_infer::model::open(&run, weights, &device).unwrap();
     let logits = model
         .forward(batch.images)
         .into_data()

@@ -5,7 +5,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use mnist_trainer::backend::default_backend;
-use mnist_trainer::rundir::{RunDir, Weights};
+use mnist_trainer::run::dir::{RunDir, Weights};
 use mnist_trainer::testing::{TestConfig, mnist_idx as fixtures};
 
 mod common;
@@ -14,7 +14,7 @@ use common::{config, mnist, ok, repo};
 /// Logits of the run's final model on 100 fixture test images: equal weights, equal logits.
 fn logits(run: &Path) -> Vec<f32> {
     let device = default_backend().device;
-    let (_, model) = RunDir::new(run).open(Weights::Final, &device).unwrap();
+    let (_, model) = mnist_infer::model::open(&RunDir::new(run), Weights::Final, &device).unwrap();
     let test = mnist_data::load(Some(&fixtures())).unwrap().test;
     let batch = mnist_data::batch_of(&test, &(0..100).collect::<Vec<_>>(), &device);
     model
@@ -186,7 +186,7 @@ fn unusable_paths_are_reported_before_training() {
 
 #[test]
 fn atomic_write_replaces_whole_files_and_names_the_path_on_failure() {
-    use mnist_trainer::fsutil::atomic_write;
+    use mnist_trainer::run::fsutil::atomic_write;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("config.toml");
     atomic_write(&path, b"first").unwrap();
@@ -204,7 +204,7 @@ fn atomic_write_replaces_whole_files_and_names_the_path_on_failure() {
 
 #[test]
 fn two_atomic_writers_of_one_file_each_replace_it_whole() {
-    use mnist_trainer::fsutil::atomic_write;
+    use mnist_trainer::run::fsutil::atomic_write;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("metrics.csv");
     // Two contents of different sizes: a mix of the two is neither.
@@ -239,7 +239,7 @@ fn two_atomic_writers_of_one_file_each_replace_it_whole() {
 
 #[test]
 fn a_failed_atomic_write_leaves_no_temporary_file() {
-    use mnist_trainer::fsutil::atomic_write;
+    use mnist_trainer::run::fsutil::atomic_write;
     let dir = tempfile::tempdir().unwrap();
     // The rename cannot replace a folder: the write fails after the temporary file was made.
     let path = dir.path().join("report.html");

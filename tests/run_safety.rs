@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use mnist_trainer::rundir::RunDir;
+use mnist_trainer::run::dir::{RunDir, RunState};
 use mnist_trainer::testing::{TestConfig, mnist_idx as fixtures};
 
 mod common;
@@ -207,7 +207,10 @@ fn a_killed_run_is_interrupted_and_resumable_whatever_pid_file_it_left() {
     });
     let run = RunDir::new(&run_path);
     assert!(run.is_training(), "a training run does not hold its lock");
-    assert_eq!(mnist_serve::catalog::summarize(&run).state, "training");
+    assert_eq!(
+        mnist_serve::catalog::summarize(&run).state,
+        RunState::Training
+    );
     trainer.kill().unwrap(); // SIGKILL
     trainer.wait().unwrap();
     // What the PID file of earlier versions did wrong: a reused PID (here a live process, this
@@ -219,12 +222,15 @@ fn a_killed_run_is_interrupted_and_resumable_whatever_pid_file_it_left() {
     .unwrap();
     assert!(!run.is_training());
     let summary = mnist_serve::catalog::summarize(&run);
-    assert_eq!(summary.state, "interrupted", "{:?}", summary.note);
+    assert_eq!(summary.state, RunState::Interrupted, "{:?}", summary.note);
     let out = mnist(&["train", slow_s, "--name", "killed", "--resume"]);
     ok(&out);
     assert!(String::from_utf8_lossy(&out.stdout).contains("resuming   after epoch"));
     assert_eq!(run.epochs().unwrap().len(), 3);
-    assert_eq!(mnist_serve::catalog::summarize(&run).state, "finished");
+    assert_eq!(
+        mnist_serve::catalog::summarize(&run).state,
+        RunState::Finished
+    );
 }
 
 #[test]
@@ -288,7 +294,7 @@ fn a_disk_full_while_checkpointing_fails_in_one_line_and_the_run_resumes_to_the_
 
 #[test]
 fn sigkill_during_the_report_then_report_rebuilds_every_figure() {
-    use mnist_trainer::rundir::Figure;
+    use mnist_trainer::run::dir::Figure;
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path(), "rep", &fixtures(), TestConfig::mlp(16), 1);
     ok(&mnist(&["train", cfg.to_str().unwrap(), "--name", "rep"]));

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use mnist_trainer::sweep::{BATCH, HIDDEN, Timing};
+use mnist_bench::sweep::{BATCH, HIDDEN, Timing};
 use mnist_trainer::testing::TestConfig;
 
 mod common;

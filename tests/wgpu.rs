@@ -6,12 +6,12 @@
 
 use burn::prelude::*;
 use mnist_models::{Model, ModelConfig};
+use mnist_trainer::approx::max_abs_difference;
 use mnist_trainer::backend::{self, Backend};
-use mnist_trainer::compare::max_abs_difference;
-use mnist_trainer::observer::quiet;
-use mnist_trainer::rundir::Weights;
+use mnist_trainer::run::dir::Weights;
 use mnist_trainer::testing::{TestConfig, mnist_idx};
-use mnist_trainer::train::{self, TrainRequest};
+use mnist_trainer::training::observer::quiet;
+use mnist_trainer::training::train::{self, TrainRequest};
 
 fn wgpu() -> Backend {
     backend::compiled()
@@ -101,7 +101,11 @@ fn both_models_train_on_wgpu_and_their_weights_load_on_the_cpu() {
             last.valid_acc
         );
         // The weights trained on the GPU, loaded on every device, predict alike.
-        let load = |device: &Device| outcome.run.open(Weights::Final, device).unwrap().1;
+        let load = |device: &Device| {
+            mnist_infer::model::open(&outcome.run, Weights::Final, device)
+                .unwrap()
+                .1
+        };
         let on_gpu = logits(&load(&gpu.device), &gpu.device);
         for cpu in cpus() {
             let on_cpu = logits(&load(&cpu.device), &cpu.device);

@@ -7,6 +7,7 @@ mod error;
 pub mod idx;
 mod loader;
 pub mod mat;
+pub mod summary;
 /// Test tooling (file writers, damaged inputs, fixture paths): only with the `fixtures` feature,
 /// which only dev-dependencies turn on.
 #[cfg(feature = "fixtures")]

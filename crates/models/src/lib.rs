@@ -5,6 +5,7 @@
 //! seed gives the same starting point on every backend (burn's own RNG differs per backend).
 
 mod config;
+pub mod gradcheck;
 mod init;
 mod linear;
 mod mlp;
@@ -15,7 +16,7 @@ use burn::prelude::*;
 pub use config::{Activation, ModelConfig};
 pub use linear::{HandGradient, LinearSoftmax, hand_gradient};
 pub use mlp::Mlp;
-pub use step::loss_and_logits;
+pub use step::{correct_count, loss_and_logits, predicted_classes};
 
 /// Either model, so the trainer, evaluation and prediction handle both through one type.
 /// (One model exists per run; the size difference between the variants costs nothing.)

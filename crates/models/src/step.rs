@@ -16,6 +16,18 @@ pub fn loss_and_logits(model: &Model, batch: &MnistBatch) -> (Tensor<1>, Tensor<
     (loss, logits)
 }
 
+/// The predicted class of each image, `[batch]`: the argmax of its logits or probabilities
+/// (`[batch, 10]`; softmax keeps the order, so either gives the same classes).
+pub fn predicted_classes(scores: Tensor<2>) -> Tensor<1, Int> {
+    scores.argmax(1).flatten::<1>(0, 1)
+}
+
+/// How many predicted classes (`[batch]`) equal the labels (`[batch]`): the one count behind
+/// every accuracy the trainers and evaluation report.
+pub fn correct_count(predicted: Tensor<1, Int>, targets: Tensor<1, Int>) -> usize {
+    predicted.equal(targets).int().sum().into_scalar::<i64>() as usize
+}
+
 impl TrainStep for Model {
     type Input = MnistBatch;
     type Output = ClassificationOutput;

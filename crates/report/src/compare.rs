@@ -8,17 +8,18 @@ use std::sync::Arc;
 use mnist_data::Split;
 use mnist_trainer::Error;
 use mnist_trainer::backend::Backend;
-use mnist_trainer::evaluate::evaluate_split;
-use mnist_trainer::fsutil::atomic_write;
-use mnist_trainer::metrics::{EpochRecord, IterationRecord};
-use mnist_trainer::plan::{Plan, display_path};
-use mnist_trainer::rundir::{RunDir, Weights};
+use mnist_trainer::run::dir::{RunDir, Weights};
+use mnist_trainer::run::fsutil::atomic_write;
+use mnist_trainer::run::metrics::{EpochRecord, IterationRecord};
+use mnist_trainer::run::plan::{Plan, display_path};
+use mnist_trainer::training::evaluate::evaluate_split;
 
 use crate::figures;
 use crate::html::escape;
 use crate::stats::{self, ConfusionMatrix, PerClass};
 
 /// One run, with what the comparison shows of it.
+#[derive(Clone)]
 pub struct Compared {
     pub name: String,
     pub plan: Plan,
@@ -32,7 +33,7 @@ pub struct Compared {
 
 /// Loads a finished run and evaluates its final model on its test set (returned too).
 pub fn load(run: &RunDir, backend: &Backend) -> Result<(Compared, Arc<Split>), Error> {
-    let (plan, model) = run.open(Weights::Final, &backend.device)?;
+    let (plan, model) = mnist_infer::model::open(run, Weights::Final, &backend.device)?;
     let test = Arc::new(mnist_data::load(Some(plan.data()))?.test);
     let evaluation = evaluate_split(&model, test.clone(), &backend.device);
     let confusion = stats::confusion_matrix(test.labels(), &evaluation.predictions);
@@ -45,6 +46,23 @@ pub fn load(run: &RunDir, backend: &Backend) -> Result<(Compared, Arc<Split>), E
         confusion,
         plan,
     };
+    Ok((compared, test))
+}
+
+/// The runs of a comparison, each loaded by `load` in order (`mnist compare` loads them, the web
+/// app takes them from what it keeps), and the first run's test set, which the figure of the
+/// images the first two disagree on shows. The first error stops it.
+pub fn gather<R, E>(
+    runs: &[R],
+    mut load: impl FnMut(&R) -> Result<(Compared, Arc<Split>), E>,
+) -> Result<(Vec<Compared>, Option<Arc<Split>>), E> {
+    let mut compared = Vec::with_capacity(runs.len());
+    let mut test = None;
+    for run in runs {
+        let (c, t) = load(run)?;
+        test.get_or_insert(t);
+        compared.push(c);
+    }
     Ok((compared, test))
 }
 
@@ -117,7 +135,7 @@ pub fn html(runs: &[Compared], figures: &CompareFigures, link: &dyn Fn(&str) -> 
             h,
             "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td><b>{:.2}%</b></td><td>{:.2}</td><td class=\"l\">{}</td></tr>",
             escape(&r.name),
-            escape(&crate::html::model_text(&r.plan.model())),
+            escape(&r.plan.model().description()),
             escape(
                 &format!(
                     "{:?}, {}",
@@ -128,7 +146,7 @@ pub fn html(runs: &[Compared], figures: &CompareFigures, link: &dyn Fn(&str) -> 
             ),
             r.epochs.len(),
             100.0 * r.accuracy,
-            mnist_trainer::metrics::median(&seconds),
+            mnist_trainer::run::metrics::median(&seconds),
             escape(&display_path(r.plan.data())),
         );
     }
@@ -205,13 +223,7 @@ pub fn write_static(runs: &[RunDir], out: &Path, backend: &Backend) -> Result<()
     if runs.len() < 2 {
         return Err(Error::Check("compare needs at least two runs".into()));
     }
-    let mut compared = Vec::new();
-    let mut test = None;
-    for run in runs {
-        let (c, t) = load(run, backend)?;
-        test.get_or_insert(t);
-        compared.push(c);
-    }
+    let (compared, test) = gather(runs, |run| load(run, backend))?;
     let dir = out
         .parent()
         .filter(|p| !p.as_os_str().is_empty())

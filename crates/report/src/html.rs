@@ -3,23 +3,12 @@
 
 use std::fmt::Write as _;
 
-use mnist_models::ModelConfig;
-use mnist_trainer::evaluate::SplitEvaluation;
-use mnist_trainer::metrics::EpochRecord;
-use mnist_trainer::plan::Plan;
-use mnist_trainer::rundir::{Figure, RunDir};
+use mnist_trainer::run::dir::{Figure, RunDir};
+use mnist_trainer::run::metrics::EpochRecord;
+use mnist_trainer::run::plan::Plan;
+use mnist_trainer::training::evaluate::SplitEvaluation;
 
 use crate::stats::{ConfusionMatrix, per_class};
-
-/// `linear softmax, 785×10 weights (bias as row 0)` or `mlp 784-300(tanh)-10`.
-pub(crate) fn model_text(model: &ModelConfig) -> String {
-    match model {
-        ModelConfig::Linear => "linear softmax, 785×10 weights (bias as row 0)".to_string(),
-        ModelConfig::Mlp { hidden, activation } => {
-            format!("MLP 784-{hidden}({activation:?})-10").to_lowercase()
-        }
-    }
-}
 
 /// The start of a page in the report's style, up to and including `<body>`.
 pub fn head(title: &str) -> String {
@@ -86,7 +75,7 @@ pub(crate) fn report(
         .config_text()
         .or_else(|| plan.to_config(run.path()).to_toml().ok())
         .unwrap_or_default();
-    let model_text = model_text(&plan.model());
+    let model_text = plan.model().description();
     let total_seconds: f64 = epochs.iter().map(|e| e.seconds).sum();
     let mut h = head(&format!("Run {}", escape(&name)));
     let _ = writeln!(h, "<h1>Run <code>{}</code></h1>", escape(&name));

@@ -6,7 +6,6 @@ pub mod compare;
 pub mod figures;
 pub mod html;
 pub mod stats;
-pub mod sweep;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -17,10 +16,10 @@ use mnist_data::{NUM_CLASSES, Split};
 use mnist_models::Model;
 use mnist_trainer::Error;
 use mnist_trainer::backend::Backend;
-use mnist_trainer::evaluate::{SplitEvaluation, evaluate_split};
-use mnist_trainer::plan::{Plan, display_path};
-use mnist_trainer::rundir::{Figure, RunDir, Weights};
-use mnist_trainer::train::TrainOutcome;
+use mnist_trainer::run::dir::{Figure, RunDir, Weights};
+use mnist_trainer::run::plan::{Plan, display_path};
+use mnist_trainer::training::evaluate::{SplitEvaluation, evaluate_split};
+use mnist_trainer::training::train::TrainOutcome;
 
 use figures::course::{self, TEST_BATCH};
 use stats::ConfusionMatrix;
@@ -140,7 +139,7 @@ pub fn write_confusion(
 
 /// `mnist report RUN`: figures and report again from the run's saved files, without training.
 pub fn regenerate(run: &RunDir, backend: &Backend) -> Result<(), Error> {
-    let (plan, model) = run.open(Weights::Final, &backend.device)?;
+    let (plan, model) = mnist_infer::model::open(run, Weights::Final, &backend.device)?;
     let data = mnist_data::load(Some(plan.data()))?;
     write_outputs(
         run,
@@ -170,7 +169,7 @@ pub fn eval(
     data: Option<&Path>,
     backend: &Backend,
 ) -> Result<Evaluation, Error> {
-    let (plan, model) = run.open(weights, &backend.device)?;
+    let (plan, model) = mnist_infer::model::open(run, weights, &backend.device)?;
     let mnist = mnist_data::load(Some(data.unwrap_or(plan.data())))?;
     let labels = mnist.test.labels().to_vec();
     let test = evaluate_split(&model, Arc::new(mnist.test), &backend.device);

@@ -6,11 +6,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use mnist_data::{IMAGE_PIXELS, NUM_CLASSES, Split};
-use mnist_report::figures::{bench, compare, course, run, updates};
+use mnist_report::figures::{compare, course, run, updates};
 use mnist_report::stats;
 use mnist_trainer::Error;
-use mnist_trainer::metrics::{EpochRecord, IterationRecord};
-use mnist_trainer::sweep::{BATCH, HIDDEN, SweepRow, Timing};
+use mnist_trainer::run::metrics::{EpochRecord, IterationRecord};
 use mnist_trainer::testing::mnist_idx;
 
 /// What every figure is drawn from: the fixture images and made-up records; `variant` changes
@@ -25,7 +24,6 @@ struct Inputs {
     linear: Vec<f32>,
     hidden: Vec<f32>,
     output: Vec<f32>,
-    sweep: Vec<SweepRow>,
 }
 
 const HIDDEN_UNITS: usize = 16;
@@ -71,23 +69,6 @@ fn inputs(variant: usize) -> Inputs {
             .map(|i| ((i as f64 * k + v).sin() * 0.3) as f32)
             .collect()
     };
-    let mut sweep = Vec::new();
-    for (i, &hidden) in HIDDEN.iter().enumerate() {
-        for (j, &batch) in BATCH.iter().enumerate() {
-            let timing = |f: f64| Timing {
-                seconds_per_epoch: f * (1.0 + i as f64) * (1.0 + j as f64) * (0.3 + 0.1 * v),
-                accuracy: 0.97,
-                peak_rss_bytes: 1 << 28,
-                implementation: "test".into(),
-            };
-            sweep.push(SweepRow {
-                hidden,
-                batch,
-                ours: timing(1.0),
-                torch: (j == 0).then(|| timing(1.6)),
-            });
-        }
-    }
     Inputs {
         variant,
         train: data.train,
@@ -98,7 +79,6 @@ fn inputs(variant: usize) -> Inputs {
         linear: wave((IMAGE_PIXELS + 1) * NUM_CLASSES, 0.013),
         hidden: wave(IMAGE_PIXELS * HIDDEN_UNITS, 0.007),
         output: wave(HIDDEN_UNITS * NUM_CLASSES, 0.9),
-        sweep,
     }
 }
 
@@ -116,7 +96,7 @@ impl Inputs {
 type Draw = fn(&Inputs, &Path) -> Result<(), Error>;
 
 /// Every figure the crate draws, by the file name the test gives it.
-const FIGURES: [(&str, Draw); 13] = [
+const FIGURES: [(&str, Draw); 11] = [
     ("samples.png", |x, p| course::samples_grid(x.samples(), p)),
     ("predictions.png", |x, p| {
         course::predictions_panel(&x.test, &x.predictions, p)
@@ -147,8 +127,6 @@ const FIGURES: [(&str, Draw); 13] = [
         let a: &[u8] = &x.predictions;
         compare::disagreements(&x.test, ("a", a), ("b", x.test.labels()), p)
     }),
-    ("sweep.png", |x, p| bench::sweep(&x.sweep, p)),
-    ("sweep-again.png", |x, p| bench::sweep(&x.sweep[..4], p)),
 ];
 
 fn decode(bytes: &[u8], what: &str) -> image::RgbImage {

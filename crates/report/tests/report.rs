@@ -6,10 +6,10 @@ use mnist_report::figures::course::{CURVES_SIZE, PREDICTIONS_SIZE, SAMPLES_SIZE,
 use mnist_report::figures::run::{CONFUSION_SIZE, EPOCHS_SIZE};
 use mnist_report::figures::updates::NLL_VS_UPDATES_SIZE;
 use mnist_trainer::backend::default_backend;
-use mnist_trainer::observer::quiet;
-use mnist_trainer::rundir::{Figure, RunDir, Weights};
+use mnist_trainer::run::dir::{Figure, RunDir, Weights};
 use mnist_trainer::testing::TestConfig;
-use mnist_trainer::train::{self, TrainOutcome, TrainRequest};
+use mnist_trainer::training::observer::quiet;
+use mnist_trainer::training::train::{self, TrainOutcome, TrainRequest};
 
 fn train(config: TestConfig, dir: &Path, name: &str) -> TrainOutcome {
     let request = TrainRequest {
@@ -164,7 +164,7 @@ fn temporaries(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| mnist_trainer::fsutil::is_temporary(n))
+        .filter(|n| mnist_trainer::run::fsutil::is_temporary(n))
         .collect();
     names.sort();
     names

@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use mnist_data::{IMAGE_PIXELS, IMAGE_SIDE};
-use mnist_trainer::predict;
+use mnist_infer::{predict, prepare};
 use serde::Deserialize;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -267,7 +267,7 @@ pub async fn predict(
             .into_response();
         }
     };
-    let work = move || -> Result<serde_json::Value, ApiError> {
+    let work = move || -> Result<predict::Prediction, ApiError> {
         // The turn ends when the work does, even if the client has gone.
         let _turn = turn;
         let bad = |why: String| ApiError(StatusCode::BAD_REQUEST, why);
@@ -280,11 +280,11 @@ pub async fn predict(
         let pixels = if json {
             pixels_from_json(&body).map_err(bad)?
         } else {
-            let img = predict::decode(&body).map_err(bad)?;
+            let img = prepare::decode(&body).map_err(bad)?;
             let prepared = if query.raw {
-                predict::prepare_raw(&img)
+                prepare::prepare_raw(&img)
             } else {
-                predict::prepare(&img)
+                prepare::prepare(&img)
             };
             prepared.map_err(bad)?
         };
@@ -299,7 +299,7 @@ pub async fn predict(
                 "model lock poisoned".into(),
             )
         })?;
-        Ok(predict::predict_pixels(&model, "upload", pixels, device).json_value())
+        Ok(predict::predict_pixels(&model, "upload", pixels, device))
     };
     match tokio::task::spawn_blocking(work).await {
         Ok(Ok(value)) => Json(value).into_response(),

@@ -3,16 +3,15 @@
 
 use std::path::{Path, PathBuf};
 
-use mnist_trainer::metrics::{EpochRecord, median};
-use mnist_trainer::rundir::{Figure, RunDir, Weights};
+use mnist_trainer::run::dir::{Figure, RunDir, RunState, Weights};
+use mnist_trainer::run::metrics::{EpochRecord, median};
 use serde::Serialize;
 
 /// What the runs table shows of a run.
 #[derive(Clone, Debug, Serialize)]
 pub struct RunSummary {
     pub name: String,
-    /// `finished`, `training`, `interrupted` or `broken`.
-    pub state: &'static str,
+    pub state: RunState,
     /// What is wrong with a broken run, or how an interrupted one can go on.
     pub note: Option<String>,
     pub model: Option<String>,
@@ -81,7 +80,7 @@ pub fn list(artifacts: &Path) -> Vec<RunSummary> {
 fn broken(run: &RunDir, why: String) -> RunSummary {
     RunSummary {
         name: run.name(),
-        state: "broken",
+        state: RunState::Broken,
         note: Some(why),
         model: None,
         trainer: None,
@@ -111,16 +110,16 @@ pub fn summarize(run: &RunDir) -> RunSummary {
     let has_model = run.weights_file(Weights::Final).is_file();
     let done = epochs.len();
     let (state, note) = if run.is_training() {
-        ("training", None)
+        (RunState::Training, None)
     } else if has_model && done >= plan.epochs() {
-        ("finished", None)
+        (RunState::Finished, None)
     } else {
         let checkpoints = run.checkpoint_epochs(kind);
         let note = match checkpoints.last() {
             Some(e) => format!("resumable after epoch {e}: mnist train <config> --resume"),
             None => "stopped before its first checkpoint".to_string(),
         };
-        ("interrupted", Some(note))
+        (RunState::Interrupted, Some(note))
     };
     let info = run.info();
     let optimizer = plan.trainer().optimizer();
@@ -128,16 +127,9 @@ pub fn summarize(run: &RunDir) -> RunSummary {
         name: run.name(),
         state,
         note,
-        model: Some(model_name(&plan.model())),
+        model: Some(plan.model().short_name()),
         trainer: Some(format!("{kind:?}").to_lowercase()),
-        optimizer: Some(
-            optimizer
-                .describe()
-                .split(" lr")
-                .next()
-                .unwrap_or("")
-                .to_string(),
-        ),
+        optimizer: Some(optimizer.name().to_string()),
         lr: Some(optimizer.lr()),
         batch_size: Some(plan.batch_size()),
         epochs_done: done,
@@ -147,15 +139,6 @@ pub fn summarize(run: &RunDir) -> RunSummary {
             .then(|| median(&epochs.iter().map(|e| e.seconds).collect::<Vec<_>>())),
         backend: (!info.backend.is_empty()).then_some(info.backend),
         has_model,
-    }
-}
-
-fn model_name(model: &mnist_models::ModelConfig) -> String {
-    match model {
-        mnist_models::ModelConfig::Linear => "linear".to_string(),
-        mnist_models::ModelConfig::Mlp { hidden, activation } => {
-            format!("mlp {hidden} {activation:?}").to_lowercase()
-        }
     }
 }
 

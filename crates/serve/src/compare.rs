@@ -13,7 +13,7 @@ use tempfile::TempDir;
 use mnist_data::Split;
 use mnist_report::compare::{CompareFigures, Compared};
 use mnist_trainer::backend::Backend;
-use mnist_trainer::rundir::{RunDir, Weights};
+use mnist_trainer::run::dir::{RunDir, Weights};
 
 use crate::catalog;
 use crate::models::{Stamp, stamp};
@@ -167,19 +167,17 @@ impl Comparisons {
         if let Some(html) = self.kept(&key) {
             return Ok(html);
         }
-        let mut evaluations = Vec::new();
-        for ((name, version), run) in key.iter().zip(&runs) {
-            evaluations.push(
-                self.evaluation(run, *version, backend)
-                    .map_err(|e| format!("Run `{name}` cannot be compared: {e}"))?,
-            );
-        }
-        // The report crate takes the runs as one slice; copying them is cheap next to drawing.
-        let compared: Vec<Compared> = evaluations.iter().map(|e| copy(&e.0)).collect();
-        let test = &evaluations[0].1;
+        let pairs: Vec<_> = key.iter().zip(&runs).collect();
+        // Copies of the kept evaluations: cheap next to drawing.
+        let (compared, test) = mnist_report::compare::gather(&pairs, |((name, version), run)| {
+            self.evaluation(run, *version, backend)
+                .map(|e| (e.0.clone(), e.1.clone()))
+                .map_err(|e| format!("Run `{name}` cannot be compared: {e}"))
+        })?;
+        let test = test.expect("at least two runs");
         let prefix = format!("{}-", self.drawn.fetch_add(1, Ordering::Relaxed));
         let scratch = self.scratch.path()?;
-        let figures = mnist_report::compare::write_figures(&compared, test, &scratch, &prefix)
+        let figures = mnist_report::compare::write_figures(&compared, &test, &scratch, &prefix)
             .map_err(|e| e.to_string())?;
         let html = mnist_report::compare::html(&compared, &figures, &|f| format!("/compare/{f}"));
         Ok(self.keep(Page {
@@ -244,18 +242,6 @@ impl Comparisons {
         let evaluation = Arc::new(mnist_report::compare::load(run, backend)?);
         *slot = Some((version, evaluation.clone()));
         Ok(evaluation)
-    }
-}
-
-fn copy(c: &Compared) -> Compared {
-    Compared {
-        name: c.name.clone(),
-        plan: c.plan.clone(),
-        epochs: c.epochs.clone(),
-        iterations: c.iterations.clone(),
-        predictions: c.predictions.clone(),
-        confusion: c.confusion,
-        accuracy: c.accuracy,
     }
 }
 

@@ -9,7 +9,7 @@ use std::time::SystemTime;
 
 use burn::prelude::Device;
 use mnist_models::Model;
-use mnist_trainer::rundir::{RunDir, Weights};
+use mnist_trainer::run::dir::{RunDir, Weights};
 
 /// A loaded model; inference takes the lock (a forward pass of one image is well under a
 /// millisecond, so requests queue only briefly).
@@ -76,9 +76,8 @@ impl ModelCache {
         {
             return Ok(model.clone());
         }
-        let (_, model) = run
-            .open(Weights::Final, device)
-            .map_err(|e| e.to_string())?;
+        let (_, model) =
+            mnist_infer::model::open(run, Weights::Final, device).map_err(|e| e.to_string())?;
         self.loads.fetch_add(1, Ordering::Relaxed);
         let shared = Arc::new(Mutex::new(model));
         *slot = Some((stamp, shared.clone()));
@@ -96,9 +95,9 @@ impl ModelCache {
 mod tests {
     use super::*;
     use mnist_trainer::backend::default_backend;
-    use mnist_trainer::observer::quiet;
     use mnist_trainer::testing::TestConfig;
-    use mnist_trainer::train::{self, TrainRequest};
+    use mnist_trainer::training::observer::quiet;
+    use mnist_trainer::training::train::{self, TrainRequest};
 
     #[test]
     fn concurrent_first_requests_load_the_model_once() {

@@ -7,9 +7,9 @@ mod common;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use mnist_infer::predict;
 use mnist_trainer::backend::default_backend;
-use mnist_trainer::predict;
-use mnist_trainer::rundir::Weights;
+use mnist_trainer::run::dir::Weights;
 use mnist_trainer::testing::{TestConfig, mnist_idx};
 use serde_json::Value;
 
@@ -135,11 +135,12 @@ fn the_api_answers_good_and_bad_requests_and_follows_the_runs() {
     let (status, answer) = post(addr, "/api/runs/mlp/predict", "image/png", &drawing);
     assert_eq!(status, 200, "{answer}");
     let device = default_backend().device;
-    let run = mnist_trainer::rundir::RunDir::new(artifacts.join("mlp"));
-    let (_, model) = run.open(Weights::Final, &device).unwrap();
-    let expected = predict::predict_bytes(&model, "upload", &drawing, false, &device)
-        .unwrap()
-        .json_value();
+    let run = mnist_trainer::run::dir::RunDir::new(artifacts.join("mlp"));
+    let (_, model) = mnist_infer::model::open(&run, Weights::Final, &device).unwrap();
+    let expected = serde_json::to_value(
+        predict::predict_bytes(&model, "upload", &drawing, false, &device).unwrap(),
+    )
+    .unwrap();
     assert_eq!(answer, wire(expected));
     assert_eq!(answer["probabilities"].as_array().unwrap().len(), 10);
     assert_eq!(answer["prepared"].as_array().unwrap().len(), 784);
@@ -315,10 +316,10 @@ fn the_api_answers_good_and_bad_requests_and_follows_the_runs() {
     common::train_run(&artifacts, "late", TestConfig::scratch().epochs(1).seed(99));
     let (_, after) = post(addr, "/api/runs/late/predict", "image/png", &drawing);
     assert_ne!(before["probabilities"], after["probabilities"]);
-    let late = mnist_trainer::rundir::RunDir::new(artifacts.join("late"));
-    let (_, model) = late.open(Weights::Final, &device).unwrap();
+    let late = mnist_trainer::run::dir::RunDir::new(artifacts.join("late"));
+    let (_, model) = mnist_infer::model::open(&late, Weights::Final, &device).unwrap();
     let fresh = predict::predict_bytes(&model, "upload", &drawing, false, &device).unwrap();
-    assert_eq!(after, wire(fresh.json_value()));
+    assert_eq!(after, wire(serde_json::to_value(fresh).unwrap()));
     // Deleted: its pages and API say so; the server goes on.
     std::fs::remove_dir_all(artifacts.join("late")).unwrap();
     assert_eq!(get(addr, "/api/runs/late").0, 404);

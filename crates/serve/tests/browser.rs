@@ -192,7 +192,7 @@ fn runs_run_draw_and_compare_pages_work_in_chromium() {
     // --- Draw a test-set 7 with the mouse, a stroke per horizontal run of ink. ---
     // The first 7 the model gets right from a clean upload, so that a wrong answer below
     // means the drawing went wrong, not the model.
-    let plan = mnist_trainer::rundir::RunDir::new(artifacts.join(mlp))
+    let plan = mnist_trainer::run::dir::RunDir::new(artifacts.join(mlp))
         .plan()
         .unwrap();
     let test = mnist_data::load(Some(plan.data())).unwrap().test;

@@ -12,8 +12,8 @@ use burn::data::dataloader::DataLoader;
 use burn::optim::GradientsParams;
 use mnist_data::MnistLoader;
 use mnist_models::{Model, loss_and_logits};
-use mnist_trainer::metrics::median;
-use mnist_trainer::plan::{Plan, Trainer};
+use mnist_trainer::run::metrics::median;
+use mnist_trainer::run::plan::{Plan, Trainer};
 
 const PARTS: [&str; 5] = ["batch", "forward", "backward", "optimizer", "metric reads"];
 
@@ -23,7 +23,7 @@ fn main() {
     if std::env::var("POOL").is_ok_and(|v| v == "0") {
         profile();
     } else {
-        mnist_trainer::threads::on_compute_pool(profile);
+        mnist_trainer::training::threads::on_compute_pool(profile);
     }
 }
 

@@ -7,23 +7,20 @@ use burn::module::Param;
 use burn::nn::loss::CrossEntropyLoss;
 use burn::prelude::*;
 use mnist_data::{IMAGE_PIXELS, NUM_CLASSES, Split};
+pub use mnist_models::gradcheck::H;
+use mnist_models::gradcheck::{ROWS, finite_differences};
 use mnist_models::{LinearSoftmax, hand_gradient};
 
-use crate::compare::{LengthMismatch, max_abs_difference, max_or_nan};
-use crate::config::defaults;
-use crate::plan::{Plan, display_path};
+use crate::approx::{LengthMismatch, max_abs_difference, max_or_nan};
+use crate::run::config::defaults;
+use crate::run::plan::Plan;
 
-/// Step of the central differences. In f64 the truncation error is O(h²) ≈ 1e-10 and the rounding
-/// error ≈ 1e-16 / h ≈ 1e-11, both far below what an f32 gradient can resolve.
-pub const H: f64 = 1e-5;
 /// Tolerances on the hand gradient (computed in f32) against each reference.
 pub const MAX_ABS_ERROR: f64 = 1e-5;
 pub const MAX_REL_ERROR: f64 = 1e-3;
 /// Relative errors are taken where |reference| or |hand| exceeds this, as tiny gradients
 /// (pixels that are 0 in every image of the batch have exactly 0) make the ratio meaningless.
 pub const REL_FLOOR: f64 = 1e-4;
-
-const ROWS: usize = IMAGE_PIXELS + 1;
 
 /// One comparison of two gradients.
 #[derive(Clone, Debug)]
@@ -71,61 +68,6 @@ pub fn compare(reference: &'static str, reference_grad: &[f64], hand: &[f32]) ->
         checked: if mismatch.is_none() { hand.len() } else { 0 },
         mismatch,
     }
-}
-
-/// Mean cross-entropy of weights `w` (`[785, 10]` row-major) on images `x` (`[batch, 784]`,
-/// [0, 1]) in f64, with the logits given so that one weight's change can be applied cheaply.
-fn loss_from_logits(logits: &[f64], labels: &[u8]) -> f64 {
-    let mut total = 0.0;
-    for (row, &y) in logits.chunks_exact(NUM_CLASSES).zip(labels) {
-        let max = row.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-        let lse = max + row.iter().map(|z| (z - max).exp()).sum::<f64>().ln();
-        total += lse - row[y as usize];
-    }
-    total / labels.len() as f64
-}
-
-/// Central finite differences of the mean cross-entropy with respect to all 7,850 weights, in f64.
-/// Changing W[i][k] by ±h moves only logit k of each image, by ±h·xᵢ (x₀ = 1), so each of the
-/// 15,700 loss evaluations reuses the base logits instead of redoing the product.
-pub fn finite_differences(w: &[f32], x: &[f32], labels: &[u8]) -> Vec<f64> {
-    let batch = labels.len();
-    let input = |b: usize, i: usize| {
-        if i == 0 {
-            1.0
-        } else {
-            x[b * IMAGE_PIXELS + i - 1] as f64
-        }
-    };
-    let mut logits = vec![0.0f64; batch * NUM_CLASSES];
-    for b in 0..batch {
-        for i in 0..ROWS {
-            let xi = input(b, i);
-            if xi != 0.0 {
-                for k in 0..NUM_CLASSES {
-                    logits[b * NUM_CLASSES + k] += xi * w[i * NUM_CLASSES + k] as f64;
-                }
-            }
-        }
-    }
-    let mut grad = vec![0.0f64; ROWS * NUM_CLASSES];
-    let mut shifted = logits.clone();
-    for i in 0..ROWS {
-        for k in 0..NUM_CLASSES {
-            let mut at = |h: f64| {
-                for b in 0..batch {
-                    shifted[b * NUM_CLASSES + k] = logits[b * NUM_CLASSES + k] + h * input(b, i);
-                }
-                let loss = loss_from_logits(&shifted, labels);
-                for b in 0..batch {
-                    shifted[b * NUM_CLASSES + k] = logits[b * NUM_CLASSES + k];
-                }
-                loss
-            };
-            grad[i * NUM_CLASSES + k] = (at(H) - at(-H)) / (2.0 * H);
-        }
-    }
-    grad
 }
 
 /// burn's autodiff gradient of the same loss (CrossEntropyLoss, as the Learner path uses).
@@ -237,33 +179,34 @@ impl Default for Source {
     }
 }
 
-/// `mnist gradcheck [CONFIG]`: the report, and whether both comparisons passed.
-pub fn run(source: &Source, device: &Device) -> Result<(String, bool), crate::Error> {
-    let seed = source.seed;
-    let mnist = mnist_data::load(Some(&source.data))?;
-    let problem = Problem::new(&mnist.train, BATCH, seed, device);
-    let hand_grad = hand(&problem.w, &problem.x, &problem.labels, device);
-    let results = check(&problem, &hand_grad, device);
-    let mut out = format!(
-        "gradient check of the hand-written gradient: linear softmax, 785×10 weights at random \
-         values, {} training images from {} (seed {seed}), central differences with h = {H:e} in f64\n",
-        problem.labels.len(),
-        display_path(&mnist.path)
-    );
-    out.push_str(&format!(
-        "{:<26}{:>8}{:>15}{:>15}   tolerance\n",
-        "reference", "weights", "max abs error", "max rel error"
-    ));
-    for c in &results {
-        let verdict = match &c.mismatch {
-            Some(m) => format!("FAILED ({m})"),
-            None if c.passed() => "ok".to_string(),
-            None => "FAILED".to_string(),
-        };
-        out.push_str(&format!(
-            "{:<26}{:>8}{:>15.2e}{:>15.2e}   abs ≤ {MAX_ABS_ERROR:.0e}, rel ≤ {MAX_REL_ERROR:.0e} (where |g| > {REL_FLOOR:.0e})  {verdict}\n",
-            c.reference, c.checked, c.max_abs, c.max_rel,
-        ));
+/// What `mnist gradcheck` found: the batch it checked on and both comparisons.
+#[derive(Clone, Debug)]
+pub struct GradcheckReport {
+    /// The data file the images came from.
+    pub data: PathBuf,
+    pub images: usize,
+    pub seed: u64,
+    /// Against finite differences, then against burn's autodiff.
+    pub comparisons: [Comparison; 2],
+}
+
+impl GradcheckReport {
+    /// Both comparisons within tolerance.
+    pub fn passed(&self) -> bool {
+        self.comparisons.iter().all(Comparison::passed)
     }
-    Ok((out, results.iter().all(Comparison::passed)))
+}
+
+/// `mnist gradcheck [CONFIG]`: the hand gradient at random weights on a real batch, against both
+/// references.
+pub fn run(source: &Source, device: &Device) -> Result<GradcheckReport, crate::Error> {
+    let mnist = mnist_data::load(Some(&source.data))?;
+    let problem = Problem::new(&mnist.train, BATCH, source.seed, device);
+    let hand_grad = hand(&problem.w, &problem.x, &problem.labels, device);
+    Ok(GradcheckReport {
+        data: mnist.path,
+        images: problem.labels.len(),
+        seed: source.seed,
+        comparisons: check(&problem, &hand_grad, device),
+    })
 }

@@ -7,11 +7,3 @@ pub fn peak_rss_bytes() -> Option<u64> {
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
 }
-
-/// `peak_rss_bytes` for humans.
-pub fn peak_rss_text() -> String {
-    match peak_rss_bytes() {
-        Some(b) => format!("{:.0} MB", b as f64 / 1e6),
-        None => "n/a (no /proc/self/status)".to_string(),
-    }
-}

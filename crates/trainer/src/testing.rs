@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 
 use mnist_models::{Activation, ModelConfig};
 
-use crate::config::{OptimizerConfig, RunConfig, TrainerKind};
-use crate::plan::Plan;
+use crate::run::config::{OptimizerConfig, RunConfig, TrainerKind};
+use crate::run::plan::Plan;
 
 pub use mnist_data::testing::{fixtures_dir, mnist_idx};
 
@@ -100,9 +100,9 @@ impl TestConfig {
 pub fn adam(lr: f64) -> OptimizerConfig {
     OptimizerConfig::Adam {
         lr,
-        beta1: crate::config::defaults::BETA1,
-        beta2: crate::config::defaults::BETA2,
-        epsilon: crate::config::defaults::EPSILON,
+        beta1: crate::run::config::defaults::BETA1,
+        beta2: crate::run::config::defaults::BETA2,
+        epsilon: crate::run::config::defaults::EPSILON,
     }
 }
 

@@ -6,10 +6,10 @@ use burn::optim::{AdamState, AdaptiveMomentumState, GradientsParams, ModuleOptim
 use burn::prelude::*;
 use mnist_data::Split;
 use mnist_models::{Activation, Mlp, Model, ModelConfig, loss_and_logits};
-use mnist_trainer::adam::{self, AdamHyper, FusedAdam, PathCounts};
+use mnist_trainer::approx::max_or_nan;
 use mnist_trainer::backend::default_backend;
-use mnist_trainer::compare::max_or_nan;
 use mnist_trainer::testing::mnist_idx;
+use mnist_trainer::training::adam::{self, AdamHyper, FusedAdam, PathCounts};
 
 /// configs/mlp.toml's constants (Keras' defaults, which the course used).
 const KERAS: AdamHyper = AdamHyper {

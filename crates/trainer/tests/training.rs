@@ -7,16 +7,16 @@ use std::sync::{Arc, Mutex};
 use burn::module::Module;
 use burn::prelude::*;
 use mnist_models::{Model, ModelConfig};
+use mnist_trainer::approx::{all_close, max_abs_difference};
 use mnist_trainer::backend::default_backend;
-use mnist_trainer::compare::{all_close, max_abs_difference};
-use mnist_trainer::config::TrainerKind;
 use mnist_trainer::gradcheck::{Problem, autodiff_gradient, check, compare, hand};
-use mnist_trainer::metrics::{EpochRecord, METRICS_HEADER};
-use mnist_trainer::observer::{Observer, Progress, RunStart, TrainObserver, quiet};
-use mnist_trainer::plan::Plan;
-use mnist_trainer::rundir::{CheckpointPart, RunDir, Weights};
+use mnist_trainer::run::config::TrainerKind;
+use mnist_trainer::run::dir::{CheckpointPart, RunDir, Weights};
+use mnist_trainer::run::metrics::{EpochRecord, METRICS_HEADER};
+use mnist_trainer::run::plan::Plan;
 use mnist_trainer::testing::{TestConfig, mnist_idx};
-use mnist_trainer::train::{self, TrainOutcome, TrainRequest};
+use mnist_trainer::training::observer::{Observer, Progress, RunStart, TrainObserver, quiet};
+use mnist_trainer::training::train::{self, TrainOutcome, TrainRequest};
 
 fn request(config: &TestConfig, dir: &Path, name: &str, resume: bool) -> TrainRequest {
     TrainRequest {
@@ -39,7 +39,9 @@ fn train(config: &TestConfig, dir: &Path, name: &str, resume: bool) -> TrainOutc
 /// Logits of the first 50 test fixture images under a run's final model.
 fn logits_of_run(run: &RunDir) -> Vec<f32> {
     let device = default_backend().device;
-    let (_, model) = run.open(Weights::Final, &device).unwrap();
+    let model = run
+        .load_model(&run.plan().unwrap(), Weights::Final, &device)
+        .unwrap();
     logits(&model, &device)
 }
 

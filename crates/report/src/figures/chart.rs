@@ -87,7 +87,7 @@ pub(crate) fn draw_legend<'a, 'b: 'a>(chart: &mut Chart<'a, 'b>, path: &Path) ->
 
 /// Line colours, one per series or run (matplotlib's first colours: blue, red, green, purple,
 /// orange, brown).
-pub(crate) const PALETTE: [RGBColor; 6] = [
+pub const PALETTE: [RGBColor; 6] = [
     RGBColor(31, 119, 180),
     RGBColor(214, 39, 40),
     RGBColor(44, 160, 44),

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use mnist_data::Split;
 use mnist_trainer::Error;
-use mnist_trainer::metrics::IterationRecord;
+use mnist_trainer::run::metrics::IterationRecord;
 
 use super::chart::{Axes, PALETTE, Series, line_panel};
 use super::course::SMOOTHING;

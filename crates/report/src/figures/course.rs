@@ -5,7 +5,7 @@ use std::path::Path;
 
 use mnist_data::{IMAGE_PIXELS, NUM_CLASSES, Split};
 use mnist_trainer::Error;
-use mnist_trainer::metrics::IterationRecord;
+use mnist_trainer::run::metrics::IterationRecord;
 
 use super::chart::series_chart;
 use super::draw::{axis_labels, captioned_digit, draw_digit, figure, heatmaps, text};

@@ -8,12 +8,12 @@ use image::codecs::png::PngEncoder;
 use image::{ExtendedColorType, ImageEncoder};
 use mnist_data::{IMAGE_PIXELS, IMAGE_SIDE};
 use mnist_trainer::Error;
-use mnist_trainer::fsutil::atomic_write;
+use mnist_trainer::run::fsutil::atomic_write;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
-pub(crate) const FONT: &str = "sans-serif";
+pub const FONT: &str = "sans-serif";
 
 fn register_font() {
     static ONCE: Once = Once::new();
@@ -25,17 +25,17 @@ fn register_font() {
     });
 }
 
-pub(crate) fn fail(path: &Path) -> impl Fn(&dyn std::fmt::Display) -> Error + '_ {
+pub fn fail(path: &Path) -> impl Fn(&dyn std::fmt::Display) -> Error + '_ {
     move |e| Error::run(path, format!("cannot draw the figure: {e}"))
 }
 
-pub(crate) type Area<'a> = DrawingArea<BitMapBackend<'a>, Shift>;
+pub type Area<'a> = DrawingArea<BitMapBackend<'a>, Shift>;
 
 /// Draws one figure and writes it: a white canvas of `size` with `title` in an in-memory RGB
 /// buffer, `draw` drawing in the area below the title; then the pixels are encoded as PNG in
 /// memory and written to `path` in one atomic step, so whoever reads the file (the web app
 /// sending it) finds the old figure or the new one, whole, never half of one.
-pub(crate) fn figure(
+pub fn figure(
     path: &Path,
     size: (u32, u32),
     title: &str,

@@ -1,13 +1,12 @@
 //! Every figure of a run, as PNG files drawn with `plotters` (font embedded: no system fonts
 //! needed). The course's figures and the figures of any run in separate files, each with its
 //! sizes and constants; drawing helpers in `draw`,
-//! line charts in `chart`.
+//! line charts in `chart` (both also drawn with by `mnist-bench`'s sweep figure).
 
-pub mod bench;
-mod chart;
+pub mod chart;
 pub mod compare;
 pub mod course;
-mod draw;
+pub mod draw;
 pub mod run;
 pub mod updates;
 

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use mnist_trainer::Error;
-use mnist_trainer::metrics::EpochRecord;
+use mnist_trainer::run::metrics::EpochRecord;
 use plotters::prelude::*;
 
 use super::chart::{Axes, PALETTE, Series, line_panel};

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use mnist_trainer::Error;
-use mnist_trainer::metrics::IterationRecord;
+use mnist_trainer::run::metrics::IterationRecord;
 use plotters::prelude::*;
 
 use super::draw::{FONT, fail, figure};

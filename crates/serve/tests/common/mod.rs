@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
 use mnist_trainer::backend::default_backend;
-use mnist_trainer::observer::quiet;
-use mnist_trainer::rundir::RunDir;
+use mnist_trainer::run::dir::RunDir;
 use mnist_trainer::testing::TestConfig;
-use mnist_trainer::train::{self, TrainRequest};
+use mnist_trainer::training::observer::quiet;
+use mnist_trainer::training::train::{self, TrainRequest};
 
 pub mod child;
 

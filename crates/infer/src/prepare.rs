@@ -1,21 +1,16 @@
-//! `mnist predict`: the user's own digit images, prepared the way MNIST itself was made.
+//! Image decoding and preparation: the user's own digit images, prepared the way MNIST itself
+//! was made.
 //!
 //! LeCun et al. describe the preparation: the digits were size-normalised to fit a 20×20 box
 //! keeping their aspect ratio (anti-aliased, hence grey levels), then centred in a 28×28 image by
 //! their centre of mass. MNIST digits are light ink on a dark background. A photo or scan of
 //! handwriting is the opposite on every count, which is why it must be prepared the same way.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use burn::prelude::*;
-use burn::tensor::activation::softmax;
 use image::imageops::FilterType;
-use image::{DynamicImage, GrayImage, ImageBuffer, ImageDecoder, ImageReader, Luma};
-use mnist_data::{IMAGE_PIXELS, IMAGE_SIDE, MnistBatch};
-
-use crate::Error;
-use crate::backend::Backend;
-use crate::rundir::{RunDir, Weights};
+use image::{DynamicImage, ImageBuffer, ImageDecoder, ImageReader, Luma};
+use mnist_data::{IMAGE_PIXELS, IMAGE_SIDE};
 
 /// Largest image accepted, per side and in total: a 40-megapixel photo is plenty for one digit,
 /// and the limit stops a hostile header from making the decoder allocate gigabytes.
@@ -40,28 +35,6 @@ pub const NOISE_FLOOR: f32 = 0.1;
 /// an anti-aliased or blurred edge should not widen the box. Of 0, 0.2, 0.35 and 0.5, 0.2 kept the
 /// accuracy of 500 re-prepared test images closest to the dataset's in all three test styles.
 pub const INK_THRESHOLD: f32 = 0.2;
-
-/// One image's result.
-#[derive(Clone, Debug)]
-pub struct Prediction {
-    pub file: PathBuf,
-    /// The three most probable classes, most probable first.
-    pub top: Vec<(u8, f32)>,
-    /// All ten probabilities.
-    pub probabilities: Vec<f32>,
-    /// The 28×28 image the model saw, ink bright on dark (like MNIST).
-    pub prepared: Vec<u8>,
-}
-
-/// What `mnist predict` was asked to do.
-#[derive(Clone, Debug, Default)]
-pub struct PredictRequest {
-    pub run: PathBuf,
-    pub images: Vec<PathBuf>,
-    pub checkpoint: Option<usize>,
-    pub raw: bool,
-    pub save_prepared: Option<PathBuf>,
-}
 
 /// Opens an image file with size limits, checked on the header before decoding; only the
 /// header is read before the format is known to be one of ours.
@@ -265,157 +238,4 @@ fn grey_levels(img: &DynamicImage) -> (Vec<f32>, usize, usize) {
         }));
     }
     (gray, gw as usize, gh as usize)
-}
-
-/// The 10 probabilities of each prepared image, in one batch.
-pub fn probabilities(
-    model: &mnist_models::Model,
-    images: &[Vec<u8>],
-    device: &Device,
-) -> Vec<Vec<f32>> {
-    if images.is_empty() {
-        return Vec::new();
-    }
-    // Labels are unknown here; the batch needs some, and the forward pass ignores them.
-    let labels = std::iter::repeat_n(0u8, images.len());
-    let batch = MnistBatch::from_pixels(images.iter().map(|i| &i[..]), labels, device);
-    let probs = softmax(model.forward(batch.images), 1); // [n, 10]
-    let flat = probs
-        .into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .expect("converted to f32");
-    flat.chunks(mnist_data::NUM_CLASSES)
-        .map(<[f32]>::to_vec)
-        .collect()
-}
-
-/// Prepares and predicts every image; a bad image gets its own error and does not stop the rest.
-pub fn predict(
-    request: &PredictRequest,
-    backend: &Backend,
-) -> Result<Vec<Result<Prediction, Error>>, Error> {
-    let weights = request
-        .checkpoint
-        .map_or(Weights::Final, Weights::Checkpoint);
-    let (_, model) = RunDir::new(&request.run).open(weights, &backend.device)?;
-    if let Some(dir) = &request.save_prepared {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, "cannot create", e))?;
-    }
-    let prepared: Vec<Result<Vec<u8>, Error>> = request
-        .images
-        .iter()
-        .map(|path| {
-            let img = open(path).map_err(|why| Error::run(path, why))?;
-            let pixels = if request.raw {
-                prepare_raw(&img)
-            } else {
-                prepare(&img)
-            };
-            pixels.map_err(|why| Error::run(path, why))
-        })
-        .collect();
-    let good: Vec<Vec<u8>> = prepared
-        .iter()
-        .filter_map(|p| p.as_ref().ok().cloned())
-        .collect();
-    let mut probs = probabilities(&model, &good, &backend.device).into_iter();
-    let mut out = Vec::new();
-    for (path, prep) in request.images.iter().zip(prepared) {
-        out.push(prep.and_then(|pixels| {
-            let p = probs.next().expect("one row per prepared image");
-            if let Some(dir) = &request.save_prepared {
-                let name = path
-                    .file_stem()
-                    .map(|s| s.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                let target = dir.join(format!("{name}.28x28.png"));
-                GrayImage::from_raw(IMAGE_SIDE as u32, IMAGE_SIDE as u32, pixels.clone())
-                    .expect("784 pixels")
-                    .save(&target)
-                    .map_err(|e| Error::run(&target, format!("cannot write: {e}")))?;
-            }
-            Ok(Prediction::new(path.clone(), p, pixels))
-        }));
-    }
-    Ok(out)
-}
-
-/// Prepares one image given as bytes (`raw`: already 28×28) and predicts it; `name` is what the
-/// result calls it.
-pub fn predict_bytes(
-    model: &mnist_models::Model,
-    name: &str,
-    bytes: &[u8],
-    raw: bool,
-    device: &Device,
-) -> Result<Prediction, String> {
-    let img = decode(bytes)?;
-    let pixels = if raw {
-        prepare_raw(&img)?
-    } else {
-        prepare(&img)?
-    };
-    Ok(predict_pixels(model, name, pixels, device))
-}
-
-/// Predicts a prepared 28×28 image (784 pixels, ink bright on dark).
-pub fn predict_pixels(
-    model: &mnist_models::Model,
-    name: &str,
-    pixels: Vec<u8>,
-    device: &Device,
-) -> Prediction {
-    let p = probabilities(model, std::slice::from_ref(&pixels), device)
-        .pop()
-        .expect("one row for one image");
-    Prediction::new(PathBuf::from(name), p, pixels)
-}
-
-impl Prediction {
-    fn new(file: PathBuf, probabilities: Vec<f32>, prepared: Vec<u8>) -> Self {
-        let mut order: Vec<usize> = (0..probabilities.len()).collect();
-        order.sort_by(|&a, &b| probabilities[b].total_cmp(&probabilities[a]));
-        Self {
-            file,
-            top: order
-                .iter()
-                .take(3)
-                .map(|&c| (c as u8, probabilities[c]))
-                .collect(),
-            probabilities,
-            prepared,
-        }
-    }
-
-    /// `file: 7 (98.12%)  2 (1.02%)  3 (0.40%)`
-    pub fn line(&self) -> String {
-        let top: Vec<String> = self
-            .top
-            .iter()
-            .map(|(c, p)| format!("{c} ({:.2}%)", 100.0 * p))
-            .collect();
-        format!("{}: {}", self.file.display(), top.join("  "))
-    }
-
-    /// The JSON object of `mnist predict --json` and of the web app's predict API: the top 3,
-    /// all ten probabilities, and the 28×28 image the model saw (784 pixels, row by row).
-    pub fn json_value(&self) -> serde_json::Value {
-        serde_json::json!({
-            "file": self.file.display().to_string(),
-            "prediction": self.top[0].0,
-            "top": self.top.iter().map(|(c, p)| serde_json::json!({"class": c, "probability": p})).collect::<Vec<_>>(),
-            "probabilities": self.probabilities,
-            "prepared": self.prepared,
-        })
-    }
-
-    pub fn json(&self) -> String {
-        self.json_value().to_string()
-    }
-}
-
-/// The JSON line for an image that failed.
-pub fn error_json(file: &Path, error: &Error) -> String {
-    serde_json::json!({"file": file.display().to_string(), "error": error.to_string()}).to_string()
 }

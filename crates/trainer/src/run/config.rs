@@ -1,7 +1,7 @@
 //! Run configs as written: the TOML files in `configs/` and each run's own `config.toml`.
 //!
 //! [`RunConfig`] mirrors the file, key for key; it is only ever parsed, printed and turned into
-//! a [`Plan`](crate::plan::Plan), which is what the library runs. Defaults live in [`defaults`].
+//! a [`Plan`](crate::run::plan::Plan), which is what the library runs. Defaults live in [`defaults`].
 
 use std::path::PathBuf;
 

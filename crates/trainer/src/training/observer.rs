@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::metrics::EpochRecord;
+use crate::run::metrics::EpochRecord;
 
 /// A run that is about to train its first (or, resumed, its next) epoch.
 #[derive(Clone, Debug)]

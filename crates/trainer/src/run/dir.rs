@@ -26,10 +26,10 @@ use mnist_models::Model;
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
-use crate::config::TrainerKind;
-use crate::fsutil::atomic_write;
-use crate::metrics::{self, EpochRecord, IterationRecord};
-use crate::plan::{Plan, folder_of};
+use crate::run::config::TrainerKind;
+use crate::run::fsutil::atomic_write;
+use crate::run::metrics::{self, EpochRecord, IterationRecord};
+use crate::run::plan::{Plan, folder_of};
 
 const CONFIG: &str = "config.toml";
 const INFO: &str = "run.toml";
@@ -57,12 +57,34 @@ pub struct RunDir {
 }
 
 /// Which weights of a run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Weights {
     /// `model.bpk`, written when training ends.
+    #[default]
     Final,
     /// The checkpoint of an epoch (1-based).
     Checkpoint(usize),
+}
+
+/// Where a run stands, as the runs table and `GET /api/runs` show it (lowercase in JSON).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunState {
+    /// Every planned epoch done and the final weights written.
+    Finished,
+    /// A trainer holds the run's lock now.
+    Training,
+    /// Stopped before its end: resumable from its last checkpoint, if it has one.
+    Interrupted,
+    /// Its config or records cannot be read.
+    Broken,
+}
+
+/// `--checkpoint N` or, without it, the final weights: how every command names a run's weights.
+impl From<Option<usize>> for Weights {
+    fn from(checkpoint: Option<usize>) -> Self {
+        checkpoint.map_or(Weights::Final, Weights::Checkpoint)
+    }
 }
 
 /// The files of a checkpoint, as burn's default checkpointers name them.
@@ -147,7 +169,7 @@ pub struct RunLock {
 impl RunLock {
     /// Gives the lock up after a failed check; a run directory that the lock made and that holds
     /// nothing but the lock file goes too, so a refused new run leaves no trace.
-    pub fn abandon(self) {
+    pub(crate) fn abandon(self) {
         let Some(outermost) = &self.created else {
             return;
         };
@@ -207,7 +229,7 @@ impl RunDir {
     }
 
     /// Whether the folder holds a run (has its config), as opposed to being absent or foreign.
-    pub fn has_config(&self) -> bool {
+    pub(crate) fn has_config(&self) -> bool {
         self.config_file().is_file()
     }
 
@@ -217,7 +239,7 @@ impl RunDir {
 
     /// Whether the folder is absent or holds nothing but the run's lock file (what a refused
     /// start or a process killed before its first write leaves).
-    pub fn is_vacant(&self) -> bool {
+    pub(crate) fn is_vacant(&self) -> bool {
         match std::fs::read_dir(&self.path) {
             Ok(entries) => entries
                 .filter_map(|e| e.ok())
@@ -250,7 +272,7 @@ impl RunDir {
 
     /// An error for a folder that exists, is not vacant and has no config: something that is not
     /// a run, which `--force` must not delete.
-    pub fn refuse_foreign(&self) -> Result<(), Error> {
+    pub(crate) fn refuse_foreign(&self) -> Result<(), Error> {
         if self.exists() && !self.has_config() && !self.is_vacant() {
             return Err(Error::run(
                 &self.path,
@@ -323,7 +345,7 @@ impl RunDir {
     }
 
     /// Bytes the run's files take (what `--force` gives back).
-    pub fn size_on_disk(&self) -> u64 {
+    pub(crate) fn size_on_disk(&self) -> u64 {
         fn walk(dir: &Path) -> u64 {
             let Ok(entries) = std::fs::read_dir(dir) else {
                 return 0;
@@ -372,7 +394,7 @@ impl RunDir {
 
     /// The plan as this run's `config.toml` would store it; an error (naming the run) where a
     /// path cannot be written as TOML text (it is not UTF-8).
-    pub fn plan_text(&self, plan: &Plan) -> Result<String, Error> {
+    pub(crate) fn plan_text(&self, plan: &Plan) -> Result<String, Error> {
         plan.to_config(&folder_of(&self.config_file()))
             .to_toml()
             .map_err(|why| Error::run(&self.path, why))
@@ -383,7 +405,7 @@ impl RunDir {
         std::fs::read_to_string(self.config_file()).ok()
     }
 
-    pub fn write_info(&self, info: &RunInfo) -> Result<(), Error> {
+    pub(crate) fn write_info(&self, info: &RunInfo) -> Result<(), Error> {
         let text = toml::to_string(info).expect("RunInfo serialises");
         atomic_write(&self.path.join(INFO), text.as_bytes())
     }
@@ -399,7 +421,7 @@ impl RunDir {
     // --- weights ---
 
     /// The folder of the per-epoch checkpoints.
-    pub fn checkpoint_dir(&self) -> PathBuf {
+    pub(crate) fn checkpoint_dir(&self) -> PathBuf {
         self.path.join(CHECKPOINTS)
     }
 
@@ -416,7 +438,7 @@ impl RunDir {
     }
 
     /// Saves `model` as the given weights (the checkpoint folder is made when needed).
-    pub fn save_model(&self, model: &Model, weights: Weights) -> Result<(), Error> {
+    pub(crate) fn save_model(&self, model: &Model, weights: Weights) -> Result<(), Error> {
         let path = self.weights_file(weights);
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, "cannot create", e))?;
@@ -433,20 +455,20 @@ impl RunDir {
 
     /// Removes the temporary files of writes that a killed process left behind (under the lock,
     /// so no writer of this run is between its write and its rename).
-    pub fn remove_stale_temporaries(&self, _lock: &RunLock) {
+    pub(crate) fn remove_stale_temporaries(&self, _lock: &RunLock) {
         let Ok(entries) = std::fs::read_dir(&self.path) else {
             return;
         };
         for entry in entries.filter_map(|e| e.ok()) {
             let name = entry.file_name().to_string_lossy().into_owned();
-            if crate::fsutil::is_temporary(&name) {
+            if crate::run::fsutil::is_temporary(&name) {
                 let _ = std::fs::remove_file(entry.path());
             }
         }
     }
 
     /// The newest epoch with any checkpoint file, complete or not.
-    pub fn newest_checkpoint_epoch(&self) -> Option<usize> {
+    pub(crate) fn newest_checkpoint_epoch(&self) -> Option<usize> {
         let entries = std::fs::read_dir(self.checkpoint_dir()).ok()?;
         entries
             .filter_map(|e| e.ok())
@@ -517,13 +539,6 @@ impl RunDir {
             .map_err(|e| misfit(&e))
     }
 
-    /// The run's plan and its model with the chosen weights.
-    pub fn open(&self, weights: Weights, device: &Device) -> Result<(Plan, Model), Error> {
-        let plan = self.plan()?;
-        let model = self.load_model(&plan, weights, device)?;
-        Ok((plan, model))
-    }
-
     // --- records ---
 
     /// `epochs.csv`, or nothing if the run has none yet.
@@ -535,7 +550,7 @@ impl RunDir {
         }
     }
 
-    pub fn write_epochs(&self, records: &[EpochRecord]) -> Result<(), Error> {
+    pub(crate) fn write_epochs(&self, records: &[EpochRecord]) -> Result<(), Error> {
         atomic_write(
             &self.path.join(EPOCHS),
             metrics::epochs_csv(records).as_bytes(),
@@ -552,7 +567,7 @@ impl RunDir {
     }
 
     /// Rewrites `epochs.csv` and `metrics.csv` with everything recorded so far.
-    pub fn write_records(
+    pub(crate) fn write_records(
         &self,
         epochs: &[EpochRecord],
         iterations: &[IterationRecord],

@@ -5,12 +5,12 @@ use std::sync::Arc;
 use burn::data::dataloader::DataLoader;
 use burn::prelude::*;
 use mnist_data::{MnistLoader, Split};
-use mnist_models::{Model, loss_and_logits};
+use mnist_models::{Model, correct_count, loss_and_logits, predicted_classes};
 
-use crate::threads::on_compute_pool;
+use crate::training::threads::on_compute_pool;
 
 /// Batch size for evaluation: any size gives the same numbers; larger is faster.
-pub const EVAL_BATCH: usize = 500;
+pub(crate) const EVAL_BATCH: usize = 500;
 
 /// What a model does on a split.
 #[derive(Clone, Debug)]
@@ -46,13 +46,8 @@ fn evaluate(model: &Model, split: Arc<Split>, device: &Device) -> SplitEvaluatio
         let n = batch.targets.dims()[0];
         let (loss, logits) = loss_and_logits(model, &batch);
         loss_sum += loss.into_scalar::<f64>() * n as f64;
-        let predicted = logits.argmax(1).flatten::<1>(0, 1); // [batch]
-        correct += predicted
-            .clone()
-            .equal(batch.targets)
-            .int()
-            .sum()
-            .into_scalar::<i64>() as usize;
+        let predicted = predicted_classes(logits); // [batch]
+        correct += correct_count(predicted.clone(), batch.targets);
         let predicted = predicted.into_data().convert::<i64>();
         predictions.extend(
             predicted

@@ -5,12 +5,13 @@ use std::sync::{Arc, OnceLock};
 
 use image::{GrayImage, Luma};
 use mnist_data::{IMAGE_SIDE, Split};
+use mnist_infer::predict::{self, PredictRequest};
+use mnist_infer::prepare;
 use mnist_trainer::backend::default_backend;
-use mnist_trainer::observer::quiet;
-use mnist_trainer::predict::{self, PredictRequest};
-use mnist_trainer::rundir::{RunDir, Weights};
+use mnist_trainer::run::dir::{RunDir, Weights};
 use mnist_trainer::testing::{TestConfig, adam};
-use mnist_trainer::train::{self, TrainRequest};
+use mnist_trainer::training::observer::quiet;
+use mnist_trainer::training::train::{self, TrainRequest};
 
 /// One MLP trained for one epoch on the full committed data (about 3 s), shared by the tests.
 fn trained_run() -> &'static (tempfile::TempDir, PathBuf, Arc<Split>) {
@@ -38,8 +39,7 @@ fn trained_run() -> &'static (tempfile::TempDir, PathBuf, Arc<Split>) {
 /// The model of a run's final weights.
 fn final_model(run_dir: &Path) -> mnist_models::Model {
     let device = default_backend().device;
-    RunDir::new(run_dir)
-        .open(Weights::Final, &device)
+    mnist_infer::model::open(&RunDir::new(run_dir), Weights::Final, &device)
         .unwrap()
         .1
 }
@@ -184,7 +184,7 @@ fn preparation_inverts_crops_scales_and_centres() {
             page.put_pixel(x, y, image::Rgb([20, 20, 30]));
         }
     }
-    let out = predict::prepare(&image::DynamicImage::ImageRgb8(page)).unwrap();
+    let out = prepare::prepare(&image::DynamicImage::ImageRgb8(page)).unwrap();
     let rows: Vec<usize> = (0..28)
         .filter(|&y| (0..28).any(|x| out[y * 28 + x] > 128))
         .collect();
@@ -298,7 +298,7 @@ fn crc32(bytes: &[u8]) -> u32 {
 fn an_image_that_would_decode_past_the_byte_limit_is_refused_before_decoding() {
     // 6,000 × 6,000 is within the pixel limits, but as 16-bit RGBA it is 288 MB decoded.
     let header = png_header_of(6_000, 6_000, 16, 6);
-    let why = predict::decode(&header).unwrap_err();
+    let why = prepare::decode(&header).unwrap_err();
     assert!(
         why.contains("288 MB decoded, over the limit of 120 MB"),
         "{why}"
@@ -307,10 +307,10 @@ fn an_image_that_would_decode_past_the_byte_limit_is_refused_before_decoding() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("deep.png");
     std::fs::write(&path, &header).unwrap();
-    let why = predict::open(&path).unwrap_err();
+    let why = prepare::open(&path).unwrap_err();
     assert!(why.contains("over the limit of 120 MB"), "{why}");
     // 6,300 × 6,300 8-bit grey (40 MB) is within it: the header passes, the missing pixels fail.
-    let why = predict::decode(&png_header(6_300, 6_300)).unwrap_err();
+    let why = prepare::decode(&png_header(6_300, 6_300)).unwrap_err();
     assert!(!why.contains("over the limit"), "{why}");
 }
 
@@ -321,7 +321,7 @@ fn prepare_before(img: &image::DynamicImage) -> Result<Vec<u8>, String> {
     use image::imageops::FilterType;
     use image::{ImageBuffer, Luma};
     use mnist_data::IMAGE_PIXELS;
-    use predict::{BOX, INK_THRESHOLD, NOISE_FLOOR};
+    use prepare::{BOX, INK_THRESHOLD, NOISE_FLOOR};
     let (w, h) = (img.width() as usize, img.height() as usize);
     let rgba = img.to_rgba32f();
     let mut gray: Vec<f32> = rgba
@@ -441,7 +441,7 @@ fn images_within_the_work_size_are_prepared_exactly_as_before() {
         image::Rgb([v.saturating_sub(20), v.saturating_sub(10), v])
     });
     let largest = page_with_digit(test, 99, (2048, 2048), (500, 700, 900));
-    assert_eq!(predict::reduction(2048, 2048), 1);
+    assert_eq!(prepare::reduction(2048, 2048), 1);
     let images = [
         image::DynamicImage::ImageLuma8(canvas),
         image::DynamicImage::ImageRgba8(transparent),
@@ -451,7 +451,7 @@ fn images_within_the_work_size_are_prepared_exactly_as_before() {
         image::DynamicImage::ImageLuma8(largest),
     ];
     for (k, img) in images.iter().enumerate() {
-        let now = predict::prepare(img).unwrap();
+        let now = prepare::prepare(img).unwrap();
         assert_eq!(now, prepare_before(img).unwrap(), "image {k}");
         assert!(now.iter().any(|&v| v > 200), "image {k} has ink");
     }
@@ -462,8 +462,8 @@ fn a_huge_image_is_reduced_first_and_prepared_like_its_small_copy() {
     let (_, run_dir, test) = trained_run();
     let device = default_backend().device;
     let model = final_model(run_dir);
-    assert_eq!(predict::reduction(6_300, 6_300), 4);
-    assert_eq!(predict::reduction(3_000, 2_000), 2);
+    assert_eq!(prepare::reduction(6_300, 6_300), 4);
+    assert_eq!(prepare::reduction(3_000, 2_000), 2);
     let argmax = |p: &Vec<f32>| (0..10).max_by(|&a, &b| p[a].total_cmp(&p[b])).unwrap();
     for (k, size, place) in [
         (0, (6_300, 6_300), (0, 0, 6_300)),
@@ -472,8 +472,8 @@ fn a_huge_image_is_reduced_first_and_prepared_like_its_small_copy() {
     ] {
         let huge = page_with_digit(test, k, size, place);
         let small = page_with_digit(test, k, (280, 280), (0, 0, 280));
-        let huge = predict::prepare(&image::DynamicImage::ImageLuma8(huge)).unwrap();
-        let small = predict::prepare(&image::DynamicImage::ImageLuma8(small)).unwrap();
+        let huge = prepare::prepare(&image::DynamicImage::ImageLuma8(huge)).unwrap();
+        let small = prepare::prepare(&image::DynamicImage::ImageLuma8(small)).unwrap();
         let diff: f64 = huge
             .iter()
             .zip(&small)

@@ -8,10 +8,10 @@ use mnist_data::{MnistLoader, Split};
 
 use crate::Error;
 use crate::backend::Backend;
-use crate::metrics::{EpochRecord, IterationRecord};
-use crate::observer::Observer;
-use crate::plan::Plan;
-use crate::rundir::RunDir;
+use crate::run::dir::RunDir;
+use crate::run::metrics::{EpochRecord, IterationRecord};
+use crate::run::plan::Plan;
+use crate::training::observer::Observer;
 
 /// What a trainer is given: the run, its data, where to start, and where to record.
 pub(crate) struct Session<'a> {
@@ -27,7 +27,7 @@ pub(crate) struct Session<'a> {
 
 impl Session<'_> {
     /// The training set's loader, serving epoch `resume_from + 1` first.
-    pub fn train_loader(&self) -> MnistLoader {
+    pub(crate) fn train_loader(&self) -> MnistLoader {
         train_loader(
             self.plan,
             self.train.clone(),
@@ -97,7 +97,7 @@ impl Recorder {
     }
 
     /// Persists a finished epoch and tells the observer.
-    pub fn epoch_done(
+    pub(crate) fn epoch_done(
         &mut self,
         record: EpochRecord,
         batches: &[BatchResult],

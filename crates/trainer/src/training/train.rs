@@ -8,12 +8,12 @@ use mnist_models::{Model, ModelConfig};
 
 use crate::Error;
 use crate::backend::Backend;
-use crate::metrics::EpochRecord;
-use crate::observer::{Observer, RunStart};
-use crate::plan::{Plan, Trainer};
-use crate::rundir::{CheckpointPart, RunDir, RunInfo, Weights};
-use crate::session::{Recorder, Session};
-use crate::threads::on_compute_pool;
+use crate::run::dir::{CheckpointPart, RunDir, RunInfo, Weights};
+use crate::run::metrics::EpochRecord;
+use crate::run::plan::{Plan, Trainer};
+use crate::training::observer::{Observer, RunStart};
+use crate::training::session::{Recorder, Session};
+use crate::training::threads::on_compute_pool;
 
 /// What `mnist train` was asked to do.
 #[derive(Clone, Debug)]
@@ -117,9 +117,11 @@ pub fn train(
     };
     let (epochs, model) = match *plan.trainer() {
         Trainer::Learner { model, optimizer } => {
-            on_compute_pool(|| crate::learner::train(session, model, optimizer))?
+            on_compute_pool(|| crate::training::learner::train(session, model, optimizer))?
         }
-        Trainer::Scratch { lr } => on_compute_pool(|| crate::scratch::train(session, lr))?,
+        Trainer::Scratch { lr } => {
+            on_compute_pool(|| crate::training::scratch::train(session, lr))?
+        }
     };
     drop(lock);
     Ok(TrainOutcome {

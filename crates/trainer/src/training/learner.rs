@@ -18,12 +18,12 @@ use mnist_data::{MnistBatch, MnistLoader};
 use mnist_models::{Model, ModelConfig};
 
 use crate::Error;
-use crate::evaluate::EVAL_BATCH;
-use crate::metrics::{EpochRecord, Running};
-use crate::observer::{Phase, Progress};
-use crate::plan::Optimizer;
-use crate::rundir::Weights;
-use crate::session::{BatchResult, Recorder, Session};
+use crate::run::dir::Weights;
+use crate::run::metrics::{EpochRecord, Running};
+use crate::run::plan::Optimizer;
+use crate::training::evaluate::EVAL_BATCH;
+use crate::training::observer::{Phase, Progress};
+use crate::training::session::{BatchResult, Recorder, Session};
 
 /// burn's `AccuracyMetric` reports percent; the project's records hold fractions.
 const BURN_PERCENT: f64 = 100.0;

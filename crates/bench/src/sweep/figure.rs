@@ -3,12 +3,12 @@
 
 use std::path::Path;
 
+use super::{BATCH, HIDDEN, SweepRow};
 use mnist_trainer::Error;
-use mnist_trainer::sweep::{BATCH, HIDDEN, SweepRow};
 use plotters::prelude::*;
 
-use super::chart::PALETTE;
-use super::draw::{FONT, fail, figure};
+use mnist_report::figures::chart::PALETTE;
+use mnist_report::figures::draw::{FONT, fail, figure};
 
 const SIZE: (u32, u32) = (900, 620);
 

@@ -1,4 +1,4 @@
-//! `mnist bench`: the figures of the speed table, each the median of several runs, on the data
+//! The speed table: the figures of the speed table, each the median of several runs, on the data
 //! the configs name: data loading, an epoch of the MLP config, an epoch of the scratch linear
 //! config, full test-set inference, and peak memory.
 
@@ -7,14 +7,15 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::Error;
-use crate::backend::Backend;
-use crate::evaluate::evaluate_split;
-use crate::metrics::{EpochRecord, median};
-use crate::observer::Observer;
-use crate::plan::{Plan, display_path};
-use crate::rundir::Weights;
-use crate::train::{TrainOutcome, TrainRequest, train};
+use mnist_trainer::Error;
+use mnist_trainer::backend::Backend;
+use mnist_trainer::run::dir::Weights;
+use mnist_trainer::run::metrics::{EpochRecord, median};
+use mnist_trainer::run::plan::{Plan, display_path};
+use mnist_trainer::sys::peak_rss_bytes;
+use mnist_trainer::training::evaluate::evaluate_split;
+use mnist_trainer::training::observer::Observer;
+use mnist_trainer::training::train::{TrainOutcome, TrainRequest, train};
 
 /// What to measure.
 #[derive(Clone, Debug)]
@@ -43,7 +44,8 @@ pub struct BenchReport {
     pub linear_train_seconds: f64,
     pub linear_accuracy: f64,
     pub inference_images_per_second: f64,
-    pub peak_rss: String,
+    /// Peak resident memory of this process, where the system tells it.
+    pub peak_rss_bytes: Option<u64>,
     pub epochs: usize,
 }
 
@@ -137,37 +139,7 @@ fn measure(
         linear_train_seconds: seconds(&linear.epochs, |e| e.train_seconds),
         linear_accuracy: last(&linear.epochs),
         inference_images_per_second: median(&rates),
-        peak_rss: crate::sys::peak_rss_text(),
+        peak_rss_bytes: peak_rss_bytes(),
         epochs: request.epochs.get(),
     })
-}
-
-impl BenchReport {
-    pub fn text(&self) -> String {
-        let e = self.epochs;
-        format!(
-            "backend                      {}\n\
-             data                         {}\n\
-             data load                    {:.3} s\n\
-             MLP epoch, training only     {:.2} s   ({}; median of {e} epochs)\n\
-             MLP epoch with validation    {:.2} s\n\
-             MLP test accuracy            {:.2}%   after {e} epochs\n\
-             scratch linear epoch         {:.3} s   (hand gradient, {}; median of {e} epochs)\n\
-             scratch linear accuracy      {:.2}%   after {e} epochs\n\
-             inference, full test set     {:.0} images/s\n\
-             peak RSS                     {}\n",
-            self.backend,
-            self.data,
-            self.load_seconds,
-            self.mlp_train_seconds,
-            self.mlp_training,
-            self.mlp_epoch_seconds,
-            100.0 * self.mlp_accuracy,
-            self.linear_train_seconds,
-            self.linear_training,
-            100.0 * self.linear_accuracy,
-            self.inference_images_per_second,
-            self.peak_rss,
-        )
-    }
 }

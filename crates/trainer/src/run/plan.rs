@@ -11,9 +11,9 @@ use std::path::{Component, Path, PathBuf};
 use mnist_models::ModelConfig;
 
 use crate::Error;
-use crate::adam::{AdamHyper, FusedAdam};
 use crate::backend::Backend;
-use crate::config::{OptimizerConfig, RunConfig, TrainerKind, defaults};
+use crate::run::config::{OptimizerConfig, RunConfig, TrainerKind, defaults};
+use crate::training::adam::{AdamHyper, FusedAdam};
 
 /// A validated run.
 #[derive(Clone, Debug, PartialEq)]
@@ -139,14 +139,22 @@ impl Optimizer {
         }
     }
 
+    /// The optimizer's kind as tables show it: `SGD` or `Adam`.
+    pub fn name(&self) -> &'static str {
+        match self.0 {
+            OptimizerConfig::Sgd { .. } => "SGD",
+            OptimizerConfig::Adam { .. } => "Adam",
+        }
+    }
+
     /// `Adam lr 0.001` / `SGD lr 0.01 momentum 0.9`, for tables and logs.
     pub fn describe(&self) -> String {
+        let (name, lr) = (self.name(), self.lr());
         match self.0 {
-            OptimizerConfig::Sgd { lr, momentum } if momentum > 0.0 => {
-                format!("SGD lr {lr} momentum {momentum}")
+            OptimizerConfig::Sgd { momentum, .. } if momentum > 0.0 => {
+                format!("{name} lr {lr} momentum {momentum}")
             }
-            OptimizerConfig::Sgd { lr, .. } => format!("SGD lr {lr}"),
-            OptimizerConfig::Adam { lr, .. } => format!("Adam lr {lr}"),
+            _ => format!("{name} lr {lr}"),
         }
     }
 }
@@ -193,7 +201,7 @@ impl Plan {
 
     /// Validates `config`, resolving its relative paths against `base` (the folder of the file
     /// it came from).
-    pub fn from_config(config: RunConfig, base: &Path) -> Result<Self, String> {
+    pub(crate) fn from_config(config: RunConfig, base: &Path) -> Result<Self, String> {
         let nonzero = |v: usize, key: &str| {
             NonZeroUsize::new(v).ok_or_else(|| format!("{key} must be at least 1"))
         };
@@ -268,7 +276,7 @@ impl Plan {
     pub fn shuffle(&self) -> bool {
         self.shuffle
     }
-    pub fn num_workers(&self) -> usize {
+    pub(crate) fn num_workers(&self) -> usize {
         self.num_workers
     }
     /// The data source, absolute.
@@ -327,7 +335,7 @@ impl Plan {
 }
 
 /// The folder a file is in, absolute (a bare file name is in the working directory).
-pub fn folder_of(file: &Path) -> PathBuf {
+pub(crate) fn folder_of(file: &Path) -> PathBuf {
     let parent = file.parent().filter(|p| !p.as_os_str().is_empty());
     resolve(Path::new("."), parent.unwrap_or(Path::new(".")))
 }
@@ -365,7 +373,7 @@ pub fn resolve(base: &Path, path: &Path) -> PathBuf {
 
 /// `target` relative to the folder `base` (both absolute) when they share a folder below the
 /// root; `target` itself otherwise.
-pub fn relative_to(target: &Path, base: &Path) -> PathBuf {
+pub(crate) fn relative_to(target: &Path, base: &Path) -> PathBuf {
     let (t, b): (Vec<_>, Vec<_>) = (target.components().collect(), base.components().collect());
     let common = t.iter().zip(&b).take_while(|(x, y)| x == y).count();
     // Only the root in common: a relative path would climb all the way up; keep it absolute.

@@ -5,27 +5,15 @@
 use std::time::Instant;
 
 use burn::data::dataloader::DataLoader;
-use burn::prelude::*;
-use mnist_models::{LinearSoftmax, Model};
+use mnist_models::{LinearSoftmax, Model, correct_count, predicted_classes};
 
 use crate::Error;
-use crate::evaluate::evaluate_split;
-use crate::metrics::{EpochRecord, Running};
-use crate::observer::{Phase, Progress};
-use crate::plan::LearningRate;
-use crate::rundir::Weights;
-use crate::session::{BatchResult, Session};
-
-/// Number correct in a batch: argmax of the probabilities against the labels.
-fn correct(probs: Tensor<2>, targets: Tensor<1, Int>) -> usize {
-    probs
-        .argmax(1)
-        .flatten::<1>(0, 1)
-        .equal(targets)
-        .int()
-        .sum()
-        .into_scalar::<i64>() as usize
-}
+use crate::run::dir::Weights;
+use crate::run::metrics::{EpochRecord, Running};
+use crate::run::plan::LearningRate;
+use crate::training::evaluate::evaluate_split;
+use crate::training::observer::{Phase, Progress};
+use crate::training::session::{BatchResult, Session};
 
 /// Trains the linear model by hand from epoch `resume_from + 1`, a checkpoint per epoch.
 pub(crate) fn train(
@@ -66,7 +54,7 @@ pub(crate) fn train(
             let n = batch.targets.dims()[0];
             let step = model.hand_gradient(batch.images, batch.targets.clone());
             let weights_updated = step.weights_updated();
-            let right = correct(step.probs, batch.targets);
+            let right = correct_count(predicted_classes(step.probs), batch.targets);
             let batch_loss = step.loss.into_scalar::<f64>();
             model = model.sgd_step(step.gradient, lr.get());
             let batch_acc = right as f64 / n as f64;

@@ -7,9 +7,9 @@ use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use mnist_trainer::metrics::EpochRecord;
-use mnist_trainer::observer::{Progress, RunStart, TrainObserver};
-use mnist_trainer::plan::display_path;
+use mnist_trainer::run::metrics::EpochRecord;
+use mnist_trainer::run::plan::display_path;
+use mnist_trainer::training::observer::{Progress, RunStart, TrainObserver};
 
 pub const HEADER: &str = "epoch  train_loss  train_acc  valid_loss  valid_acc  seconds";
 

@@ -14,18 +14,18 @@ use burn_onnx::export::{AxisSpec, InputSpec, OnnxExporter};
 use mnist_data::IMAGE_PIXELS;
 use mnist_models::Model;
 
-use crate::Error;
-use crate::backend::Backend;
-use crate::fsutil::atomic_write;
-use crate::rundir::{RunDir, Weights};
+use mnist_trainer::Error;
+use mnist_trainer::backend::Backend;
+use mnist_trainer::run::dir::{RunDir, Weights};
+use mnist_trainer::run::fsutil::atomic_write;
 
 /// What to export.
 #[derive(Clone, Debug)]
 pub struct ExportRequest {
     /// The run directory.
     pub run: PathBuf,
-    /// An epoch's checkpoint instead of the final model.
-    pub checkpoint: Option<usize>,
+    /// The final weights or an epoch's checkpoint.
+    pub weights: Weights,
     /// Where to write; default `model.onnx` in the run directory.
     pub out: Option<PathBuf>,
 }
@@ -42,20 +42,14 @@ pub struct Exported {
 /// Exports the run's weights; errors name the file and leave no partial file behind.
 pub fn export(request: &ExportRequest, backend: &Backend) -> Result<Exported, Error> {
     let run = RunDir::new(&request.run);
-    let weights = request
-        .checkpoint
-        .map_or(Weights::Final, Weights::Checkpoint);
-    let (_, model) = run.open(weights, &backend.device)?;
+    let (plan, model) = crate::model::open(&run, request.weights, &backend.device)?;
     let bytes = to_onnx(&model, &backend.device)?;
     let path = request.out.clone().unwrap_or_else(|| run.onnx_file());
     atomic_write(&path, &bytes)?;
     Ok(Exported {
         path,
         bytes: bytes.len(),
-        model: match model {
-            Model::Linear(_) => "linear",
-            Model::Mlp(_) => "mlp",
-        },
+        model: plan.model().kind(),
     })
 }
 

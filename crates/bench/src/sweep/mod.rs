@@ -1,29 +1,36 @@
-//! `mnist bench --sweep`: how the cost of an MLP training epoch grows with the hidden layer and
+//! The sweep: how the cost of an MLP training epoch grows with the hidden layer and
 //! the batch, for this project and for PyTorch side by side.
 //!
-//! Every point runs in a process of its own (this program again, with `bench --point`, and
-//! `benches/compare/torch_mlp.py` with the same options), so that the peak memory reported is
-//! that point's alone and no point warms the caches or the allocator for the next.
+//! Every point runs in a process of its own (the caller's program, launched as the caller says,
+//! which times it with [`time_point`], and `benches/compare/torch_mlp.py` with the same
+//! options), so that the peak memory reported is that point's alone and no point warms the
+//! caches or the allocator for the next.
 
 use std::num::NonZeroUsize;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde::{Deserialize, Serialize};
 
-use crate::Error;
-use crate::backend::Backend;
-use crate::bench::{in_scratch_dir, timed_run};
-use crate::metrics::median;
-use crate::observer::Observer;
-use crate::plan::Plan;
+use mnist_trainer::Error;
+use mnist_trainer::backend::Backend;
+use mnist_trainer::run::fsutil::atomic_write;
+use mnist_trainer::run::metrics::median;
+use mnist_trainer::run::plan::Plan;
+use mnist_trainer::sys::peak_rss_bytes;
+use mnist_trainer::training::observer::Observer;
+
+use crate::speed::{in_scratch_dir, timed_run};
+
+pub mod figure;
 
 /// The sweep's hidden-layer sizes: the course's 300, and about 3× and 10× that.
 pub const HIDDEN: [usize; 3] = [300, 1000, 3000];
 /// The sweep's batch sizes: the course's 50, and 10× that.
 pub const BATCH: [usize; 2] = [50, 500];
 
-/// One implementation at one point: what `bench --point` and `torch_mlp.py --json` print.
+/// One implementation at one point: what a point's process prints, as one JSON line (this
+/// project's and `torch_mlp.py --json`'s alike).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Timing {
     /// Median training seconds per epoch (no validation pass).
@@ -34,13 +41,6 @@ pub struct Timing {
     pub peak_rss_bytes: u64,
     /// What ran: backend or library version, threads.
     pub implementation: String,
-}
-
-impl Timing {
-    /// One line of JSON, as a point's process prints it.
-    pub fn json(&self) -> String {
-        serde_json::to_string(self).expect("numbers and a string serialize")
-    }
 }
 
 /// One point of the sweep.
@@ -68,11 +68,15 @@ pub struct Sweep {
     /// The MLP config whose data, optimizer and seed every point shares.
     pub config: PathBuf,
     pub epochs: NonZeroUsize,
-    /// The backend this program's points run on.
-    pub backend: &'static str,
-    /// This program, run once per point.
-    pub exe: PathBuf,
     pub torch: Option<Torch>,
+}
+
+/// One point of the sweep, as the launcher is asked to run it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Point {
+    pub hidden: usize,
+    pub batch: usize,
+    pub epochs: NonZeroUsize,
 }
 
 /// In the process of one point: trains the config's MLP at `hidden` × `batch` for `epochs`.
@@ -93,13 +97,19 @@ pub fn time_point(
     Ok(Timing {
         seconds_per_epoch: median(&seconds),
         accuracy: outcome.epochs.last().map_or(f64::NAN, |e| e.valid_acc),
-        peak_rss_bytes: crate::sys::peak_rss_bytes().unwrap_or(0),
+        peak_rss_bytes: peak_rss_bytes().unwrap_or(0),
         implementation: format!("{} ({})", backend.name, rayon::current_num_threads()),
     })
 }
 
-/// Runs every point, ours then PyTorch's; `each` sees every row as it is done.
-pub fn run(sweep: &Sweep, mut each: impl FnMut(&SweepRow)) -> Result<Vec<SweepRow>, Error> {
+/// Runs every point, ours then PyTorch's; `launch` gives the command of this project's process
+/// for a point (which must print its [`Timing`] as the last line, as [`time_point`] measures
+/// it); `each` sees every row as it is done.
+pub fn run(
+    sweep: &Sweep,
+    launch: impl Fn(Point) -> Command,
+    mut each: impl FnMut(&SweepRow),
+) -> Result<Vec<SweepRow>, Error> {
     let plan = Plan::load(&sweep.config)?;
     if let Some(torch) = &sweep.torch
         && !torch.script.is_file()
@@ -113,7 +123,11 @@ pub fn run(sweep: &Sweep, mut each: impl FnMut(&SweepRow)) -> Result<Vec<SweepRo
     let mut rows = Vec::new();
     for hidden in HIDDEN {
         for batch in BATCH {
-            let ours = ours(sweep, hidden, batch)?;
+            let ours = run_point(launch(Point {
+                hidden,
+                batch,
+                epochs: sweep.epochs,
+            }))?;
             let torch = match &sweep.torch {
                 Some(torch) => Some(pytorch(torch, &plan, sweep.epochs, hidden, batch)?),
                 None => None,
@@ -129,16 +143,6 @@ pub fn run(sweep: &Sweep, mut each: impl FnMut(&SweepRow)) -> Result<Vec<SweepRo
         }
     }
     Ok(rows)
-}
-
-fn ours(sweep: &Sweep, hidden: usize, batch: usize) -> Result<Timing, Error> {
-    let mut command = Command::new(&sweep.exe);
-    command
-        .args(["--backend", sweep.backend, "bench", "--point"])
-        .arg(format!("{hidden}x{batch}"))
-        .args(["--epochs", &sweep.epochs.to_string(), "--mlp-config"])
-        .arg(&sweep.config);
-    run_point(command)
 }
 
 fn pytorch(
@@ -248,4 +252,12 @@ pub fn csv(rows: &[SweepRow]) -> String {
         }
     }
     out
+}
+
+/// Writes `sweep.md`, `sweep.csv` and `sweep.png` into `out` (created if needed).
+pub fn write(rows: &[SweepRow], out: &Path) -> Result<(), Error> {
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, "cannot create", e))?;
+    atomic_write(&out.join("sweep.md"), table(rows).as_bytes())?;
+    atomic_write(&out.join("sweep.csv"), csv(rows).as_bytes())?;
+    figure::sweep(rows, &out.join("sweep.png"))
 }
