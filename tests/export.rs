@@ -42,7 +42,7 @@ fn inputs_and_logits(run: &RunDir, weights: Weights) -> (Vec<f32>, Vec<f32>) {
     let all: Vec<usize> = (0..test.len()).collect();
     let batch = mnist_data::batch_of(&test, &all, &device);
     let images = batch.images.to_data().try_to_vec::<f32>().unwrap();
-    let (_, model) = mnist_infer::model::open(&run, weights, &device).unwrap();
+    let (_, model) = mnist_infer::model::open(run, weights, &device).unwrap();
     let logits = model
         .forward(batch.images)
         .into_data()
