@@ -414,6 +414,21 @@ mod tests {
                        [model]\nkind = \"mlp\"\n[optimizer]\nkind = \"adam\"\nlr = 1e-3\n";
 
     #[test]
+    fn the_optimizer_is_named_once_for_tables_and_logs() {
+        let sgd = |momentum| Optimizer::new(OptimizerConfig::Sgd { lr: 0.01, momentum }).unwrap();
+        assert_eq!(
+            (sgd(0.0).name(), sgd(0.0).describe().as_str()),
+            ("SGD", "SGD lr 0.01")
+        );
+        assert_eq!(sgd(0.9).describe(), "SGD lr 0.01 momentum 0.9");
+        let adam = config(MLP).unwrap().trainer().optimizer();
+        assert_eq!(
+            (adam.name(), adam.describe().as_str()),
+            ("Adam", "Adam lr 0.001")
+        );
+    }
+
+    #[test]
     fn relative_paths_resolve_against_the_config_folder() {
         let plan = config(MLP).unwrap();
         assert_eq!(plan.data(), Path::new("/base/data/x.mat"));
