@@ -358,7 +358,7 @@ mod tests {
         );
         // They read back exactly, seconds to the millisecond.
         assert_eq!(parse_iterations(&text).unwrap(), [it]);
-        let back = parse_epochs_csv(&epochs_csv(&[r.clone()])).unwrap();
+        let back = parse_epochs_csv(&epochs_csv(std::slice::from_ref(&r))).unwrap();
         assert_eq!(
             back,
             [EpochRecord {
