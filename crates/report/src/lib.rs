@@ -7,7 +7,6 @@ pub mod figures;
 pub mod html;
 pub mod stats;
 
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -20,6 +19,7 @@ use mnist_trainer::run::dir::{Figure, RunDir, Weights};
 use mnist_trainer::run::plan::{Plan, display_path};
 use mnist_trainer::training::evaluate::{SplitEvaluation, evaluate_split};
 use mnist_trainer::training::train::TrainOutcome;
+use serde::Serialize;
 
 use figures::course::{self, TEST_BATCH};
 use stats::ConfusionMatrix;
@@ -94,6 +94,27 @@ pub fn write_outputs(
     run.write(&run.report_html(), page.as_bytes())
 }
 
+/// A CSV writer into memory, its lines ending in `\n`; rows are serialized with serde.
+fn csv_writer() -> csv::Writer<Vec<u8>> {
+    csv::WriterBuilder::new()
+        .has_headers(false)
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new())
+}
+
+/// The bytes a [`csv_writer`] wrote.
+fn csv_bytes(w: csv::Writer<Vec<u8>>) -> Vec<u8> {
+    w.into_inner().expect("writing to memory")
+}
+
+/// A row of `test_batches.csv`.
+#[derive(Serialize)]
+struct TestBatch {
+    batch: usize,
+    size: usize,
+    correct: usize,
+}
+
 /// `test_batches.csv`: the number correct in each consecutive test batch of 50, as the course
 /// plotted it, counted from the test set's predictions (no second pass over the data).
 fn write_test_batches(
@@ -102,12 +123,37 @@ fn write_test_batches(
     predictions: &[u8],
 ) -> Result<Vec<usize>, Error> {
     let counts = stats::correct_per_batch(labels, predictions, TEST_BATCH);
-    let mut text = String::from("batch,size,correct\n");
-    for (i, (size, right)) in counts.iter().enumerate() {
-        let _ = writeln!(text, "{},{size},{right}", i + 1);
-    }
-    run.write(&run.test_batches_csv(), text.as_bytes())?;
+    run.write(&run.test_batches_csv(), &test_batches_csv(&counts))?;
     Ok(counts.into_iter().map(|(_, right)| right).collect())
+}
+
+/// The text of `test_batches.csv` for (size, correct) per batch.
+fn test_batches_csv(counts: &[(usize, usize)]) -> Vec<u8> {
+    let mut csv = csv_writer();
+    csv.write_record(["batch", "size", "correct"])
+        .expect("writing to memory");
+    for (i, &(size, correct)) in counts.iter().enumerate() {
+        let row = TestBatch {
+            batch: i + 1,
+            size,
+            correct,
+        };
+        csv.serialize(row).expect("writing to memory");
+    }
+    csv_bytes(csv)
+}
+
+/// The text of a confusion matrix's CSV: a row per true class, a column per predicted one.
+fn confusion_csv(m: &ConfusionMatrix) -> Vec<u8> {
+    let mut csv = csv_writer();
+    let header = (0..NUM_CLASSES).map(|p| p.to_string());
+    csv.write_record(std::iter::once("true\\predicted".to_string()).chain(header))
+        .expect("writing to memory");
+    // A row: the true class, then the count predicted as each class.
+    for (t, row) in m.iter().enumerate() {
+        csv.serialize((t, row)).expect("writing to memory");
+    }
+    csv_bytes(csv)
 }
 
 /// The confusion matrix as CSV (rows: true class, columns: predicted) and as a figure, into
@@ -120,19 +166,7 @@ pub fn write_confusion(
     title: &str,
 ) -> Result<ConfusionMatrix, Error> {
     let m = stats::confusion_matrix(labels, predictions);
-    let mut csv = String::from("true\\predicted");
-    for p in 0..NUM_CLASSES {
-        let _ = write!(csv, ",{p}");
-    }
-    csv.push('\n');
-    for (t, row) in m.iter().enumerate() {
-        let _ = write!(csv, "{t}");
-        for c in row {
-            let _ = write!(csv, ",{c}");
-        }
-        csv.push('\n');
-    }
-    run.write(csv_path, csv.as_bytes())?;
+    run.write(csv_path, &confusion_csv(&m))?;
     figures::run::confusion_figure(&m, title, png)?;
     Ok(m)
 }
@@ -194,5 +228,37 @@ fn same_path(a: &Path, b: &Path) -> bool {
     match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
         (Ok(a), Ok(b)) => a == b,
         _ => a == b,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_batches_csv_is_a_line_per_batch() {
+        let text = test_batches_csv(&[(50, 47), (50, 50), (7, 0)]);
+        assert_eq!(
+            String::from_utf8(text).unwrap(),
+            "batch,size,correct\n1,50,47\n2,50,50\n3,7,0\n"
+        );
+        assert_eq!(test_batches_csv(&[]), b"batch,size,correct\n");
+    }
+
+    #[test]
+    fn confusion_csv_is_a_row_per_true_class() {
+        let mut m: ConfusionMatrix = [[0; NUM_CLASSES]; NUM_CLASSES];
+        for (t, row) in m.iter_mut().enumerate() {
+            for (p, c) in row.iter_mut().enumerate() {
+                *c = if t == p { 1000 + t } else { t * p };
+            }
+        }
+        // As the hand-written writer before csv made it.
+        let mut expected = String::from("true\\predicted,0,1,2,3,4,5,6,7,8,9\n");
+        for (t, row) in m.iter().enumerate() {
+            let cells: Vec<String> = row.iter().map(|c| c.to_string()).collect();
+            expected += &format!("{t},{}\n", cells.join(","));
+        }
+        assert_eq!(String::from_utf8(confusion_csv(&m)).unwrap(), expected);
     }
 }

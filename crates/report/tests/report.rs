@@ -50,11 +50,11 @@ fn references(html: &str) -> Vec<String> {
 
 /// The confusion matrix of a CSV the report wrote (rows: true class).
 fn read_confusion(path: &Path) -> Vec<Vec<usize>> {
-    std::fs::read_to_string(path)
+    // After the header, a row per true class: the class, then a count per predicted class.
+    csv::Reader::from_path(path)
         .unwrap()
-        .lines()
-        .skip(1)
-        .map(|l| l.split(',').skip(1).map(|v| v.parse().unwrap()).collect())
+        .deserialize::<Vec<usize>>()
+        .map(|row| row.unwrap()[1..].to_vec())
         .collect()
 }
 

@@ -11,12 +11,14 @@
 //! the server's peak resident memory (`VmHWM`) and whether it answers afterwards.
 //! `--compare a,b [--repeats R]`: instead, times `/compare?runs=a,b` the first time and R times
 //! again (the comparison kept), on an in-process server.
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::Read;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
+
+use clap::Parser;
 
 // The tests' canvas drawing: the same PNG the API tests and the browser test send.
 #[path = "../tests/common/mod.rs"]
@@ -24,86 +26,58 @@ mod common;
 use common::canvas_png;
 use common::child::ChildServer;
 
+/// Load on the predict API (see the header of benches/load.rs).
+#[derive(Parser)]
 struct Options {
+    /// The runs served.
+    // `cargo bench` runs in the crate folder; the runs are in the repository's artifacts/.
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../../artifacts"))]
     artifacts: PathBuf,
+    /// The run whose model predicts.
+    #[arg(long, default_value = "mlp")]
     run: String,
+    /// How many predictions, in all.
+    #[arg(long, default_value_t = 10_000)]
     requests: usize,
+    /// How many clients at once, each over one keep-alive connection.
+    #[arg(long, default_value_t = 8)]
     clients: usize,
+    /// Instead, N uploads at once of a PNG of 6,300 × 6,300 pixels, to a server process.
+    #[arg(long, value_name = "N")]
     huge: Option<usize>,
+    /// Instead, times /compare?runs=A,B: the first time and --repeats times again.
+    #[arg(long, value_name = "A,B")]
     compare: Option<String>,
+    /// With --compare: how many repeated comparisons.
+    #[arg(long, value_name = "R", default_value_t = 20)]
     repeats: usize,
+    /// What `cargo bench` passes to a bench without the test harness: ignored.
+    #[arg(long, hide = true)]
+    bench: bool,
 }
 
-fn options() -> Options {
-    let mut o = Options {
-        // `cargo bench` runs in the crate folder; the runs are in the repository's artifacts/.
-        artifacts: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../artifacts")),
-        run: "mlp".into(),
-        requests: 10_000,
-        clients: 8,
-        huge: None,
-        compare: None,
-        repeats: 20,
+/// A client whose requests reuse one keep-alive connection (while they come one at a time),
+/// and give up on an answer after `read`.
+fn agent(read: Duration) -> ureq::Agent {
+    ureq::AgentBuilder::new().timeout_read(read).build()
+}
+
+/// One POST of a PNG: status and body (error statuses too); why not where no answer came.
+fn post(agent: &ureq::Agent, url: &str, body: &[u8]) -> Result<(u16, Vec<u8>), String> {
+    let response = match agent
+        .post(url)
+        .set("Content-Type", "image/png")
+        .send_bytes(body)
+    {
+        Ok(r) | Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => return Err(e.to_string()),
     };
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut i = 0;
-    while i < args.len() {
-        let value = || args.get(i + 1).cloned().unwrap_or_default();
-        match args[i].as_str() {
-            "--artifacts" => o.artifacts = PathBuf::from(value()),
-            "--run" => o.run = value(),
-            "--requests" => o.requests = value().parse().expect("--requests N"),
-            "--clients" => o.clients = value().parse().expect("--clients N"),
-            "--huge" => o.huge = Some(value().parse().expect("--huge N")),
-            "--compare" => o.compare = Some(value()),
-            "--repeats" => o.repeats = value().parse().expect("--repeats R"),
-            // `cargo bench` passes --bench; anything else is a mistake worth saying.
-            "--bench" => {
-                i += 1;
-                continue;
-            }
-            other => panic!("unknown option {other}"),
-        }
-        i += 2;
-    }
-    o
-}
-
-/// One keep-alive request: status and body.
-fn post(
-    stream: &mut BufReader<TcpStream>,
-    path: &str,
-    body: &[u8],
-) -> std::io::Result<(u16, Vec<u8>)> {
-    let head = format!(
-        "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: image/png\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    let socket = stream.get_mut();
-    socket.write_all(head.as_bytes())?;
-    socket.write_all(body)?;
-    let mut line = String::new();
-    stream.read_line(&mut line)?;
-    let status: u16 = line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let mut length = 0;
-    loop {
-        line.clear();
-        stream.read_line(&mut line)?;
-        if line == "\r\n" || line.is_empty() {
-            break;
-        }
-        if let Some((k, v)) = line.split_once(':')
-            && k.eq_ignore_ascii_case("content-length")
-        {
-            length = v.trim().parse().unwrap_or(0);
-        }
-    }
-    let mut answer = vec![0; length];
-    stream.read_exact(&mut answer)?;
+    let status = response.status();
+    let mut answer = Vec::new();
+    response
+        .into_reader()
+        .read_to_end(&mut answer)
+        .map_err(|e| e.to_string())?;
     Ok((status, answer))
 }
 
@@ -115,14 +89,11 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 fn huge(o: &Options, n: usize, drawing: &[u8], digit: &[u8]) {
     let tmp = tempfile::tempdir().unwrap();
     let mut server = ChildServer::start(&o.artifacts, tmp.path());
-    let path = format!("/api/runs/{}/predict", o.run);
+    let url = format!("http://{}/api/runs/{}/predict", server.addr, o.run);
+    let client = agent(Duration::from_secs(120));
+    // The uploads at once each take a connection of their own.
     let send = |body: &[u8]| {
-        let mut stream = BufReader::new(TcpStream::connect(server.addr).unwrap());
-        stream
-            .get_ref()
-            .set_read_timeout(Some(Duration::from_secs(120)))
-            .unwrap();
-        post(&mut stream, &path, body)
+        post(&client, &url, body)
             .map(|(status, _)| status)
             .unwrap_or(0)
     };
@@ -154,17 +125,15 @@ fn huge(o: &Options, n: usize, drawing: &[u8], digit: &[u8]) {
 
 /// `--compare a,b`: the first comparison and `repeats` repeated ones.
 fn compare(addr: SocketAddr, runs: &str, repeats: usize) {
+    let client = agent(Duration::from_secs(120));
     let get = |path: &str| {
-        let mut stream = BufReader::new(TcpStream::connect(addr).unwrap());
-        let head = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-        stream.get_mut().write_all(head.as_bytes()).unwrap();
-        let mut answer = String::new();
-        stream.read_to_string(&mut answer).unwrap();
-        assert!(
-            answer.starts_with("HTTP/1.1 200"),
-            "{path}: {}",
-            answer.lines().next().unwrap_or("")
-        );
+        let answer = client
+            .get(&format!("http://{addr}{path}"))
+            .call()
+            .unwrap_or_else(|e| panic!("{path}: {e}"));
+        assert_eq!(answer.status(), 200, "{path}: {}", answer.status_text());
+        let mut page = Vec::new();
+        answer.into_reader().read_to_end(&mut page).unwrap();
     };
     let path = format!("/compare?runs={runs}");
     let t = Instant::now();
@@ -190,7 +159,7 @@ fn compare(addr: SocketAddr, runs: &str, repeats: usize) {
 
 fn main() {
     common::child::serve_if_child();
-    let o = options();
+    let o = Options::parse();
     let backend = mnist_trainer::backend::default_backend();
     let test = mnist_data::load(None).expect("the repository's data").test;
     // Ten different digits, so the server cannot answer from any cache.
@@ -228,21 +197,20 @@ fn main() {
         server.join().unwrap();
         return;
     }
-    let path = format!("/api/runs/{}/predict", o.run);
+    let url = format!("http://{addr}/api/runs/{}/predict", o.run);
     // One request first: the model is loaded then, not inside the measurement.
-    let mut warm = BufReader::new(TcpStream::connect(addr).unwrap());
-    let (status, body) = post(&mut warm, &path, &drawings[0]).unwrap();
+    let (status, body) = post(&agent(Duration::from_secs(120)), &url, &drawings[0]).unwrap();
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
 
     let next = Arc::new(AtomicUsize::new(0));
     let start = Instant::now();
     let workers: Vec<_> = (0..o.clients)
         .map(|_| {
-            let (next, drawings, path) = (next.clone(), drawings.clone(), path.clone());
+            let (next, drawings, url) = (next.clone(), drawings.clone(), url.clone());
             let total = o.requests;
             std::thread::spawn(move || {
-                let mut stream = BufReader::new(TcpStream::connect(addr).unwrap());
-                stream.get_ref().set_nodelay(true).unwrap();
+                // Its own client: one keep-alive connection (ureq sets TCP_NODELAY).
+                let client = agent(Duration::from_secs(120));
                 let (mut latencies, mut errors) = (Vec::new(), 0usize);
                 loop {
                     let k = next.fetch_add(1, Ordering::SeqCst);
@@ -250,7 +218,7 @@ fn main() {
                         break;
                     }
                     let t = Instant::now();
-                    match post(&mut stream, &path, &drawings[k % drawings.len()]) {
+                    match post(&client, &url, &drawings[k % drawings.len()]) {
                         Ok((200, body)) if body.starts_with(b"{") => {}
                         _ => errors += 1,
                     }

@@ -8,6 +8,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{Method, StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use mnist_report::html::escape;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Deserialize;
 
 use crate::AppState;
@@ -91,16 +92,17 @@ pub async fn run_redirect(Path(name): Path<String>) -> Response {
     Redirect::permanent(&format!("/runs/{}/", encode(&name))).into_response()
 }
 
+/// What a run name keeps in a URL path segment: RFC 3986's unreserved characters; every other
+/// byte (of UTF-8) is percent-encoded.
+const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
 /// Percent-encodes a run name for a URL path segment.
 fn encode(name: &str) -> String {
-    name.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    utf8_percent_encode(name, PATH_SEGMENT).to_string()
 }
 
 pub async fn run(State(state): State<Arc<AppState>>, Path(name): Path<String>) -> Response {
@@ -203,5 +205,46 @@ pub async fn compare_figure(
     match state.comparisons.figure(&file) {
         Some(path) => png(path).await,
         None => not_found_page("No such figure."),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The hand-written encoder this module had before `percent-encoding`: the reference.
+    fn encode_before(name: &str) -> String {
+        name.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    (b as char).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn run_names_are_encoded_as_before() {
+        for (name, encoded) in [
+            ("mlp", "mlp"),
+            ("linear-scratch_2.v~1", "linear-scratch_2.v~1"),
+            ("my run", "my%20run"),
+            ("a/b", "a%2Fb"),
+            ("100%", "100%25"),
+            ("what?", "what%3F"),
+            ("#1", "%231"),
+            ("a&b=c+d", "a%26b%3Dc%2Bd"),
+            ("ü 7", "%C3%BC%207"),
+            ("数字", "%E6%95%B0%E5%AD%97"),
+            ("a:b@c;d", "a%3Ab%40c%3Bd"),
+            ("", ""),
+        ] {
+            assert_eq!(encode(name), encode_before(name), "{name:?}");
+            assert_eq!(encode(name), encoded, "{name:?}");
+        }
+        // Every ASCII character, a C1 control character and an emoji.
+        let all: String = (0u8..128).map(char::from).chain(['\u{80}', '🙂']).collect();
+        assert_eq!(encode(&all), encode_before(&all));
     }
 }

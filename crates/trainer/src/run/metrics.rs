@@ -5,9 +5,7 @@
 //! timings, so the same config and seed give a byte-identical file. Accuracies are fractions in
 //! [0, 1] everywhere; only what is shown to people turns them into percentages.
 
-use std::fmt::Write as _;
-
-use serde::Serialize;
+use serde::{Deserialize, Serialize, Serializer};
 
 /// One finished epoch.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -44,43 +42,119 @@ pub const METRICS_HEADER: &str = "scope,epoch,iteration,split,loss,accuracy,weig
 /// The header of runs written before `weights_updated` was recorded: still read.
 const METRICS_HEADER_V1: &str = "scope,epoch,iteration,split,loss,accuracy";
 
-/// The text of `epochs.csv`.
-pub fn epochs_csv(records: &[EpochRecord]) -> String {
-    let mut text = format!("{EPOCHS_HEADER}\n");
-    for r in records {
-        let _ = writeln!(
-            text,
-            "{},{},{},{},{},{:.3},{:.3}",
-            r.epoch,
-            r.train_loss,
-            r.train_acc,
-            r.valid_loss,
-            r.valid_acc,
-            r.seconds,
-            r.train_seconds
-        );
-    }
-    text
+/// A float as Rust's `Display` writes it (`1`, `0.0000001`: the shortest text that reads back
+/// as the same number), as these files have always had them; csv's own serializer would write
+/// `1.0` and `1e-7`.
+fn display<S: Serializer>(value: &f64, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(value)
 }
 
-/// Reads `epochs.csv` text; the error names the line.
+/// Seconds to the millisecond (`1.250`).
+fn millis<S: Serializer>(value: &f64, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&format_args!("{value:.3}"))
+}
+
+/// A row of `epochs.csv`, in [`EPOCHS_HEADER`]'s order.
+#[derive(Serialize, Deserialize)]
+struct EpochRow {
+    epoch: usize,
+    #[serde(serialize_with = "display")]
+    train_loss: f64,
+    #[serde(serialize_with = "display")]
+    train_acc: f64,
+    #[serde(serialize_with = "display")]
+    valid_loss: f64,
+    #[serde(serialize_with = "display")]
+    valid_acc: f64,
+    #[serde(serialize_with = "millis")]
+    seconds: f64,
+    #[serde(serialize_with = "millis")]
+    train_seconds: f64,
+}
+
+/// A row of `metrics.csv`, in [`METRICS_HEADER`]'s order: an epoch's (no iteration, no
+/// weights count) or an iteration's.
+#[derive(Serialize, Deserialize)]
+struct MetricsRow<'a> {
+    scope: &'a str,
+    epoch: usize,
+    iteration: Option<usize>,
+    split: &'a str,
+    #[serde(serialize_with = "display")]
+    loss: f64,
+    #[serde(serialize_with = "display")]
+    accuracy: f64,
+    // Absent from the rows of runs written before it was recorded.
+    #[serde(default)]
+    weights_updated: Option<usize>,
+}
+
+/// A CSV writer into memory: `header`, then the rows serialized; lines end in `\n`.
+fn writer(header: &str) -> csv::Writer<Vec<u8>> {
+    let mut w = csv::WriterBuilder::new()
+        .has_headers(false)
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    w.write_record(header.split(','))
+        .expect("writing to memory");
+    w
+}
+
+/// The text a [`writer`] wrote.
+fn written(w: csv::Writer<Vec<u8>>) -> String {
+    let bytes = w.into_inner().expect("writing to memory");
+    String::from_utf8(bytes).expect("the fields are UTF-8")
+}
+
+/// The rows of CSV `text` after its header, each with its (1-based) line; rows of any length.
+fn rows(text: &str) -> csv::Reader<&[u8]> {
+    csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(text.as_bytes())
+}
+
+/// The line a row starts on, or where reading failed.
+fn line(position: Option<&csv::Position>) -> u64 {
+    position.map_or(0, csv::Position::line)
+}
+
+/// The text of `epochs.csv`.
+pub fn epochs_csv(records: &[EpochRecord]) -> String {
+    let mut w = writer(EPOCHS_HEADER);
+    for r in records {
+        let row = EpochRow {
+            epoch: r.epoch,
+            train_loss: r.train_loss,
+            train_acc: r.train_acc,
+            valid_loss: r.valid_loss,
+            valid_acc: r.valid_acc,
+            seconds: r.seconds,
+            train_seconds: r.train_seconds,
+        };
+        w.serialize(row).expect("writing to memory");
+    }
+    written(w)
+}
+
+/// Reads `epochs.csv` text (its first line is the header); the error names the line.
 pub fn parse_epochs_csv(text: &str) -> Result<Vec<EpochRecord>, String> {
+    let bad = |line: u64| format!("line {line} is not `{EPOCHS_HEADER}`");
     let mut out = Vec::new();
-    for (n, line) in text.lines().enumerate().skip(1) {
-        let bad = || format!("line {} is not `{EPOCHS_HEADER}`", n + 1);
-        let f: Vec<&str> = line.split(',').collect();
-        if f.len() != 7 {
-            return Err(bad());
+    for record in rows(text).records() {
+        let record = record.map_err(|e| bad(line(e.position())))?;
+        let n = line(record.position());
+        if record.len() != 7 {
+            return Err(bad(n));
         }
-        let num = |i: usize| f[i].parse::<f64>().map_err(|_| bad());
+        let r: EpochRow = record.deserialize(None).map_err(|_| bad(n))?;
         out.push(EpochRecord {
-            epoch: f[0].parse().map_err(|_| bad())?,
-            train_loss: num(1)?,
-            train_acc: num(2)?,
-            valid_loss: num(3)?,
-            valid_acc: num(4)?,
-            seconds: num(5)?,
-            train_seconds: num(6)?,
+            epoch: r.epoch,
+            train_loss: r.train_loss,
+            train_acc: r.train_acc,
+            valid_loss: r.valid_loss,
+            valid_acc: r.valid_acc,
+            seconds: r.seconds,
+            train_seconds: r.train_seconds,
         });
     }
     Ok(out)
@@ -89,58 +163,76 @@ pub fn parse_epochs_csv(text: &str) -> Result<Vec<EpochRecord>, String> {
 /// The text of `metrics.csv`. Values are written in full (Rust's shortest exact form), so
 /// reading them back gives the same numbers.
 pub fn metrics_csv(epochs: &[EpochRecord], iterations: &[IterationRecord]) -> String {
-    let mut text = format!("{METRICS_HEADER}\n");
+    let mut w = writer(METRICS_HEADER);
     for r in epochs {
-        let (e, tl, ta, vl, va) = (
-            r.epoch,
-            r.train_loss,
-            r.train_acc,
-            r.valid_loss,
-            r.valid_acc,
-        );
-        let _ = writeln!(text, "epoch,{e},,train,{tl},{ta},");
-        let _ = writeln!(text, "epoch,{e},,valid,{vl},{va},");
+        for (split, loss, accuracy) in [
+            ("train", r.train_loss, r.train_acc),
+            ("valid", r.valid_loss, r.valid_acc),
+        ] {
+            let row = MetricsRow {
+                scope: "epoch",
+                epoch: r.epoch,
+                iteration: None,
+                split,
+                loss,
+                accuracy,
+                weights_updated: None,
+            };
+            w.serialize(row).expect("writing to memory");
+        }
     }
     for it in iterations {
-        let (e, i, l, a) = (it.epoch, it.iteration, it.loss, it.accuracy);
-        let u = it.weights_updated.map_or(String::new(), |u| u.to_string());
-        let _ = writeln!(text, "iteration,{e},{i},train,{l},{a},{u}");
+        let row = MetricsRow {
+            scope: "iteration",
+            epoch: it.epoch,
+            iteration: Some(it.iteration),
+            split: "train",
+            loss: it.loss,
+            accuracy: it.accuracy,
+            weights_updated: it.weights_updated,
+        };
+        w.serialize(row).expect("writing to memory");
     }
-    text
+    written(w)
 }
 
-/// The iteration rows of `metrics.csv` text; the error names the line.
+/// The iteration rows of `metrics.csv` text (with or without `weights_updated`); the error
+/// names the line.
 pub fn parse_iterations(text: &str) -> Result<Vec<IterationRecord>, String> {
+    let mut rows = rows(text);
+    let header = rows
+        .headers()
+        .map_err(|_| format!("line 1 is not `{METRICS_HEADER}`"))?;
+    let is = |h: &str| header.iter().eq(h.split(','));
+    // Columns of an iteration row: 7, or 6 without `weights_updated`.
+    let columns = if is(METRICS_HEADER) {
+        7
+    } else if is(METRICS_HEADER_V1) {
+        6
+    } else if header.is_empty() {
+        // An empty file: no rows.
+        return Ok(Vec::new());
+    } else {
+        return Err(format!("line 1 is not `{METRICS_HEADER}`"));
+    };
     let mut out = Vec::new();
-    // Fields after `iteration,`: 5, or 6 with `weights_updated`.
-    let mut columns = 0;
-    for (n, line) in text.lines().enumerate() {
-        if n == 0 {
-            columns = match line {
-                METRICS_HEADER => 6,
-                METRICS_HEADER_V1 => 5,
-                _ => return Err(format!("line 1 is not `{METRICS_HEADER}`")),
-            };
+    for record in rows.records() {
+        let bad = |line: u64| format!("line {line} is not an iteration row");
+        let record = record.map_err(|e| bad(line(e.position())))?;
+        if record.get(0) != Some("iteration") {
             continue;
         }
-        let Some(rest) = line.strip_prefix("iteration,") else {
-            continue;
-        };
-        let bad = || format!("line {} is not an iteration row", n + 1);
-        let f: Vec<&str> = rest.split(',').collect();
-        if f.len() != columns || f[2] != "train" {
-            return Err(bad());
+        let n = line(record.position());
+        if record.len() != columns || &record[3] != "train" {
+            return Err(bad(n));
         }
-        let weights_updated = match f.get(5) {
-            None | Some(&"") => None,
-            Some(u) => Some(u.parse().map_err(|_| bad())?),
-        };
+        let row: MetricsRow = record.deserialize(None).map_err(|_| bad(n))?;
         out.push(IterationRecord {
-            epoch: f[0].parse().map_err(|_| bad())?,
-            iteration: f[1].parse().map_err(|_| bad())?,
-            loss: f[3].parse().map_err(|_| bad())?,
-            accuracy: f[4].parse().map_err(|_| bad())?,
-            weights_updated,
+            epoch: row.epoch,
+            iteration: row.iteration.ok_or_else(|| bad(n))?,
+            loss: row.loss,
+            accuracy: row.accuracy,
+            weights_updated: row.weights_updated,
         });
     }
     Ok(out)
@@ -217,9 +309,85 @@ mod tests {
     fn damaged_files_name_the_line() {
         let e = parse_epochs_csv("header\n1,2,3\n").unwrap_err();
         assert!(e.contains("line 2"), "{e}");
+        let e = parse_epochs_csv(&format!("{EPOCHS_HEADER}\n1,1,1,1,1,1,1\n2,x,1,1,1,1,1\n"));
+        assert!(e.unwrap_err().contains("line 3"));
         let e = parse_iterations(&format!("{METRICS_HEADER}\niteration,1,x,train,1,1\n"));
         assert!(e.unwrap_err().contains("line 2"));
+        let e = parse_iterations(&format!(
+            "{METRICS_HEADER}\nepoch,1,,train,1,1,\niteration,1,,train,1,1,\n"
+        ));
+        assert!(e.unwrap_err().contains("line 3"));
+        let e = parse_iterations(&format!("{METRICS_HEADER}\niteration,1,1,train,1,1,x\n"));
+        assert!(e.unwrap_err().contains("line 2"));
         assert!(parse_iterations("scope,other\n").is_err());
+        assert_eq!(parse_iterations(""), Ok(Vec::new()));
+    }
+
+    #[test]
+    fn floats_are_written_as_display_writes_them() {
+        // Integral values and tiny ones: csv's serializer alone would write `1.0` and `1e-7`.
+        let r = EpochRecord {
+            epoch: 3,
+            train_loss: 1.0,
+            train_acc: 1e-7,
+            valid_loss: 0.1 + 0.2,
+            valid_acc: 0.0,
+            seconds: 2.0,
+            train_seconds: 1.23456,
+        };
+        let it = IterationRecord {
+            epoch: 3,
+            iteration: 9,
+            loss: 2.5e-12,
+            accuracy: 1.0,
+            weights_updated: Some(0),
+        };
+        assert_eq!(
+            epochs_csv(std::slice::from_ref(&r)),
+            format!("{EPOCHS_HEADER}\n3,1,0.0000001,0.30000000000000004,0,2.000,1.235\n")
+        );
+        let text = metrics_csv(std::slice::from_ref(&r), std::slice::from_ref(&it));
+        assert_eq!(
+            text,
+            format!(
+                "{METRICS_HEADER}\n\
+                 epoch,3,,train,1,0.0000001,\n\
+                 epoch,3,,valid,0.30000000000000004,0,\n\
+                 iteration,3,9,train,0.0000000000025,1,0\n"
+            )
+        );
+        // They read back exactly, seconds to the millisecond.
+        assert_eq!(parse_iterations(&text).unwrap(), [it]);
+        let back = parse_epochs_csv(&epochs_csv(std::slice::from_ref(&r))).unwrap();
+        assert_eq!(
+            back,
+            [EpochRecord {
+                train_seconds: 1.235,
+                ..r
+            }]
+        );
+        // No rows: the header alone.
+        assert_eq!(epochs_csv(&[]), format!("{EPOCHS_HEADER}\n"));
+        assert_eq!(metrics_csv(&[], &[]), format!("{METRICS_HEADER}\n"));
+    }
+
+    #[test]
+    fn metrics_without_weights_updated_are_still_read() {
+        let text =
+            format!("{METRICS_HEADER_V1}\nepoch,1,,train,0.5,0.75\niteration,1,1,train,0.25,1\n");
+        let expected = IterationRecord {
+            epoch: 1,
+            iteration: 1,
+            loss: 0.25,
+            accuracy: 1.0,
+            weights_updated: None,
+        };
+        assert_eq!(parse_iterations(&text).unwrap(), [expected]);
+        // A row of the newer form under the old header is damaged.
+        let e = parse_iterations(&format!(
+            "{METRICS_HEADER_V1}\niteration,1,1,train,0.25,1,7\n"
+        ));
+        assert!(e.unwrap_err().contains("line 2"));
     }
 
     #[test]
