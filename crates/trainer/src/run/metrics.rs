@@ -7,8 +7,9 @@
 
 use serde::{Deserialize, Serialize, Serializer};
 
-/// One finished epoch.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// One finished epoch. (Read from `epochs.csv` as it is, by position; written through
+/// [`EpochRow`], whose floats keep their written form.)
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EpochRecord {
     pub epoch: usize,
     pub train_loss: f64,
@@ -54,8 +55,8 @@ fn millis<S: Serializer>(value: &f64, s: S) -> Result<S::Ok, S::Error> {
     s.collect_str(&format_args!("{value:.3}"))
 }
 
-/// A row of `epochs.csv`, in [`EPOCHS_HEADER`]'s order.
-#[derive(Serialize, Deserialize)]
+/// A row of `epochs.csv` as written, in [`EPOCHS_HEADER`]'s order.
+#[derive(Serialize)]
 struct EpochRow {
     epoch: usize,
     #[serde(serialize_with = "display")]
@@ -146,16 +147,7 @@ pub fn parse_epochs_csv(text: &str) -> Result<Vec<EpochRecord>, String> {
         if record.len() != 7 {
             return Err(bad(n));
         }
-        let r: EpochRow = record.deserialize(None).map_err(|_| bad(n))?;
-        out.push(EpochRecord {
-            epoch: r.epoch,
-            train_loss: r.train_loss,
-            train_acc: r.train_acc,
-            valid_loss: r.valid_loss,
-            valid_acc: r.valid_acc,
-            seconds: r.seconds,
-            train_seconds: r.train_seconds,
-        });
+        out.push(record.deserialize(None).map_err(|_| bad(n))?);
     }
     Ok(out)
 }
