@@ -12,7 +12,7 @@ use mnist_trainer::backend::Backend;
 use mnist_trainer::run::dir::{RunDir, Weights};
 use serde::{Serialize, Serializer};
 
-use crate::prepare::{decode, open, prepare, prepare_raw};
+use crate::prepare::{decode, for_model, open};
 
 /// One image's result.
 #[derive(Clone, Debug)]
@@ -111,12 +111,7 @@ pub fn predict(
         .iter()
         .map(|path| {
             let img = open(path).map_err(|why| Error::run(path, why))?;
-            let pixels = if request.raw {
-                prepare_raw(&img)
-            } else {
-                prepare(&img)
-            };
-            pixels.map_err(|why| Error::run(path, why))
+            for_model(&img, request.raw).map_err(|why| Error::run(path, why))
         })
         .collect();
     let good: Vec<Vec<u8>> = prepared
@@ -155,12 +150,7 @@ pub fn predict_bytes(
     device: &Device,
 ) -> Result<Prediction, String> {
     let img = decode(bytes)?;
-    let pixels = if raw {
-        prepare_raw(&img)?
-    } else {
-        prepare(&img)?
-    };
-    Ok(predict_pixels(model, name, pixels, device))
+    Ok(predict_pixels(model, name, for_model(&img, raw)?, device))
 }
 
 /// Predicts a prepared 28×28 image (784 pixels, ink bright on dark).

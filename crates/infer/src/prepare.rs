@@ -106,6 +106,13 @@ fn decode_with<R: std::io::BufRead + std::io::Seek>(
     reader.decode().map_err(|e| format!("cannot decode: {e}"))
 }
 
+/// The 28×28 image the model sees: `raw` takes the image as it is ([`prepare_raw`]), otherwise
+/// it is prepared as MNIST was ([`prepare`]). The one choice `mnist predict --raw` and the
+/// web app's `?raw` make.
+pub fn for_model(img: &DynamicImage, raw: bool) -> Result<Vec<u8>, String> {
+    if raw { prepare_raw(img) } else { prepare(img) }
+}
+
 /// `--raw`: an image that is already 28×28 MNIST-style (light ink on dark), taken as is.
 pub fn prepare_raw(img: &DynamicImage) -> Result<Vec<u8>, String> {
     if img.width() as usize != IMAGE_SIDE || img.height() as usize != IMAGE_SIDE {

@@ -281,11 +281,7 @@ pub async fn predict(
             pixels_from_json(&body).map_err(bad)?
         } else {
             let img = prepare::decode(&body).map_err(bad)?;
-            let prepared = if query.raw {
-                prepare::prepare_raw(&img)
-            } else {
-                prepare::prepare(&img)
-            };
+            let prepared = prepare::for_model(&img, query.raw);
             prepared.map_err(bad)?
         };
         let device = &state.backend.device;
