@@ -8,6 +8,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use mnist_trainer::run::dir::{RunDir, RunState};
+use mnist_trainer::run::config::TrainerKind;
 use mnist_trainer::testing::{TestConfig, mnist_idx as fixtures};
 
 mod common;
@@ -202,10 +203,14 @@ fn a_killed_run_is_interrupted_and_resumable_whatever_pid_file_it_left() {
     let slow_s = slow.to_str().unwrap();
     let run_path = dir.path().join("runs/killed");
     let mut trainer = spawn(&["train", slow_s, "--name", "killed"]);
-    wait_until(&mut trainer, "the first checkpoint", || {
-        run_path.join("checkpoint/optim-1.bpk").exists()
-    });
     let run = RunDir::new(&run_path);
+    // What a resume needs after epoch 1: every part of its checkpoint and its records. Waiting
+    // for one part only raced the others (and the records) on a loaded machine.
+    wait_until(&mut trainer, "epoch 1's checkpoint and records", || {
+        run.checkpoint_epochs(TrainerKind::Learner).contains(&1)
+            && run.epochs().is_ok_and(|e| !e.is_empty())
+            && run.iterations().is_ok_and(|i| i.iter().any(|r| r.epoch == 1))
+    });
     assert!(run.is_training(), "a training run does not hold its lock");
     assert_eq!(
         mnist_serve::catalog::summarize(&run).state,
