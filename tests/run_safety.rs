@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use mnist_trainer::run::dir::{RunDir, RunState};
 use mnist_trainer::run::config::TrainerKind;
+use mnist_trainer::run::dir::{RunDir, RunState};
 use mnist_trainer::testing::{TestConfig, mnist_idx as fixtures};
 
 mod common;
@@ -209,7 +209,9 @@ fn a_killed_run_is_interrupted_and_resumable_whatever_pid_file_it_left() {
     wait_until(&mut trainer, "epoch 1's checkpoint and records", || {
         run.checkpoint_epochs(TrainerKind::Learner).contains(&1)
             && run.epochs().is_ok_and(|e| !e.is_empty())
-            && run.iterations().is_ok_and(|i| i.iter().any(|r| r.epoch == 1))
+            && run
+                .iterations()
+                .is_ok_and(|i| i.iter().any(|r| r.epoch == 1))
     });
     assert!(run.is_training(), "a training run does not hold its lock");
     assert_eq!(
