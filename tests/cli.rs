@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use mnist_trainer::testing::{TestConfig, fixtures_dir as fixtures};
 
 mod common;
-use common::mnist;
+use common::{mnist, repo};
 
 /// The numbers of the table row that starts with `split`.
 fn row(stdout: &str, split: &str) -> Vec<f64> {
@@ -225,7 +225,7 @@ fn config_errors_name_the_key_before_any_work() {
             "hidden = 0",
             "model.hidden must be at least 1",
         ),
-        ("kind = \"mlp\"", "kind = \"cnn\"", "key `model.kind`"),
+        ("kind = \"mlp\"", "kind = \"rnn\"", "key `model.kind`"),
         (
             "hidden = 32",
             "hidden = 32\nwidth = 3",
@@ -241,6 +241,77 @@ fn config_errors_name_the_key_before_any_work() {
         !dir.path().join("runs").exists(),
         "a bad config created a run directory"
     );
+}
+
+#[test]
+fn cnn_config_errors_name_the_line_and_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let shipped = std::fs::read_to_string(repo().join("configs/cnn.toml")).unwrap();
+    // (the text of the shipped config's `nth` line that is `from`, replaced by `to`; the cause)
+    let cases = [
+        (
+            "channels = 32",
+            1,
+            "chanels = 32",
+            "unknown field `chanels`",
+        ),
+        (
+            "dropout = 0.25",
+            1,
+            "dropout = -0.25",
+            "model.conv[2].dropout must be in [0, 1)",
+        ),
+        (
+            "kernel = 3",
+            2,
+            "kernel = 30",
+            "model.conv[2].kernel = 30 is larger than the 26×26 input of that block",
+        ),
+        (
+            "pool = { kind = \"max\", size = 2 }",
+            1,
+            "pool = { kind = \"max\", size = 0 }",
+            "model.conv[2].pool.size must be at least 1",
+        ),
+        (
+            "units = 128",
+            1,
+            "units = 0",
+            "model.dense[1].units must be at least 1",
+        ),
+        (
+            "normalize = { mean = 0.1307, std = 0.3081 }",
+            1,
+            "normalize = { mean = 0.1307, std = -1 }",
+            "model.normalize needs a finite mean and a positive std",
+        ),
+    ];
+    for (from, nth, to, cause) in cases {
+        let mut seen = 0;
+        let mut line_no = 0;
+        let text: String = shipped
+            .lines()
+            .enumerate()
+            .map(|(i, l)| {
+                let hit = l.trim_start().starts_with(from) && {
+                    seen += 1;
+                    seen == nth
+                };
+                if hit {
+                    line_no = i + 1;
+                    format!("{}\n", l.replacen(from, to, 1))
+                } else {
+                    format!("{l}\n")
+                }
+            })
+            .collect();
+        assert!(line_no > 0, "{from} is not in configs/cnn.toml");
+        let config = dir.path().join("cnn.toml");
+        std::fs::write(&config, text).unwrap();
+        check_config_error(&config, cause);
+        check_config_error(&config, &format!("line {line_no}"));
+    }
+    assert!(!dir.path().join("runs").exists());
 }
 
 fn check_config_error(config: &Path, cause: &str) {

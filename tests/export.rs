@@ -92,11 +92,12 @@ fn check_with_onnxruntime(
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-/// The two models of the tests below: config, run name, the kind `mnist export` reports.
-fn models() -> [(TestConfig, &'static str, &'static str); 2] {
+/// The models of the tests below: config, run name, the kind `mnist export` reports.
+fn models() -> [(TestConfig, &'static str, &'static str); 3] {
     [
         (TestConfig::mlp(32).epochs(2), "mlp", "mlp"),
         (TestConfig::scratch().epochs(2), "scratch", "linear"),
+        (TestConfig::cnn().epochs(2), "cnn", "cnn"),
     ]
 }
 
@@ -133,7 +134,7 @@ fn exported(config: TestConfig, dir: &Path, name: &str, kind: &str) -> (RunDir, 
 }
 
 #[test]
-fn both_models_export_their_final_and_checkpoint_weights() {
+fn every_model_exports_its_final_and_checkpoint_weights() {
     // What `mnist export` says and writes; whether the files compute the model is checked below.
     let dir = tempfile::tempdir().unwrap();
     for (config, name, kind) in models() {
@@ -147,7 +148,7 @@ fn both_models_export_their_final_and_checkpoint_weights() {
     ignore = "no onnxruntime when built: set MNIST_ONNX_PYTHON to a Python that can \
               `import onnxruntime, numpy` (bash .ci/run makes one)"
 )]
-fn onnxruntime_gives_burns_logits_for_both_exported_models() {
+fn onnxruntime_gives_burns_logits_for_every_exported_model() {
     let python = onnx_python();
     let dir = tempfile::tempdir().unwrap();
     for (config, name, kind) in models() {
@@ -156,7 +157,16 @@ fn onnxruntime_gives_burns_logits_for_both_exported_models() {
             let (images, logits) = inputs_and_logits(&run, weights);
             let report = check_with_onnxruntime(&python, model, &images, &logits, dir.path());
             let at = |key: &str| report[key].as_f64().unwrap();
-            assert_eq!(report["input"][1], "784", "{report}");
+            let input: Vec<&str> = report["input"].as_array().unwrap()[1..]
+                .iter()
+                .map(|d| d.as_str().unwrap())
+                .collect();
+            let expected: &[&str] = if kind == "cnn" {
+                &["1", "28", "28"]
+            } else {
+                &["784"]
+            };
+            assert_eq!(input, expected, "{report}");
             assert_eq!(report["output"][1], "10", "{report}");
             assert_eq!(report["input_type"], "tensor(float)", "{report}");
             // The batch axis is symbolic, not 2 or 5 (the traced sizes).

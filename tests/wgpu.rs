@@ -63,6 +63,7 @@ fn same_weights_give_the_same_logits_on_cpu_and_wgpu() {
     let mlp = ModelConfig::Mlp {
         hidden: 300,
         activation: Default::default(),
+        dropout: 0.0,
     };
     for cpu in cpus() {
         for config in [ModelConfig::Linear, mlp] {

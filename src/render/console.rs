@@ -70,6 +70,12 @@ impl TrainObserver for Console {
             s.train_images,
             s.test_images
         );
+        println!(
+            "model      {}, {} parameters",
+            s.model_name,
+            mnist_models::grouped(s.model.params())
+        );
+        print!("{}", super::model_layers(&s.model));
         if s.resumed_after > 0 {
             println!("resuming   after epoch {} of {}", s.resumed_after, s.epochs);
         }

@@ -15,12 +15,39 @@ use mnist_data::NUM_CLASSES;
 use mnist_data::summary::DataSummary;
 use mnist_infer::export::Exported;
 use mnist_infer::predict::Prediction;
+use mnist_models::{ModelSummary, grouped, shape_text};
 use mnist_report::Evaluation;
 use mnist_trainer::Error;
 use mnist_trainer::backend::Backend;
 use mnist_trainer::gradcheck::{GradcheckReport, H, MAX_ABS_ERROR, MAX_REL_ERROR, REL_FLOOR};
 use mnist_trainer::run::plan::display_path;
 use mnist_trainer::training::train::TrainOutcome;
+
+/// A model's layers as an indented table: layer, output shape per image, parameters.
+pub fn model_layers(summary: &ModelSummary) -> String {
+    let mut out = String::new();
+    let width = summary
+        .layers
+        .iter()
+        .map(|l| l.layer.chars().count())
+        .max()
+        .unwrap_or(0);
+    let _ = writeln!(
+        out,
+        "  {:<width$}  {:<14}  {:>10}",
+        "layer", "output", "params"
+    );
+    for l in &summary.layers {
+        let _ = writeln!(
+            out,
+            "  {:<width$}  {:<14}  {:>10}",
+            l.layer,
+            shape_text(&l.output),
+            grouped(l.params)
+        );
+    }
+    out
+}
 
 /// Peak memory for humans: `172 MB`.
 fn peak_rss(bytes: Option<u64>) -> String {
@@ -105,10 +132,11 @@ pub fn evaluation(e: &Evaluation, backend: &Backend) -> String {
 /// `mnist export`: what was written and its signature.
 pub fn exported(done: &Exported) -> String {
     format!(
-        "export     {} ({} model, {} bytes; input [batch, 784] f32 in [0, 1], output [batch, 10] logits)",
+        "export     {} ({} model, {} bytes; input {} f32 in [0, 1], output [batch, 10] logits)",
         display_path(&done.path),
         done.model,
-        done.bytes
+        done.bytes,
+        done.input
     )
 }
 

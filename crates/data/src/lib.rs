@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 
 pub use batcher::{MnistBatch, MnistBatcher};
 pub use error::{DataError, ErrorKind, Result};
-pub use loader::{MnistLoader, batch_of};
+pub use loader::{MnistLoader, batch_of, epoch_seed};
 
 pub const IMAGE_SIDE: usize = 28;
 pub const IMAGE_PIXELS: usize = IMAGE_SIDE * IMAGE_SIDE;

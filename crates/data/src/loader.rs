@@ -30,6 +30,15 @@ pub struct MnistLoader {
     epochs_done: Arc<AtomicUsize>,
     prefetch: usize,
     device: Device,
+    /// Called with the epoch's number as each epoch begins, on the thread that iterates.
+    on_epoch_start: Option<Arc<dyn Fn(usize) + Send + Sync>>,
+}
+
+/// The seed of epoch `epoch`'s random draws (its shuffle, its dropout masks): a function of the
+/// run's seed and the epoch alone, so a resumed run draws what an uninterrupted one would. The
+/// epoch is mixed in with SplitMix64's constant so nearby epochs are unrelated.
+pub fn epoch_seed(seed: u64, epoch: usize) -> u64 {
+    seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
 impl MnistLoader {
@@ -45,6 +54,7 @@ impl MnistLoader {
             epochs_done: Arc::new(AtomicUsize::new(0)),
             prefetch: 0,
             device: device.clone(),
+            on_epoch_start: None,
         }
     }
 
@@ -60,6 +70,13 @@ impl MnistLoader {
         self
     }
 
+    /// Calls `f(epoch)` as each epoch begins, before its first batch, on the thread that
+    /// iterates (the training loop's): the place to seed what that epoch draws at random.
+    pub fn on_epoch_start(mut self, f: impl Fn(usize) + Send + Sync + 'static) -> Self {
+        self.on_epoch_start = Some(Arc::new(f));
+        self
+    }
+
     /// Builds up to `batches` batches ahead on a background thread (0: on the caller's thread).
     pub fn prefetch(mut self, batches: usize) -> Self {
         self.prefetch = batches;
@@ -70,9 +87,7 @@ impl MnistLoader {
     pub fn order(&self, epoch: usize) -> Vec<usize> {
         let mut order: Vec<usize> = self.range.clone().collect();
         if let Some(seed) = self.shuffle_seed {
-            // Mix the epoch into the seed (SplitMix64's constant) so nearby epochs are unrelated.
-            let mixed = seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-            order.shuffle(&mut StdRng::seed_from_u64(mixed));
+            order.shuffle(&mut StdRng::seed_from_u64(epoch_seed(seed, epoch)));
         }
         order
     }
@@ -94,6 +109,9 @@ pub fn batch_of(split: &Split, indices: &[usize], device: &Device) -> MnistBatch
 impl DataLoader<MnistBatch> for MnistLoader {
     fn iter<'a>(&'a self) -> Box<dyn DataLoaderIterator<MnistBatch> + 'a> {
         let epoch = self.epochs_done.fetch_add(1, Ordering::SeqCst) + 1;
+        if let Some(f) = &self.on_epoch_start {
+            f(epoch);
+        }
         let order = self.order(epoch);
         let total = order.len();
         let batches: Vec<Vec<usize>> = order

@@ -3,16 +3,19 @@
 //!
 //! burn-onnx's exporter (experimental in 0.22) traces the model's own `forward` on a capture
 //! device, twice, at batch sizes 2 and 5, and marks the axis that differs as the symbolic
-//! `batch`. The file holds one input, `[batch, 784]` f32 pixels scaled to [0, 1] (row-major
-//! 28×28, white ink on black, as the data), and one output, `[batch, 10]` logits: softmax is the
-//! consumer's, as it is the loss's here. The weights are embedded.
+//! `batch`. The file holds one input of f32 pixels scaled to [0, 1] (white ink on black, as the
+//! data): `[batch, 784]` (row-major 28×28) for the linear model and the MLP, `[batch, 1, 28, 28]`
+//! for the CNN, the layout CNN runtimes expect. (The exporter cannot carry a dynamic batch through
+//! the reshape from rows to images, nor through row slices, so the CNN's file starts at the
+//! image.) One output, `[batch, 10]` logits: softmax is the consumer's, as it is the loss's here.
+//! The weights are embedded. Normalisation, where a CNN's config asks for it, is inside the file.
 
 use std::path::PathBuf;
 
 use burn::prelude::*;
 use burn_onnx::export::{AxisSpec, InputSpec, OnnxExporter};
-use mnist_data::IMAGE_PIXELS;
-use mnist_models::Model;
+use mnist_data::{IMAGE_PIXELS, IMAGE_SIDE};
+use mnist_models::{Cnn, Model};
 
 use mnist_trainer::Error;
 use mnist_trainer::backend::Backend;
@@ -35,8 +38,10 @@ pub struct ExportRequest {
 pub struct Exported {
     pub path: PathBuf,
     pub bytes: usize,
-    /// `mlp` or `linear`.
+    /// `linear`, `mlp` or `cnn`.
     pub model: &'static str,
+    /// The input's shape: `[batch, 784]` or `[batch, 1, 28, 28]`.
+    pub input: &'static str,
 }
 
 /// Exports the run's weights; errors name the file and leave no partial file behind.
@@ -50,20 +55,41 @@ pub fn export(request: &ExportRequest, backend: &Backend) -> Result<Exported, Er
         path,
         bytes: bytes.len(),
         model: plan.model().kind(),
+        input: input_shape(&model),
     })
+}
+
+/// The input shape the exported file declares for `model`.
+pub fn input_shape(model: &Model) -> &'static str {
+    match model {
+        Model::Cnn(_) => "[batch, 1, 28, 28]",
+        Model::Linear(_) | Model::Mlp(_) => "[batch, 784]",
+    }
 }
 
 /// The ONNX bytes of `model`, with a dynamic batch axis.
 pub fn to_onnx(model: &Model, device: &Device) -> Result<Vec<u8>, Error> {
-    // Two traces whose only difference is the batch: that axis becomes symbolic.
-    let sample = Tensor::<2>::zeros([2, IMAGE_PIXELS], device);
-    let validation = Tensor::<2>::zeros([5, IMAGE_PIXELS], device);
-    let specs = [InputSpec::new([
-        AxisSpec::dynamic("batch"),
-        AxisSpec::Static,
-    ])];
-    OnnxExporter::new()
-        .export_dynamic(model, sample, validation, &specs, Model::forward)
-        .map(|onnx| onnx.into_bytes())
-        .map_err(|e| Error::Check(format!("the model could not be exported to ONNX: {e}")))
+    let failed = |e| Error::Check(format!("the model could not be exported to ONNX: {e}"));
+    let exporter = OnnxExporter::new();
+    let onnx = match model {
+        Model::Cnn(cnn) => {
+            let image = |n| Tensor::<4>::zeros([n, 1, IMAGE_SIDE, IMAGE_SIDE], device);
+            let specs = [InputSpec::new([
+                AxisSpec::dynamic("batch"),
+                AxisSpec::Static,
+                AxisSpec::Static,
+                AxisSpec::Static,
+            ])];
+            exporter.export_dynamic(cnn, image(2), image(5), &specs, Cnn::forward_images)
+        }
+        _ => {
+            let rows = |n| Tensor::<2>::zeros([n, IMAGE_PIXELS], device);
+            let specs = [InputSpec::new([
+                AxisSpec::dynamic("batch"),
+                AxisSpec::Static,
+            ])];
+            exporter.export_dynamic(model, rows(2), rows(5), &specs, Model::forward)
+        }
+    };
+    onnx.map(|onnx| onnx.into_bytes()).map_err(failed)
 }

@@ -38,3 +38,7 @@ pub fn param1(values: Vec<f32>, device: &Device) -> Param<Tensor<1>> {
     let n = values.len();
     Param::from_tensor(Tensor::from_data(TensorData::new(values, [n]), device))
 }
+
+pub fn param4(values: Vec<f32>, shape: [usize; 4], device: &Device) -> Param<Tensor<4>> {
+    Param::from_tensor(Tensor::from_data(TensorData::new(values, shape), device))
+}

@@ -1,30 +1,38 @@
-//! The two models of the course project. Both output logits, `[batch, 10]`: softmax belongs to
-//! the loss and to prediction.
+//! The course's two models and a convolutional net. All output logits, `[batch, 10]`: softmax
+//! belongs to the loss and to prediction.
 //!
 //! Initial weights are drawn on the CPU from a seeded generator and then uploaded, so the same
 //! seed gives the same starting point on every backend (burn's own RNG differs per backend).
 
+mod activation;
+pub mod cnn;
 mod config;
 pub mod gradcheck;
 mod init;
 mod linear;
 mod mlp;
 mod step;
+mod summary;
 
 use burn::prelude::*;
 
-pub use config::{Activation, ModelConfig};
+pub use cnn::Cnn;
+pub use config::{
+    Activation, CnnConfig, ConvLayer, DenseLayer, ModelConfig, Normalize, PoolConfig, PoolKind,
+};
 pub use linear::{HandGradient, LinearSoftmax, hand_gradient};
 pub use mlp::Mlp;
 pub use step::{correct_count, loss_and_logits, predicted_classes};
+pub use summary::{LayerSummary, ModelSummary, grouped, shape_text};
 
-/// Either model, so the trainer, evaluation and prediction handle both through one type.
+/// Any of the models, so the trainer, evaluation and prediction handle both through one type.
 /// (One model exists per run; the size difference between the variants costs nothing.)
 #[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum Model {
     Linear(LinearSoftmax),
     Mlp(Mlp),
+    Cnn(Cnn),
 }
 
 impl Model {
@@ -32,9 +40,12 @@ impl Model {
     pub fn new(config: &ModelConfig, seed: u64, device: &Device) -> Self {
         match config {
             ModelConfig::Linear => Model::Linear(LinearSoftmax::new(seed, device)),
-            ModelConfig::Mlp { hidden, activation } => {
-                Model::Mlp(Mlp::new(*hidden, *activation, seed, device))
-            }
+            ModelConfig::Mlp {
+                hidden,
+                activation,
+                dropout,
+            } => Model::Mlp(Mlp::new(*hidden, *activation, *dropout, seed, device)),
+            ModelConfig::Cnn(cnn) => Model::Cnn(Cnn::new(cnn, seed, device)),
         }
     }
 
@@ -43,6 +54,7 @@ impl Model {
         match self {
             Model::Linear(m) => m.forward(images),
             Model::Mlp(m) => m.forward(images),
+            Model::Cnn(m) => m.forward(images),
         }
     }
 }

@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 
+use mnist_models::{ModelSummary, grouped, shape_text};
 use mnist_trainer::run::dir::{Figure, RunDir};
 use mnist_trainer::run::metrics::EpochRecord;
 use mnist_trainer::run::plan::Plan;
@@ -54,11 +55,39 @@ fn caption(figure: Figure) -> &'static str {
             "For each digit, the input weights of the hidden unit with the largest weight into it."
         }
         Figure::Samples => "Ten training images of each digit.",
+        Figure::Filters => "The first convolution's filters: what each of its channels looks for.",
+        Figure::FeatureMaps => {
+            "The first convolution's output for a few test images: where each filter responds."
+        }
         Figure::NllVsUpdates => {
             "The course's Figure 6: each training step's NLL of the correct class against the \
              number of weights it changed, coloured from the first iteration to the last."
         }
     }
+}
+
+/// A model's layers as an HTML section: layer, output shape per image, parameters, and the
+/// total (the report shows it, and the web app's run page before a report exists).
+pub fn model_table(summary: &ModelSummary) -> String {
+    let mut h = String::from(
+        "<section id=\"model\"><h2>Model</h2><table><thead><tr><th class=\"l\">layer</th>\
+         <th class=\"l\">output</th><th>parameters</th></tr></thead><tbody>\n",
+    );
+    for l in &summary.layers {
+        let _ = writeln!(
+            h,
+            "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td></tr>",
+            escape(&l.layer),
+            shape_text(&l.output),
+            grouped(l.params)
+        );
+    }
+    let _ = writeln!(
+        h,
+        "<tr><th class=\"l\">in all</th><td></td><th>{}</th></tr></tbody></table></section>",
+        grouped(summary.params())
+    );
+    h
 }
 
 /// The page's HTML.
@@ -116,6 +145,7 @@ pub(crate) fn report(
         );
     }
     let _ = writeln!(h, "</tbody></table>");
+    h.push_str(&model_table(&plan.model_summary()));
     let _ = writeln!(
         h,
         "<h2>Per epoch</h2><table><thead><tr><th>epoch</th><th>train loss</th><th>train accuracy</th>\

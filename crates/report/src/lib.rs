@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use burn::prelude::*;
 use mnist_data::{NUM_CLASSES, Split};
-use mnist_models::Model;
+use mnist_models::{Cnn, Model};
 use mnist_trainer::Error;
 use mnist_trainer::backend::Backend;
 use mnist_trainer::run::dir::{Figure, RunDir, Weights};
@@ -75,23 +75,51 @@ pub fn write_outputs(
             course::linear_weights(&linear.weights_vec(), &run.figure(Figure::Weights))?
         }
         Model::Mlp(mlp) => {
-            let values = |t: Tensor<2>| {
-                t.into_data()
-                    .convert::<f32>()
-                    .try_into_vec::<f32>()
-                    .expect("converted to f32")
-            };
             let hidden = mlp.hidden.weight.dims()[1];
             course::hidden_units(
-                &values(mlp.hidden.weight.val()),
-                &values(mlp.output.weight.val()),
+                &host_values(mlp.hidden.weight.val()),
+                &host_values(mlp.output.weight.val()),
                 hidden,
                 &run.figure(Figure::HiddenUnits),
             )?
         }
+        Model::Cnn(cnn) => cnn_figures(cnn, test, run, device)?,
     }
     let page = html::report(run, plan, &epochs, &evaluation, &confusion);
     run.write(&run.report_html(), page.as_bytes())
+}
+
+/// A tensor's values as f32, row-major.
+fn host_values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .expect("converted to f32")
+}
+
+/// The first convolution's filters, and its feature maps of the first few test images.
+fn cnn_figures(cnn: &Cnn, test: &Split, run: &RunDir, device: &Device) -> Result<(), Error> {
+    let first = &cnn.conv[0];
+    let [channels, _, kernel, _] = first.conv.weight.dims();
+    figures::cnn::filters(
+        &host_values(first.conv.weight.val()),
+        channels,
+        kernel,
+        &run.figure(Figure::Filters),
+    )?;
+    let picks: Vec<usize> =
+        (0..figures::cnn::feature_map_images(channels).min(test.len())).collect();
+    let batch = mnist_data::batch_of(test, &picks, device);
+    let maps = cnn.first_feature_maps(batch.images);
+    let [_, _, side, _] = maps.dims();
+    figures::cnn::feature_maps(
+        test,
+        &picks,
+        &host_values(maps),
+        (channels, side),
+        first.activation,
+        &run.figure(Figure::FeatureMaps),
+    )
 }
 
 /// A CSV writer into memory, its lines ending in `\n`; rows are serialized with serde.

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::extract::{Path, Query, State};
 use axum::http::{Method, StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use mnist_report::html::escape;
+use mnist_report::html::{escape, model_table};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Deserialize;
 
@@ -109,23 +109,32 @@ pub async fn run(State(state): State<Arc<AppState>>, Path(name): Path<String>) -
     let Some(run) = catalog::find(&state.artifacts, &name) else {
         return not_found_page(&format!("No run called `{name}`."));
     };
-    let report = tokio::task::spawn_blocking(move || {
-        std::fs::read_to_string(run.report_html())
+    let (report, model) = tokio::task::spawn_blocking(move || {
+        let report = std::fs::read_to_string(run.report_html())
             .ok()
             .and_then(|html| {
                 let start = html.find("<body>")? + "<body>".len();
                 let end = html.rfind("</body>")?;
                 Some(html[start..end].to_string())
-            })
+            });
+        // Until the report exists, the model's layers come from the run's own config.
+        let model = match &report {
+            Some(_) => None,
+            None => run
+                .plan()
+                .ok()
+                .map(|plan| model_table(&plan.model_summary())),
+        };
+        (report, model)
     })
     .await
-    .ok()
-    .flatten();
+    .unwrap_or((None, None));
     let report = report.unwrap_or_else(|| {
         format!(
             "<h1>Run <code>{}</code></h1><p class=\"hint\">No report yet: it is written when \
-             training ends.</p>",
-            escape(&name)
+             training ends.</p>{}",
+            escape(&name),
+            model.unwrap_or_default()
         )
     });
     let body = format!(

@@ -2,7 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
-use mnist_models::{Activation, ModelConfig};
+use mnist_models::{
+    Activation, CnnConfig, ConvLayer, DenseLayer, ModelConfig, Normalize, PoolConfig, PoolKind,
+};
 
 use crate::run::config::{OptimizerConfig, RunConfig, TrainerKind};
 use crate::run::plan::Plan;
@@ -35,7 +37,36 @@ impl TestConfig {
         let model = ModelConfig::Mlp {
             hidden,
             activation: Activation::Tanh,
+            dropout: 0.0,
         };
+        Self::new(TrainerKind::Learner, model, adam(0.005))
+    }
+
+    /// A small CNN with what the CNN configs use (standardised input, max-pooling, dropout after
+    /// a conv block and after a dense one), Adam lr 0.005: conv 5×5 ×4 → pool 2 → dense 16.
+    pub fn cnn() -> Self {
+        let model = ModelConfig::Cnn(CnnConfig {
+            normalize: Some(Normalize {
+                mean: 0.1307,
+                std: 0.3081,
+            }),
+            conv: vec![ConvLayer {
+                channels: 4,
+                kernel: 5,
+                padding: 0,
+                activation: Activation::Relu,
+                pool: Some(PoolConfig {
+                    kind: PoolKind::Max,
+                    size: 2,
+                }),
+                dropout: 0.25,
+            }],
+            dense: vec![DenseLayer {
+                units: 16,
+                activation: Activation::Relu,
+                dropout: 0.5,
+            }],
+        });
         Self::new(TrainerKind::Learner, model, adam(0.005))
     }
 

@@ -29,6 +29,7 @@ fn mlp(seed: u64, device: &Device) -> Model {
     let config = ModelConfig::Mlp {
         hidden: 64,
         activation: Activation::Tanh,
+        dropout: 0.0,
     };
     Model::new(&config, seed, device)
 }

@@ -27,7 +27,19 @@ fn request(config: &TestConfig, dir: &Path, name: &str, resume: bool) -> TrainRe
     }
 }
 
+/// burn's CPU RNG (dropout's masks) is one stream per process, and every Learner run reseeds it
+/// as each epoch begins: two trainings on parallel test threads would draw from each other's
+/// stream. `mnist train` trains one run per process; these tests take turns.
+static ONE_TRAINING_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_TRAINING_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 fn train(config: &TestConfig, dir: &Path, name: &str, resume: bool) -> TrainOutcome {
+    let _turn = one_at_a_time();
     train::train(
         &request(config, dir, name, resume),
         &default_backend(),
@@ -94,6 +106,7 @@ fn short_training_beats_chance_by_far_and_keeps_its_records() {
     let recording = Arc::new(Recording(Mutex::default()));
     let observer: Observer = recording.clone();
     let config = TestConfig::mlp(64).epochs(5);
+    let _turn = one_at_a_time();
     let outcome = train::train(
         &request(&config, dir.path(), "mlp", false),
         &default_backend(),
@@ -157,14 +170,46 @@ fn short_training_beats_chance_by_far_and_keeps_its_records() {
 }
 
 #[test]
+fn a_small_cnn_learns_and_reports_its_layers() {
+    let dir = tempfile::tempdir().unwrap();
+    let recording = Arc::new(Recording(Mutex::default()));
+    let observer: Observer = recording.clone();
+    let config = TestConfig::cnn().epochs(4);
+    let _turn = one_at_a_time();
+    let outcome = train::train(
+        &request(&config, dir.path(), "cnn", false),
+        &default_backend(),
+        observer,
+    )
+    .unwrap();
+    let (first, last) = (&outcome.epochs[0], outcome.epochs.last().unwrap());
+    // Chance is 10%; 200 images take this CNN far past it in 4 epochs.
+    assert!(last.valid_acc > 0.5, "test accuracy {}", last.valid_acc);
+    assert!(last.train_loss < first.train_loss);
+    // The run's start names the model and lists its layers with their parameters.
+    let seen = recording.0.lock().unwrap();
+    let start = &seen.started[0];
+    assert_eq!(start.model_name, "cnn 4c5-mp2-16");
+    let params: usize = start.model.layers.iter().map(|l| l.params).sum();
+    // conv (5·5 + 1)·4, dense (4·12·12 + 1)·16, output (16 + 1)·10
+    assert_eq!(params, 104 + 9232 + 170);
+    let Model::Cnn(cnn) = &outcome.model else {
+        panic!("not a CNN: {:?}", outcome.model);
+    };
+    assert_eq!(cnn.num_params(), params);
+}
+
+#[test]
 fn save_then_load_gives_identical_logits() {
     let device = default_backend().device;
     let dir = tempfile::tempdir().unwrap();
     let mlp = ModelConfig::Mlp {
         hidden: 40,
         activation: Default::default(),
+        dropout: 0.0,
     };
-    for (i, config) in [ModelConfig::Linear, mlp].iter().enumerate() {
+    let cnn = TestConfig::cnn().plan().model();
+    for (i, config) in [ModelConfig::Linear, mlp, cnn].iter().enumerate() {
         let model = Model::new(config, 1, &device);
         let before = logits(&model, &device);
         let path = dir.path().join(format!("m{i}.bpk"));
@@ -185,6 +230,7 @@ fn loading_weights_of_another_model_is_an_error() {
     let mlp = |hidden| ModelConfig::Mlp {
         hidden,
         activation: Default::default(),
+        dropout: 0.0,
     };
     Model::new(&mlp(40), 1, &device).save_file(&path).unwrap();
     assert!(
@@ -199,15 +245,24 @@ fn loading_weights_of_another_model_is_an_error() {
 #[test]
 fn resume_after_stopping_ends_where_the_uninterrupted_run_ends() {
     let dir = tempfile::tempdir().unwrap();
+    // The CNN has dropout: its masks must be redrawn on resume as the uninterrupted run drew
+    // them.
     for config in [
         TestConfig::mlp(64).epochs(3),
         TestConfig::scratch().epochs(3),
+        TestConfig::cnn().epochs(3),
     ] {
-        let kind = config.plan().trainer().kind();
-        let full = train(&config, dir.path(), &format!("{kind:?}-full"), false);
+        let plan = config.plan();
+        let (kind, model) = (plan.trainer().kind(), plan.model().kind());
+        let full = train(
+            &config,
+            dir.path(),
+            &format!("{model}-{kind:?}-full"),
+            false,
+        );
         let uninterrupted = logits_of_run(&full.run);
         for stop_after in [1, 2] {
-            let name = format!("{kind:?}-stopped-{stop_after}");
+            let name = format!("{model}-{kind:?}-stopped-{stop_after}");
             let stopped = train(&config, dir.path(), &name, false);
             // What a run killed after epoch `stop_after` leaves behind: no later checkpoints
             // and no final model.
@@ -223,7 +278,7 @@ fn resume_after_stopping_ends_where_the_uninterrupted_run_ends() {
             assert_eq!(
                 resumed.epochs.iter().map(untimed).collect::<Vec<_>>(),
                 full.epochs.iter().map(untimed).collect::<Vec<_>>(),
-                "{kind:?}, stopped after {stop_after}"
+                "{model} {kind:?}, stopped after {stop_after}"
             );
             assert_eq!(
                 resumed.run.iterations().unwrap(),
@@ -232,7 +287,7 @@ fn resume_after_stopping_ends_where_the_uninterrupted_run_ends() {
             assert_eq!(
                 logits_of_run(&resumed.run),
                 uninterrupted,
-                "{kind:?}, stopped after {stop_after}"
+                "{model} {kind:?}, stopped after {stop_after}"
             );
         }
     }

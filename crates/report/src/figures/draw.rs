@@ -140,6 +140,142 @@ pub fn diverging(t: f64) -> RGBColor {
     RGBColor(mix(end.0), mix(end.1), mix(end.2))
 }
 
+/// One square tile of a heatmap grid: a title and `side`×`side` values, row by row.
+pub struct Tile {
+    pub title: String,
+    pub values: Vec<f32>,
+    pub side: usize,
+}
+
+impl Tile {
+    /// An empty cell of the grid.
+    pub fn blank() -> Self {
+        Self {
+            title: String::new(),
+            values: Vec::new(),
+            side: 0,
+        }
+    }
+}
+
+/// How a heatmap grid colours its values, on one scale for all its tiles.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Colours {
+    /// Blue (−) through white (0) to red (+), symmetric about 0: weights.
+    Diverging,
+    /// White (0) to black (the largest value): activations, which are ≥ 0 after a ReLU.
+    Intensity,
+}
+
+impl Colours {
+    fn colour(self, v: f64, limit: f64) -> RGBColor {
+        match self {
+            Colours::Diverging => diverging(v / limit),
+            Colours::Intensity => {
+                let g = (255.0 * (1.0 - (v / limit).clamp(0.0, 1.0))).round() as u8;
+                RGBColor(g, g, g)
+            }
+        }
+    }
+}
+
+/// A grid of square heatmaps, `columns` to a row, each value a `scale`×`scale` block, with a
+/// colour bar on the right. `size`: the canvas, or `None` to fit the grid.
+pub struct HeatmapGrid<'a> {
+    pub tiles: &'a [Tile],
+    pub columns: usize,
+    pub scale: i32,
+    pub colours: Colours,
+    /// What the colour bar measures: `weight`, `activation`.
+    pub quantity: &'a str,
+}
+
+const GRID_LEFT: i32 = 20;
+const GRID_TOP: i32 = 10;
+const TITLE_BAND: u32 = 50;
+
+impl HeatmapGrid<'_> {
+    fn cell(&self) -> (i32, i32) {
+        let side = self.tiles.iter().map(|t| t.side).max().unwrap_or(1) as i32;
+        let image = side * self.scale;
+        (image + 22, image + 72)
+    }
+
+    /// The canvas that fits the grid: the tiles, the colour bar and the title.
+    pub fn fitted_size(&self) -> (u32, u32) {
+        let (cell_w, cell_h) = self.cell();
+        let rows = self.tiles.len().div_ceil(self.columns) as i32;
+        (
+            (GRID_LEFT + self.columns as i32 * cell_w + 120) as u32,
+            (GRID_TOP + rows * cell_h) as u32 + TITLE_BAND,
+        )
+    }
+
+    pub fn draw(&self, title: &str, size: Option<(u32, u32)>, path: &Path) -> Result<(), Error> {
+        let size = size.unwrap_or_else(|| self.fitted_size());
+        let (cell_w, cell_h) = self.cell();
+        let rows = self.tiles.len().div_ceil(self.columns) as i32;
+        let limit = self
+            .tiles
+            .iter()
+            .flat_map(|t| t.values.iter())
+            .fold(0f32, |m, v| m.max(v.abs()))
+            .max(1e-12) as f64;
+        figure(path, size, title, |body| {
+            for (k, tile) in self.tiles.iter().enumerate() {
+                let (row, col) = ((k / self.columns) as i32, (k % self.columns) as i32);
+                let (x, y) = (GRID_LEFT + col * cell_w, GRID_TOP + row * cell_h);
+                text(body, &tile.title, (x, y), 16, path)?;
+                let y = y + 22;
+                let scale = self.scale;
+                for (p, &v) in tile.values.iter().take(tile.side * tile.side).enumerate() {
+                    let (r, c) = ((p / tile.side) as i32, (p % tile.side) as i32);
+                    let (x0, y0) = (x + c * scale, y + r * scale);
+                    body.draw(&Rectangle::new(
+                        [(x0, y0), (x0 + scale, y0 + scale)],
+                        self.colours.colour(v as f64, limit).filled(),
+                    ))
+                    .map_err(|e| fail(path)(&e))?;
+                }
+            }
+            // Colour bar: the largest value at the top, −limit (or 0) at the bottom.
+            let (bx, by, bw) = (
+                GRID_LEFT + self.columns as i32 * cell_w + 10,
+                GRID_TOP + 30,
+                24,
+            );
+            let bh = (rows * cell_h - 80).clamp(100, 400);
+            let low = match self.colours {
+                Colours::Diverging => -1.0,
+                Colours::Intensity => 0.0,
+            };
+            for i in 0..bh {
+                let t = 1.0 - (1.0 - low) * i as f64 / (bh - 1) as f64;
+                body.draw(&Rectangle::new(
+                    [(bx, by + i), (bx + bw, by + i + 1)],
+                    self.colours.colour(t * limit, limit).filled(),
+                ))
+                .map_err(|e| fail(path)(&e))?;
+            }
+            body.draw(&Rectangle::new([(bx, by), (bx + bw, by + bh)], BLACK))
+                .map_err(|e| fail(path)(&e))?;
+            let mut labels = vec![
+                (1.0, format!("{limit:+.3}")),
+                (low, format!("{:+.3}", low * limit)),
+            ];
+            if self.colours == Colours::Diverging {
+                labels.push((0.0, "0".to_string()));
+            }
+            for (t, label) in labels {
+                let y = by + ((1.0 - t) / (1.0 - low) * (bh - 1) as f64) as i32;
+                text(body, &label, (bx + bw + 6, y - 8), 15, path)?;
+            }
+            text(body, self.quantity, (bx - 4, by + bh + 12), 15, path)?;
+            Ok(())
+        })
+    }
+}
+
 /// 28×28 heatmaps of weight vectors (784 each) on one symmetric scale, with a colour bar.
 /// `tiles` are (title, weights); laid out in rows of 5.
 pub fn heatmaps(
@@ -148,49 +284,20 @@ pub fn heatmaps(
     size: (u32, u32),
     path: &Path,
 ) -> Result<(), Error> {
-    figure(path, size, title, |body| {
-        let limit = tiles
-            .iter()
-            .flat_map(|(_, w)| w.iter())
-            .fold(0f32, |m, v| m.max(v.abs()))
-            .max(1e-12) as f64;
-        let (scale, cell_w, cell_h, left, top) = (6, 190, 240, 20, 10);
-        for (k, (name, w)) in tiles.iter().enumerate() {
-            let (row, col) = ((k / 5) as i32, (k % 5) as i32);
-            let (x, y) = (left + col * cell_w, top + row * cell_h);
-            text(body, name, (x, y), 16, path)?;
-            let y = y + 22;
-            for (p, &v) in w.iter().take(IMAGE_PIXELS).enumerate() {
-                let (r, c) = ((p / IMAGE_SIDE) as i32, (p % IMAGE_SIDE) as i32);
-                let (x0, y0) = (x + c * scale, y + r * scale);
-                body.draw(&Rectangle::new(
-                    [(x0, y0), (x0 + scale, y0 + scale)],
-                    diverging(v as f64 / limit).filled(),
-                ))
-                .map_err(|e| fail(path)(&e))?;
-            }
-        }
-        // Colour bar: +limit at the top, −limit at the bottom.
-        let (bx, by, bw, bh) = (left + 5 * cell_w + 10, top + 30, 24, 400);
-        for i in 0..bh {
-            let t = 1.0 - 2.0 * i as f64 / (bh - 1) as f64;
-            body.draw(&Rectangle::new(
-                [(bx, by + i), (bx + bw, by + i + 1)],
-                diverging(t).filled(),
-            ))
-            .map_err(|e| fail(path)(&e))?;
-        }
-        body.draw(&Rectangle::new([(bx, by), (bx + bw, by + bh)], BLACK))
-            .map_err(|e| fail(path)(&e))?;
-        for (t, label) in [
-            (1.0, format!("{limit:+.3}")),
-            (0.0, "0".to_string()),
-            (-1.0, format!("{:+.3}", -limit)),
-        ] {
-            let y = by + ((1.0 - t) / 2.0 * (bh - 1) as f64) as i32;
-            text(body, &label, (bx + bw + 6, y - 8), 15, path)?;
-        }
-        text(body, "weight", (bx - 4, by + bh + 12), 15, path)?;
-        Ok(())
-    })
+    let tiles: Vec<Tile> = tiles
+        .iter()
+        .map(|(title, values)| Tile {
+            title: title.clone(),
+            values: values[..IMAGE_PIXELS.min(values.len())].to_vec(),
+            side: IMAGE_SIDE,
+        })
+        .collect();
+    HeatmapGrid {
+        tiles: &tiles,
+        columns: 5,
+        scale: 6,
+        colours: Colours::Diverging,
+        quantity: "weight",
+    }
+    .draw(title, Some(size), path)
 }

@@ -1,9 +1,10 @@
 //! Every figure of a run, as PNG files drawn with `plotters` (font embedded: no system fonts
 //! needed). The course's figures and the figures of any run in separate files, each with its
 //! sizes and constants; drawing helpers in `draw`,
-//! line charts in `chart` (both also drawn with by `mnist-bench`'s sweep figure).
+//! the CNN's own figures in `cnn`, line charts in `chart` (both also drawn with by `mnist-bench`'s sweep figure).
 
 pub mod chart;
+pub mod cnn;
 pub mod compare;
 pub mod course;
 pub mod draw;

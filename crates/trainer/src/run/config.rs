@@ -133,9 +133,17 @@ fn describe_toml_error(text: &str, e: &toml::de::Error) -> String {
     // inside a tagged table there), else the last header above it.
     let table = header(line).or_else(|| before.lines().rev().find_map(header));
     // serde names an unknown key in its message; otherwise the key is left of the `=`.
-    let key = message
+    let unknown = message
         .strip_prefix("unknown field `")
-        .and_then(|rest| rest.split('`').next())
+        .and_then(|rest| rest.split('`').next());
+    // Inside a tagged table (`[model]`) serde loses the key's place and reports the table's
+    // header; the key itself is somewhere in that table, maybe in a `[[model.conv]]` below it.
+    if let (Some(name), Some(tagged)) = (unknown, header(line))
+        && let Some((path, line_no)) = find_key(text, &tagged, name)
+    {
+        return format!("line {line_no}, key `{path}`: {message}");
+    }
+    let key = unknown
         .map(str::to_string)
         .or_else(|| line.split_once('=').map(|(k, _)| k.trim().to_string()));
     match (key, table) {
@@ -143,5 +151,135 @@ fn describe_toml_error(text: &str, e: &toml::de::Error) -> String {
         (Some(key), None) => format!("line {line_no}, key `{key}`: {message}"),
         (None, Some(table)) => format!("line {line_no}, table `[{table}]`: {message}"),
         _ => format!("line {line_no} (`{line}`): {message}"),
+    }
+}
+
+/// A validation message that starts with its key (`model.conv[2].kernel = 27 is …`), prefixed
+/// with the line that key is written on, or the line of the nearest table above it that is
+/// (a key left to its default is not in the file): `line 24: model.conv[2].kernel = 27 is …`.
+pub(crate) fn with_line(text: &str, why: String) -> String {
+    let key = why
+        .split([' ', ':'])
+        .next()
+        .unwrap_or("")
+        .trim_end_matches(['.', ',']);
+    let is_key = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.[]".contains(c));
+    match is_key.then(|| key_line(text, key)).flatten() {
+        Some(line) => format!("line {line}: {why}"),
+        None => why,
+    }
+}
+
+/// The first key called `name` in table `table` (dotted) or any table inside it, depth first:
+/// its full path (arrays of tables indexed from 1: `model.conv[2].chanels`) and its line.
+fn find_key(text: &str, table: &str, name: &str) -> Option<(String, usize)> {
+    use toml::de::{DeTable, DeValue};
+    fn search(t: &DeTable, path: &str, name: &str) -> Option<(String, usize)> {
+        for (k, v) in t {
+            let here = format!("{path}.{}", k.get_ref());
+            if k.get_ref().as_ref() == name {
+                return Some((here, k.span().start));
+            }
+            let found = match v.get_ref() {
+                DeValue::Table(inner) => search(inner, &here, name),
+                DeValue::Array(items) => items.iter().enumerate().find_map(|(i, item)| match item
+                    .get_ref()
+                {
+                    DeValue::Table(inner) => search(inner, &format!("{here}[{}]", i + 1), name),
+                    _ => None,
+                }),
+                _ => None,
+            };
+            if found.is_some() {
+                return found;
+            }
+        }
+        None
+    }
+    let doc = DeTable::parse(text).ok()?;
+    let mut t = doc.get_ref();
+    for segment in table.split('.') {
+        let (_, v) = t
+            .iter()
+            .find(|(k, _)| k.get_ref().as_ref() == segment.trim())?;
+        match v.get_ref() {
+            DeValue::Table(inner) => t = inner,
+            _ => return None,
+        }
+    }
+    let (path, start) = search(t, table, name)?;
+    Some((path, line_of(text, start)))
+}
+
+/// The 1-based line of byte offset `start` in `text`.
+fn line_of(text: &str, start: usize) -> usize {
+    text[..start.min(text.len())].matches('\n').count() + 1
+}
+
+/// The line of `key` (dotted, arrays of tables indexed from 1: `model.conv[2].kernel`) in
+/// `text`; of its nearest ancestor written out where the key itself is not.
+fn key_line(text: &str, key: &str) -> Option<usize> {
+    use toml::de::{DeTable, DeValue};
+    let doc = DeTable::parse(text).ok()?;
+    let mut table = doc.get_ref();
+    let mut found = None;
+    for segment in key.split('.') {
+        let (name, index) = match segment.split_once('[') {
+            Some((name, rest)) => (name, rest.trim_end_matches(']').parse::<usize>().ok()),
+            None => (segment, None),
+        };
+        let Some((k, mut value)) = table.iter().find(|(k, _)| k.get_ref().as_ref() == name) else {
+            break;
+        };
+        found = Some(k.span().start);
+        if let Some(i) = index {
+            let DeValue::Array(items) = value.get_ref() else {
+                break;
+            };
+            let Some(item) = i.checked_sub(1).and_then(|i| items.get(i)) else {
+                break;
+            };
+            found = Some(item.span().start);
+            value = item;
+        }
+        match value.get_ref() {
+            DeValue::Table(t) => table = t,
+            _ => break,
+        }
+    }
+    found.map(|start| line_of(text, start))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEXT: &str = "batch_size = 0\nepochs = 1\n\n[model]\nkind = \"cnn\"\n\n[[model.conv]]\nchannels = 4\nkernel = 3\n\n[[model.conv]]\nchannels = 8\nkernel = 40\n";
+
+    #[test]
+    fn validation_messages_get_the_line_of_their_key() {
+        let at = |why: &str| with_line(TEXT, why.to_string());
+        assert_eq!(
+            at("batch_size must be at least 1"),
+            "line 1: batch_size must be at least 1"
+        );
+        assert_eq!(
+            at("model.conv[2].kernel = 40 is larger"),
+            "line 13: model.conv[2].kernel = 40 is larger"
+        );
+        assert!(at("model.conv[1].kernel must be").starts_with("line 9: "));
+        // A key left to its default: the line of its block.
+        let padding = at("model.conv[2].padding must be");
+        assert_eq!(padding, "line 11: model.conv[2].padding must be");
+        // Not a key: unchanged.
+        // A key the file does not write: unchanged.
+        assert_eq!(
+            at("trainer = \"scratch\" trains"),
+            "trainer = \"scratch\" trains"
+        );
+        assert_eq!(at("no key here: at all"), "no key here: at all");
     }
 }

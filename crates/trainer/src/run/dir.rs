@@ -125,10 +125,12 @@ pub enum Figure {
     Weights,
     HiddenUnits,
     NllVsUpdates,
+    Filters,
+    FeatureMaps,
 }
 
 impl Figure {
-    pub const ALL: [Figure; 8] = [
+    pub const ALL: [Figure; 10] = [
         Figure::Epochs,
         Figure::TrainingCurves,
         Figure::NllVsUpdates,
@@ -136,6 +138,8 @@ impl Figure {
         Figure::Predictions,
         Figure::Weights,
         Figure::HiddenUnits,
+        Figure::Filters,
+        Figure::FeatureMaps,
         Figure::Samples,
     ];
 
@@ -150,6 +154,8 @@ impl Figure {
             Figure::Weights => "weights.png",
             Figure::HiddenUnits => "hidden_units.png",
             Figure::NllVsUpdates => "nll_vs_updates.png",
+            Figure::Filters => "filters.png",
+            Figure::FeatureMaps => "feature_maps.png",
         }
     }
 }

@@ -8,7 +8,7 @@
 use std::num::NonZeroUsize;
 use std::path::{Component, Path, PathBuf};
 
-use mnist_models::ModelConfig;
+use mnist_models::{ModelConfig, ModelSummary};
 
 use crate::Error;
 use crate::backend::Backend;
@@ -29,7 +29,7 @@ pub struct Plan {
 }
 
 /// How the run trains, with exactly what that way of training uses.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Trainer {
     /// burn's Learner with autodiff: any model, any optimizer.
     Learner {
@@ -163,7 +163,7 @@ impl Trainer {
     /// The model this trainer trains.
     pub fn model(&self) -> ModelConfig {
         match self {
-            Trainer::Learner { model, .. } => *model,
+            Trainer::Learner { model, .. } => model.clone(),
             Trainer::Scratch { .. } => ModelConfig::Linear,
         }
     }
@@ -196,7 +196,8 @@ impl Plan {
             why,
         };
         let config = RunConfig::parse(&text).map_err(fail)?;
-        Self::from_config(config, &folder_of(path)).map_err(fail)
+        Self::from_config(config, &folder_of(path))
+            .map_err(|why| fail(crate::run::config::with_line(&text, why)))
     }
 
     /// Validates `config`, resolving its relative paths against `base` (the folder of the file
@@ -292,6 +293,14 @@ impl Plan {
     }
     pub fn model(&self) -> ModelConfig {
         self.trainer.model()
+    }
+
+    /// The model's layers, shapes and parameter counts (its config was checked when the plan
+    /// was made, so there is always one).
+    pub fn model_summary(&self) -> ModelSummary {
+        self.model()
+            .summary()
+            .expect("a plan's model config was validated when the plan was made")
     }
 
     /// The same run with another number of epochs (benchmarks, tests).

@@ -38,7 +38,14 @@ pub(crate) fn train(
     optimizer: Optimizer,
 ) -> Result<(Vec<EpochRecord>, Model), Error> {
     let (plan, run, device) = (session.plan, session.run, &session.backend.device);
-    let train_loader = session.train_loader();
+    // Dropout draws its masks from burn's RNG. Seeded as each epoch begins, on the training
+    // thread (burn's renderer events arrive on another), an epoch's masks are a function of
+    // (seed, epoch) alone, so a resumed run draws what an uninterrupted one would (on Flex and
+    // ndarray, whose RNG is one seeded stream).
+    let (seed, rng_device) = (plan.seed(), device.clone());
+    let train_loader = session
+        .train_loader()
+        .on_epoch_start(move |epoch| rng_device.seed(mnist_data::epoch_seed(seed, epoch)));
     let valid_loader = MnistLoader::new(session.test, EVAL_BATCH, device);
     let train_loader: Arc<dyn DataLoader<MnistBatch>> = Arc::new(train_loader);
     let valid_loader: Arc<dyn DataLoader<MnistBatch>> = Arc::new(valid_loader);

@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use mnist_models::ModelSummary;
+
 use crate::run::metrics::EpochRecord;
 
 /// A run that is about to train its first (or, resumed, its next) epoch.
@@ -18,6 +20,9 @@ pub struct RunStart {
     /// Epochs already done (0 unless resumed).
     pub resumed_after: usize,
     pub epochs: usize,
+    /// The model's short name and its layers.
+    pub model_name: String,
+    pub model: ModelSummary,
 }
 
 /// Which pass over the data an epoch is in.

@@ -31,11 +31,11 @@ pub(crate) fn train(
     let mut model = if resume_from > 0 {
         match run.load_model(plan, Weights::Checkpoint(resume_from), device)? {
             Model::Linear(m) => m,
-            Model::Mlp(_) => {
+            _ => {
                 let file = run.weights_file(Weights::Checkpoint(resume_from));
                 return Err(Error::run(
                     &file,
-                    "holds an MLP; the scratch trainer trains the linear model",
+                    "holds another model; the scratch trainer trains the linear model",
                 ));
             }
         }

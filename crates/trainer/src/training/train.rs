@@ -4,7 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use mnist_data::Split;
-use mnist_models::{Model, ModelConfig};
+use mnist_models::Model;
 
 use crate::Error;
 use crate::backend::Backend;
@@ -103,6 +103,8 @@ pub fn train(
         test_images: data.test.len(),
         resumed_after: resume_from,
         epochs: plan.epochs(),
+        model_name: plan.model().short_name(),
+        model: plan.model_summary(),
     });
     let (train, test) = (Arc::new(data.train), Arc::new(data.test));
     let recorder = Recorder::new(run.clone(), resume_from, plan.epochs(), observer)?;
@@ -115,7 +117,7 @@ pub fn train(
         backend,
         recorder,
     };
-    let (epochs, model) = match *plan.trainer() {
+    let (epochs, model) = match plan.trainer().clone() {
         Trainer::Learner { model, optimizer } => {
             on_compute_pool(|| crate::training::learner::train(session, model, optimizer))?
         }
@@ -239,10 +241,10 @@ fn checkpoint_loads(
 /// moments and a copy in flight), plus records and figures.
 fn space_needed(plan: &Plan) -> u64 {
     // Saturating: a config may ask for absurd sizes, which must be refused, not overflow.
-    let params = match plan.model() {
-        ModelConfig::Linear => 785 * 10,
-        ModelConfig::Mlp { hidden, .. } => (hidden as u64).saturating_mul(784 + 1 + 10) + 10,
-    };
+    let params = plan
+        .model()
+        .parameter_count()
+        .map_or(u64::MAX, |n| n as u64);
     let per_epoch = params.saturating_mul(4 * 4);
     (plan.epochs() as u64)
         .saturating_mul(per_epoch)

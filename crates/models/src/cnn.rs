@@ -1,0 +1,277 @@
+//! `kind = "cnn"`: convolution blocks, then dense blocks, then the 10 logits, built from burn's
+//! own layers (`Conv2d`, `MaxPool2d`, `AvgPool2d`, `Dropout`, `Linear`).
+
+use burn::nn::conv::Conv2d;
+use burn::nn::pool::{AvgPool2d, AvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
+use burn::nn::{Dropout, DropoutConfig, Linear, PaddingConfig2d};
+use burn::prelude::*;
+use mnist_data::{IMAGE_SIDE, NUM_CLASSES};
+use rand::rngs::StdRng;
+
+use crate::config::{CnnConfig, Normalize, PoolKind};
+use crate::{Activation, init};
+
+#[derive(Module, Debug)]
+pub struct Cnn {
+    pub conv: Vec<ConvBlock>,
+    pub dense: Vec<DenseBlock>,
+    /// weight `[features, 10]`
+    pub output: Linear,
+    /// The input standardisation, a constant of the model (not trained).
+    #[module(skip)]
+    pub normalize: Option<Normalize>,
+}
+
+/// conv → activation → pool → dropout.
+#[derive(Module, Debug)]
+pub struct ConvBlock {
+    /// weight `[channels_out, channels_in, k, k]`, bias `[channels_out]`
+    pub conv: Conv2d,
+    #[module(skip)]
+    pub activation: Activation,
+    pub pool: Option<Pool>,
+    pub dropout: Option<Dropout>,
+}
+
+#[derive(Module, Debug)]
+pub enum Pool {
+    Max(MaxPool2d),
+    Avg(AvgPool2d),
+}
+
+/// dense → activation → dropout.
+#[derive(Module, Debug)]
+pub struct DenseBlock {
+    pub linear: Linear,
+    #[module(skip)]
+    pub activation: Activation,
+    pub dropout: Option<Dropout>,
+}
+
+fn dropout(rate: f64) -> Option<Dropout> {
+    (rate > 0.0).then(|| DropoutConfig::new(rate).init())
+}
+
+/// PyTorch's default initialisation of `Conv2d` and `Linear` (`kaiming_uniform_(a=√5)`, which
+/// comes to U(±1/√fan_in) for weights and biases alike): what `examples/mnist` trains from.
+fn uniform_fan_in(rng: &mut StdRng, n: usize, fan_in: usize) -> Vec<f32> {
+    init::uniform(rng, n, 1.0 / (fan_in as f32).sqrt())
+}
+
+fn dense(rng: &mut StdRng, fan_in: usize, fan_out: usize, device: &Device) -> Linear {
+    Linear {
+        weight: init::param2(
+            uniform_fan_in(rng, fan_in * fan_out, fan_in),
+            [fan_in, fan_out],
+            device,
+        ),
+        bias: Some(init::param1(uniform_fan_in(rng, fan_out, fan_in), device)),
+    }
+}
+
+impl Cnn {
+    /// The network `config` describes (validated: [`crate::ModelConfig::validate`]), its
+    /// weights drawn from `seed`.
+    pub fn new(config: &CnnConfig, seed: u64, device: &Device) -> Self {
+        let mut rng = init::rng(seed);
+        let (mut channels, mut side) = (1, IMAGE_SIDE);
+        let mut conv = Vec::with_capacity(config.conv.len());
+        for c in &config.conv {
+            let k = c.kernel;
+            let fan_in = channels * k * k;
+            let weight = uniform_fan_in(&mut rng, c.channels * fan_in, fan_in);
+            let bias = uniform_fan_in(&mut rng, c.channels, fan_in);
+            let p = c.padding;
+            let layer = Conv2d {
+                weight: init::param4(weight, [c.channels, channels, k, k], device),
+                bias: Some(init::param1(bias, device)),
+                stride: [1, 1],
+                kernel_size: [k, k],
+                dilation: [1, 1],
+                groups: 1,
+                padding: PaddingConfig2d::Explicit(p, p, p, p),
+            };
+            side = side + 2 * p - k + 1;
+            channels = c.channels;
+            let pool = c.pool.map(|pool| {
+                side /= pool.size;
+                let window = [pool.size, pool.size];
+                match pool.kind {
+                    PoolKind::Max => Pool::Max(MaxPool2dConfig::new(window).init()),
+                    PoolKind::Avg => Pool::Avg(AvgPool2dConfig::new(window).init()),
+                }
+            });
+            conv.push(ConvBlock {
+                conv: layer,
+                activation: c.activation,
+                pool,
+                dropout: dropout(c.dropout),
+            });
+        }
+        let mut features = channels * side * side;
+        let mut dense_blocks = Vec::with_capacity(config.dense.len());
+        for d in &config.dense {
+            dense_blocks.push(DenseBlock {
+                linear: dense(&mut rng, features, d.units, device),
+                activation: d.activation,
+                dropout: dropout(d.dropout),
+            });
+            features = d.units;
+        }
+        Self {
+            conv,
+            dense: dense_blocks,
+            output: dense(&mut rng, features, NUM_CLASSES, device),
+            normalize: config.normalize,
+        }
+    }
+
+    /// `[batch, 784]` pixels, row by row, as an image batch `[batch, 1, 28, 28]`.
+    pub fn images(images: Tensor<2>) -> Tensor<4> {
+        let [batch, _] = images.dims();
+        images.reshape([batch, 1, IMAGE_SIDE, IMAGE_SIDE])
+    }
+
+    /// Images `[batch, 1, 28, 28]` in [0, 1] as the first block sees them: standardised if the
+    /// config says so.
+    fn input(&self, x: Tensor<4>) -> Tensor<4> {
+        match self.normalize {
+            Some(n) => (x - n.mean) / n.std,
+            None => x,
+        }
+    }
+
+    /// Logits `[batch, 10]` of `[batch, 784]` images.
+    pub fn forward(&self, images: Tensor<2>) -> Tensor<2> {
+        self.forward_images(Self::images(images))
+    }
+
+    /// Logits `[batch, 10]` of images `[batch, 1, 28, 28]` in [0, 1].
+    pub fn forward_images(&self, images: Tensor<4>) -> Tensor<2> {
+        let mut x = self.input(images);
+        for block in &self.conv {
+            x = block.forward(x);
+        }
+        let mut h: Tensor<2> = x.flatten(1, 3); // [batch, channels·height·width]
+        for block in &self.dense {
+            h = block.activation.apply(block.linear.forward(h));
+            if let Some(d) = &block.dropout {
+                h = d.forward(h);
+            }
+        }
+        self.output.forward(h)
+    }
+
+    /// The first convolution's activations of `[batch, 784]` images, `[batch, channels, h, w]`
+    /// (before any pooling): what its filters pick out of each image.
+    pub fn first_feature_maps(&self, images: Tensor<2>) -> Tensor<4> {
+        let block = &self.conv[0];
+        block
+            .activation
+            .apply(block.conv.forward(self.input(Self::images(images))))
+    }
+}
+
+impl ConvBlock {
+    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let x = self.activation.apply(self.conv.forward(x));
+        let x = match &self.pool {
+            Some(Pool::Max(p)) => p.forward(x),
+            Some(Pool::Avg(p)) => p.forward(x),
+            None => x,
+        };
+        match &self.dropout {
+            Some(d) => d.forward(x),
+            None => x,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{ConvLayer, DenseLayer, PoolConfig};
+
+    fn config(normalize: Option<Normalize>, dropout: f64) -> CnnConfig {
+        CnnConfig {
+            normalize,
+            conv: vec![ConvLayer {
+                channels: 3,
+                kernel: 3,
+                padding: 1,
+                activation: Activation::Relu,
+                pool: Some(PoolConfig {
+                    kind: PoolKind::Avg,
+                    size: 2,
+                }),
+                dropout,
+            }],
+            dense: vec![DenseLayer {
+                units: 8,
+                activation: Activation::Tanh,
+                dropout,
+            }],
+        }
+    }
+
+    fn images(device: &Device) -> Tensor<2> {
+        let values: Vec<f32> = (0..2 * 784).map(|i| (i % 255) as f32 / 255.0).collect();
+        Tensor::from_data(TensorData::new(values, [2, 784]), device)
+    }
+
+    fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+        t.into_data().convert::<f32>().try_into_vec().unwrap()
+    }
+
+    #[test]
+    fn normalisation_is_the_models_first_step() {
+        let device = Device::default();
+        let n = Normalize {
+            mean: 0.1307,
+            std: 0.3081,
+        };
+        let with = Cnn::new(&config(Some(n), 0.0), 3, &device);
+        let without = Cnn::new(&config(None, 0.0), 3, &device);
+        let x = images(&device);
+        let standardised = (x.clone() - n.mean) / n.std;
+        let (a, b) = (
+            values(with.forward(x.clone())),
+            values(without.forward(standardised)),
+        );
+        assert_eq!(a.len(), 2 * NUM_CLASSES);
+        let worst = a
+            .iter()
+            .zip(&b)
+            .map(|(p, q)| (p - q).abs())
+            .fold(0f32, f32::max);
+        assert!(worst < 1e-5, "{worst}");
+        // And it is not a no-op: the same weights give other logits on raw pixels.
+        assert!(values(without.forward(x)) != a);
+    }
+
+    #[test]
+    fn dropout_acts_only_while_training_and_the_seed_draws_the_weights() {
+        let device = Device::default();
+        let model = Cnn::new(&config(None, 0.5), 3, &device);
+        // No autodiff device: evaluation and prediction, where dropout is off.
+        let x = images(&device);
+        assert_eq!(values(model.forward(x.clone())), values(model.forward(x)));
+        let autodiff = device.clone().autodiff();
+        let trained = Cnn::new(&config(None, 0.5), 3, &autodiff);
+        let x = images(&autodiff);
+        assert_ne!(
+            values(trained.forward(x.clone())),
+            values(trained.forward(x))
+        );
+        let same = Cnn::new(&config(None, 0.5), 3, &device);
+        let other = Cnn::new(&config(None, 0.5), 4, &device);
+        let weights = |m: &Cnn| values(m.conv[0].conv.weight.val());
+        assert_eq!(weights(&model), weights(&same));
+        assert_ne!(weights(&model), weights(&other));
+        // A feature map per channel, padded to the image's size.
+        assert_eq!(
+            model.first_feature_maps(images(&device)).dims(),
+            [2, 3, 28, 28]
+        );
+    }
+}
