@@ -65,8 +65,10 @@ fn same_weights_give_the_same_logits_on_cpu_and_wgpu() {
         activation: Default::default(),
         dropout: 0.0,
     };
+    // The CNN too: its convolutions, pooling and standardisation run on wgpu's own kernels.
+    let cnn = TestConfig::cnn().plan().model();
     for cpu in cpus() {
-        for config in [ModelConfig::Linear, mlp] {
+        for config in [ModelConfig::Linear, mlp.clone(), cnn.clone()] {
             // Initial weights come from a CPU generator: identical on every device.
             let a = logits(&Model::new(&config, 5, &cpu.device), &cpu.device);
             let b = logits(&Model::new(&config, 5, &gpu.device), &gpu.device);
