@@ -107,8 +107,15 @@ fn cnn_figures(cnn: &Cnn, test: &Split, run: &RunDir, device: &Device) -> Result
         kernel,
         &run.figure(Figure::Filters),
     )?;
-    let picks: Vec<usize> =
-        (0..figures::cnn::feature_map_images(channels).min(test.len())).collect();
+    // The first test image of digits spread over 0–9 (the course's test set is ordered by digit,
+    // so its first images are all zeros).
+    let wanted = figures::cnn::feature_map_images(channels);
+    let picks: Vec<usize> = (0..wanted)
+        .filter_map(|k| {
+            let digit = (k * NUM_CLASSES / wanted) as u8;
+            test.labels().iter().position(|&l| l == digit)
+        })
+        .collect();
     let batch = mnist_data::batch_of(test, &picks, device);
     let maps = cnn.first_feature_maps(batch.images);
     let [_, _, side, _] = maps.dims();
