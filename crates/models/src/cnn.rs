@@ -3,12 +3,13 @@
 
 use burn::nn::conv::Conv2d;
 use burn::nn::pool::{AvgPool2d, AvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
-use burn::nn::{Dropout, DropoutConfig, Linear, PaddingConfig2d};
+use burn::nn::{Dropout, Linear, PaddingConfig2d};
 use burn::prelude::*;
 use mnist_data::{IMAGE_SIDE, NUM_CLASSES};
 use rand::rngs::StdRng;
 
 use crate::config::{CnnConfig, Normalize, PoolKind};
+use crate::dropout::{dropout, maybe_dropout};
 use crate::{Activation, init};
 
 #[derive(Module, Debug)]
@@ -48,10 +49,6 @@ pub struct DenseBlock {
     pub dropout: Option<Dropout>,
 }
 
-fn dropout(rate: f64) -> Option<Dropout> {
-    (rate > 0.0).then(|| DropoutConfig::new(rate).init())
-}
-
 /// PyTorch's default initialisation of `Conv2d` and `Linear` (`kaiming_uniform_(a=√5)`, which
 /// comes to U(±1/√fan_in) for weights and biases alike): what `examples/mnist` trains from.
 fn uniform_fan_in(rng: &mut StdRng, n: usize, fan_in: usize) -> Vec<f32> {
@@ -74,7 +71,7 @@ impl Cnn {
     /// weights drawn from `seed`.
     pub fn new(config: &CnnConfig, seed: u64, device: &Device) -> Self {
         let mut rng = init::rng(seed);
-        let (mut channels, mut side) = (1, IMAGE_SIDE);
+        let mut channels = 1;
         let mut conv = Vec::with_capacity(config.conv.len());
         for c in &config.conv {
             let k = c.kernel;
@@ -91,10 +88,8 @@ impl Cnn {
                 groups: 1,
                 padding: PaddingConfig2d::Explicit(p, p, p, p),
             };
-            side = side + 2 * p - k + 1;
             channels = c.channels;
             let pool = c.pool.map(|pool| {
-                side /= pool.size;
                 let window = [pool.size, pool.size];
                 match pool.kind {
                     PoolKind::Max => Pool::Max(MaxPool2dConfig::new(window).init()),
@@ -108,7 +103,7 @@ impl Cnn {
                 dropout: dropout(c.dropout),
             });
         }
-        let mut features = channels * side * side;
+        let mut features = crate::summary::flattened_features(config);
         let mut dense_blocks = Vec::with_capacity(config.dense.len());
         for d in &config.dense {
             dense_blocks.push(DenseBlock {
@@ -154,10 +149,10 @@ impl Cnn {
         }
         let mut h: Tensor<2> = x.flatten(1, 3); // [batch, channels·height·width]
         for block in &self.dense {
-            h = block.activation.apply(block.linear.forward(h));
-            if let Some(d) = &block.dropout {
-                h = d.forward(h);
-            }
+            h = maybe_dropout(
+                &block.dropout,
+                block.activation.apply(block.linear.forward(h)),
+            );
         }
         self.output.forward(h)
     }
@@ -180,10 +175,7 @@ impl ConvBlock {
             Some(Pool::Avg(p)) => p.forward(x),
             None => x,
         };
-        match &self.dropout {
-            Some(d) => d.forward(x),
-            None => x,
-        }
+        maybe_dropout(&self.dropout, x)
     }
 }
 

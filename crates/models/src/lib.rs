@@ -7,6 +7,7 @@
 mod activation;
 pub mod cnn;
 mod config;
+mod dropout;
 pub mod gradcheck;
 mod init;
 mod linear;

@@ -1,10 +1,11 @@
 //! The course's network: Flatten → Dense(300, tanh) → Dense(10) (softmax in the loss), with
 //! optional dropout on the hidden layer.
 
-use burn::nn::{Dropout, DropoutConfig, Linear};
+use burn::nn::{Dropout, Linear};
 use burn::prelude::*;
 use mnist_data::{IMAGE_PIXELS, NUM_CLASSES};
 
+use crate::dropout::maybe_dropout;
 use crate::{Activation, init};
 
 #[derive(Module, Debug)]
@@ -47,17 +48,13 @@ impl Mlp {
             hidden: hidden_layer,
             output,
             activation,
-            dropout: (dropout > 0.0).then(|| DropoutConfig::new(dropout).init()),
+            dropout: crate::dropout::dropout(dropout),
         }
     }
 
     /// Logits `[batch, 10]` of `[batch, 784]` images.
     pub fn forward(&self, images: Tensor<2>) -> Tensor<2> {
         let h = self.activation.apply(self.hidden.forward(images)); // [batch, hidden]
-        let h = match &self.dropout {
-            Some(d) => d.forward(h),
-            None => h,
-        };
-        self.output.forward(h)
+        self.output.forward(maybe_dropout(&self.dropout, h))
     }
 }

@@ -109,7 +109,9 @@ impl ModelConfig {
                     (hidden + 1) * NUM_CLASSES,
                 );
             }
-            ModelConfig::Cnn(cnn) => cnn_layers(cnn, &mut s)?,
+            ModelConfig::Cnn(cnn) => {
+                cnn_layers(cnn, &mut s)?;
+            }
         }
         Ok(s)
     }
@@ -120,7 +122,15 @@ impl ModelConfig {
     }
 }
 
-fn cnn_layers(cnn: &CnnConfig, s: &mut ModelSummary) -> Result<(), String> {
+/// The flattened features the conv blocks of `cnn` hand the first dense layer (`cnn` is
+/// validated): what `Cnn::new` sizes that layer by, from the same walk the summary takes.
+pub(crate) fn flattened_features(cnn: &CnnConfig) -> usize {
+    cnn_layers(cnn, &mut ModelSummary { layers: Vec::new() })
+        .expect("a CNN is built from a validated config")
+}
+
+/// Appends the CNN's layers to `s`; the number of features after flattening.
+fn cnn_layers(cnn: &CnnConfig, s: &mut ModelSummary) -> Result<usize, String> {
     let mut shape = [1, IMAGE_SIDE, IMAGE_SIDE]; // [channels, height, width]
     s.push("reshape".into(), shape.to_vec(), 0);
     if let Some(n) = cnn.normalize {
@@ -192,8 +202,9 @@ fn cnn_layers(cnn: &CnnConfig, s: &mut ModelSummary) -> Result<(), String> {
             s.push(format!("dropout {}", c.dropout), shape.to_vec(), 0);
         }
     }
-    let mut features = shape.iter().product::<usize>();
-    s.push("flatten".into(), vec![features], 0);
+    let flattened = shape.iter().product::<usize>();
+    s.push("flatten".into(), vec![flattened], 0);
+    let mut features = flattened;
     for (i, d) in cnn.dense.iter().enumerate() {
         let key = |k: &str| format!("model.dense[{}].{k}", i + 1);
         at_least_one(d.units, &key("units"))?;
@@ -213,7 +224,7 @@ fn cnn_layers(cnn: &CnnConfig, s: &mut ModelSummary) -> Result<(), String> {
         vec![NUM_CLASSES],
         (features + 1) * NUM_CLASSES,
     );
-    Ok(())
+    Ok(flattened)
 }
 
 #[cfg(test)]

@@ -274,8 +274,7 @@ mod tests {
         // A key left to its default: the line of its block.
         let padding = at("model.conv[2].padding must be");
         assert_eq!(padding, "line 11: model.conv[2].padding must be");
-        // Not a key: unchanged.
-        // A key the file does not write: unchanged.
+        // A key the file does not write, and no key at all: unchanged.
         assert_eq!(
             at("trainer = \"scratch\" trains"),
             "trainer = \"scratch\" trains"
