@@ -1,3 +1,6 @@
+//! Which of the tests that need something outside Rust can run here.
+//!
+//! ## onnxruntime
 //! Whether `tests/export.rs` can run its onnxruntime check: the test is compiled as ignored
 //! (`cfg(has_onnxruntime)` unset) unless `MNIST_ONNX_PYTHON` names a Python that can
 //! `import onnxruntime, numpy`. With `MNIST_REQUIRE_ONNXRUNTIME` set (CI sets it) the test is
@@ -5,12 +8,25 @@
 //!
 //! Detected when this script runs: again whenever either variable changes, the Python named is
 //! replaced or removed, or (while the import fails) its site-packages change.
+//!
+//! ## Vulkan
+//! Whether `tests/backends.rs` can train on wgpu: see `crates/infer/vulkan_cfg.rs`.
+
+// One detection for this crate's tests and mnist-infer's (tests/wgpu.rs).
+#[path = "crates/infer/vulkan_cfg.rs"]
+mod vulkan_cfg;
 
 use std::path::Path;
 use std::process::Command;
 
 fn main() {
     println!("cargo::rerun-if-changed=build.rs");
+    println!("cargo::rerun-if-changed=crates/infer/vulkan_cfg.rs");
+    onnxruntime();
+    vulkan_cfg::emit();
+}
+
+fn onnxruntime() {
     println!("cargo::rerun-if-env-changed=MNIST_ONNX_PYTHON");
     println!("cargo::rerun-if-env-changed=MNIST_REQUIRE_ONNXRUNTIME");
     println!("cargo::rustc-check-cfg=cfg(has_onnxruntime)");
