@@ -754,6 +754,10 @@ fn only_the_run_directory_module_spells_its_file_names() {
         "weights.png",
         "hidden_units.png",
         "nll_vs_updates.png",
+        "filters.png",
+        "feature_maps.png",
+        "learning_rate.png",
+        "learning_rate.csv",
     ];
     let pieces = ["-{epoch}.bpk", "epoch-{", "confusion-", "model-", "optim-"];
     let owner = repo().join("crates/trainer/src/run/dir.rs");

@@ -287,29 +287,108 @@ fn cnn_config_errors_name_the_line_and_the_key() {
         ),
     ];
     for (from, nth, to, cause) in cases {
-        let mut seen = 0;
-        let mut line_no = 0;
-        let text: String = shipped
-            .lines()
-            .enumerate()
-            .map(|(i, l)| {
-                let hit = l.trim_start().starts_with(from) && {
-                    seen += 1;
-                    seen == nth
-                };
-                if hit {
-                    line_no = i + 1;
-                    format!("{}\n", l.replacen(from, to, 1))
-                } else {
-                    format!("{l}\n")
-                }
-            })
-            .collect();
-        assert!(line_no > 0, "{from} is not in configs/cnn.toml");
+        let (text, line_no) = replace_line(&shipped, from, nth, to);
         let config = dir.path().join("cnn.toml");
         std::fs::write(&config, text).unwrap();
         check_config_error(&config, cause);
         check_config_error(&config, &format!("line {line_no}"));
+    }
+    assert!(!dir.path().join("runs").exists());
+}
+
+/// `text` with the `nth` line that starts with `from` (after indentation) changed to start with
+/// `to`, and that line's number.
+fn replace_line(text: &str, from: &str, nth: usize, to: &str) -> (String, usize) {
+    let mut seen = 0;
+    let mut line_no = 0;
+    let text = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            let hit = l.trim_start().starts_with(from) && {
+                seen += 1;
+                seen == nth
+            };
+            if hit {
+                line_no = i + 1;
+                format!("{}\n", l.replacen(from, to, 1))
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    assert!(line_no > 0, "{from} is not in the config");
+    (text, line_no)
+}
+
+#[test]
+fn schedule_and_optimizer_errors_name_the_line_and_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    // The course MLP without Adam's own keys (so that SGD can take its place), scheduled.
+    let mlp = std::fs::read_to_string(repo().join("configs/mlp.toml")).unwrap();
+    let scheduled = mlp
+        .lines()
+        .filter(|l| {
+            !["beta1", "beta2", "epsilon"]
+                .iter()
+                .any(|k| l.starts_with(k))
+        })
+        .map(|l| format!("{l}\n"))
+        .collect::<String>()
+        + "\n[scheduler]\nkind = \"cosine\"\nwarmup_epochs = 1\nmin_lr = 0\n";
+    // (the line that starts with `from`, its nth, replaced by `to`; the cause)
+    let cases = [
+        (
+            "kind = \"cosine\"",
+            1,
+            "kind = \"cosin\"",
+            "unknown variant `cosin`",
+        ),
+        (
+            "min_lr = 0",
+            1,
+            "min_rl = 0",
+            "key `scheduler.min_rl`: unknown field `min_rl`",
+        ),
+        (
+            "warmup_epochs = 1",
+            1,
+            "warmup_epochs = 6",
+            "scheduler.warmup_epochs must be in [0, epochs = 6), got 6",
+        ),
+        (
+            "min_lr = 0",
+            1,
+            "min_lr = 0.5",
+            "scheduler.min_lr must be in [0, optimizer.lr = 0.001]",
+        ),
+        (
+            "lr = 1e-3",
+            1,
+            "lr = 1e-3\nnesterov = true",
+            "unknown field `nesterov`",
+        ),
+        (
+            "kind = \"adam\"",
+            1,
+            "kind = \"sgd\"\nmomentum = 0\nnesterov = true",
+            "optimizer.nesterov needs momentum",
+        ),
+        (
+            "kind = \"adam\"",
+            1,
+            "kind = \"adamw\"\nweight_decay = -0.1",
+            "optimizer.weight_decay must be 0 or more",
+        ),
+    ];
+    for (from, nth, to, cause) in cases {
+        let (text, line_no) = replace_line(&scheduled, from, nth, to);
+        // The line the error names: the changed line, or the new key's where `to` adds one.
+        let key_line = line_no + to.matches('\n').count();
+        let config = dir.path().join("scheduled.toml");
+        std::fs::write(&config, text).unwrap();
+        check_config_error(&config, cause);
+        check_config_error(&config, &format!("line {key_line}"));
     }
     assert!(!dir.path().join("runs").exists());
 }

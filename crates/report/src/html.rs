@@ -59,6 +59,9 @@ fn caption(figure: Figure) -> &'static str {
         Figure::FeatureMaps => {
             "The first convolution's output for a few test images: where each filter responds."
         }
+        Figure::LearningRate => {
+            "The learning rate each training step used ([scheduler]); orange lines are epoch boundaries."
+        }
         Figure::NllVsUpdates => {
             "The course's Figure 6: each training step's NLL of the correct class against the \
              number of weights it changed, coloured from the first iteration to the last."

@@ -68,6 +68,11 @@ pub fn write_outputs(
         &run.figure(Figure::TrainingCurves),
     )?;
     figures::run::epoch_curves(&epochs, &run.figure(Figure::Epochs))?;
+    // Only runs with a [scheduler] record their rate per iteration.
+    if let Some(scheduler) = plan.trainer().scheduler() {
+        let title = format!("Learning rate per iteration: {}", scheduler.describe());
+        figures::rates::learning_rate(&run.rates()?, &title, &run.figure(Figure::LearningRate))?;
+    }
     // Only the scratch trainer counts the weights each step changes.
     figures::updates::nll_vs_updates(&iterations, &run.figure(Figure::NllVsUpdates))?;
     match model {

@@ -34,7 +34,10 @@ fn profile() {
         PathBuf::from,
     );
     let plan = Plan::load(&config).unwrap();
-    let Trainer::Learner { model, optimizer } = plan.trainer().clone() else {
+    let Trainer::Learner {
+        model, optimizer, ..
+    } = plan.trainer().clone()
+    else {
         panic!("{} trains with the Learner", config.display());
     };
     let backend = mnist_trainer::backend::default_backend();

@@ -6,7 +6,7 @@ use mnist_models::{
     Activation, CnnConfig, ConvLayer, DenseLayer, ModelConfig, Normalize, PoolConfig, PoolKind,
 };
 
-use crate::run::config::{OptimizerConfig, RunConfig, TrainerKind};
+use crate::run::config::{OptimizerConfig, RunConfig, SchedulerConfig, TrainerKind};
 use crate::run::plan::Plan;
 
 pub use mnist_data::testing::{fixtures_dir, mnist_idx};
@@ -29,6 +29,7 @@ impl TestConfig {
             artifacts: None,
             model,
             optimizer,
+            scheduler: None,
         })
     }
 
@@ -97,6 +98,11 @@ impl TestConfig {
         self
     }
     /// The data source (absolute, or relative to the written file's folder).
+    pub fn scheduler(mut self, scheduler: SchedulerConfig) -> Self {
+        self.0.scheduler = Some(scheduler);
+        self
+    }
+
     pub fn data(mut self, data: &Path) -> Self {
         self.0.data = Some(data.to_path_buf());
         self
@@ -138,5 +144,10 @@ pub fn adam(lr: f64) -> OptimizerConfig {
 }
 
 pub fn sgd(lr: f64) -> OptimizerConfig {
-    OptimizerConfig::Sgd { lr, momentum: 0.0 }
+    OptimizerConfig::Sgd {
+        lr,
+        momentum: 0.0,
+        nesterov: false,
+        weight_decay: 0.0,
+    }
 }

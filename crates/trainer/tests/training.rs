@@ -10,7 +10,7 @@ use mnist_models::{Model, ModelConfig};
 use mnist_trainer::approx::{all_close, max_abs_difference};
 use mnist_trainer::backend::default_backend;
 use mnist_trainer::gradcheck::{Problem, autodiff_gradient, check, compare, hand};
-use mnist_trainer::run::config::TrainerKind;
+use mnist_trainer::run::config::{SchedulerConfig, TrainerKind};
 use mnist_trainer::run::dir::{CheckpointPart, RunDir, Weights};
 use mnist_trainer::run::metrics::{EpochRecord, METRICS_HEADER};
 use mnist_trainer::run::plan::Plan;
@@ -246,23 +246,48 @@ fn loading_weights_of_another_model_is_an_error() {
 fn resume_after_stopping_ends_where_the_uninterrupted_run_ends() {
     let dir = tempfile::tempdir().unwrap();
     // The CNN has dropout: its masks must be redrawn on resume as the uninterrupted run drew
-    // them.
-    for config in [
+    // them. The scheduled runs must continue their schedule (its state is in the checkpoint).
+    let cosine = SchedulerConfig::Cosine {
+        min_lr: 1e-4,
+        warmup_epochs: 0.5,
+    };
+    let step = SchedulerConfig::Step {
+        every_epochs: 1,
+        gamma: 0.5,
+    };
+    for (n, config) in [
         TestConfig::mlp(64).epochs(3),
         TestConfig::scratch().epochs(3),
         TestConfig::cnn().epochs(3),
-    ] {
+        TestConfig::cnn().epochs(3).scheduler(cosine),
+        TestConfig::mlp(64).epochs(3).scheduler(step),
+    ]
+    .into_iter()
+    .enumerate()
+    {
         let plan = config.plan();
         let (kind, model) = (plan.trainer().kind(), plan.model().kind());
+        let scheduled = plan.trainer().scheduler().is_some();
         let full = train(
             &config,
             dir.path(),
-            &format!("{model}-{kind:?}-full"),
+            &format!("{n}-{model}-{kind:?}-full"),
             false,
+        );
+        let full_rates = full.run.rates().unwrap();
+        // Every iteration's rate is recorded where there is a schedule, none where there is not.
+        assert_eq!(
+            full_rates.len(),
+            if scheduled {
+                full.run.iterations().unwrap().len()
+            } else {
+                0
+            },
+            "{n}"
         );
         let uninterrupted = logits_of_run(&full.run);
         for stop_after in [1, 2] {
-            let name = format!("{model}-{kind:?}-stopped-{stop_after}");
+            let name = format!("{n}-{model}-{kind:?}-stopped-{stop_after}");
             let stopped = train(&config, dir.path(), &name, false);
             // What a run killed after epoch `stop_after` leaves behind: no later checkpoints
             // and no final model.
@@ -284,6 +309,7 @@ fn resume_after_stopping_ends_where_the_uninterrupted_run_ends() {
                 resumed.run.iterations().unwrap(),
                 full.run.iterations().unwrap()
             );
+            assert_eq!(resumed.run.rates().unwrap(), full_rates, "{n}");
             assert_eq!(
                 logits_of_run(&resumed.run),
                 uninterrupted,

@@ -8,6 +8,7 @@ pub mod cnn;
 pub mod compare;
 pub mod course;
 pub mod draw;
+pub mod rates;
 pub mod run;
 pub mod updates;
 

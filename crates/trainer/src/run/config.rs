@@ -22,6 +22,13 @@ pub mod defaults {
     /// Keras' default, which the course used (PyTorch uses 1e-8, burn 1e-5).
     pub const EPSILON: f32 = 1e-7;
 
+    /// AdamW's decoupled weight decay: PyTorch's `torch.optim.AdamW` default (Loshchilov &
+    /// Hutter use 0.01-0.1 scaled by the schedule; burn's default is 1e-4).
+    pub const ADAMW_WEIGHT_DECAY: f32 = 0.01;
+    /// A step schedule multiplies the rate every epoch unless told otherwise (PyTorch's
+    /// examples/mnist: StepLR(step_size=1, gamma=0.7) stepped once per epoch).
+    pub const STEP_EVERY_EPOCHS: usize = 1;
+
     pub(super) fn seed() -> u64 {
         SEED
     }
@@ -36,6 +43,18 @@ pub mod defaults {
     }
     pub(super) fn epsilon() -> f32 {
         EPSILON
+    }
+    pub(super) fn adamw_weight_decay() -> f32 {
+        ADAMW_WEIGHT_DECAY
+    }
+    pub(super) fn step_every_epochs() -> usize {
+        STEP_EVERY_EPOCHS
+    }
+    pub(super) fn is_zero(v: &f32) -> bool {
+        *v == 0.0
+    }
+    pub(super) fn is_false(v: &bool) -> bool {
+        !*v
     }
 }
 
@@ -66,6 +85,10 @@ pub struct RunConfig {
     pub artifacts: Option<PathBuf>,
     pub model: ModelConfig,
     pub optimizer: OptimizerConfig,
+    /// `[scheduler]`: how the learning rate changes over the run [default: constant at
+    /// `optimizer.lr`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduler: Option<SchedulerConfig>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,7 +99,8 @@ pub enum TrainerKind {
     Scratch,
 }
 
-/// `[optimizer]`: `kind = "sgd"` or `kind = "adam"`.
+/// `[optimizer]`: `kind = "sgd"`, `"adam"` or `"adamw"`. Keys left at their defaults are not
+/// written back into a run's `config.toml`, so configs from before a key existed stay as they were.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 pub enum OptimizerConfig {
@@ -84,6 +108,12 @@ pub enum OptimizerConfig {
         lr: f64,
         #[serde(default)]
         momentum: f32,
+        /// Nesterov's momentum (needs `momentum` > 0).
+        #[serde(default, skip_serializing_if = "defaults::is_false")]
+        nesterov: bool,
+        /// L2 penalty added to the gradient (PyTorch's SGD `weight_decay`).
+        #[serde(default, skip_serializing_if = "defaults::is_zero")]
+        weight_decay: f32,
     },
     Adam {
         lr: f64,
@@ -93,6 +123,45 @@ pub enum OptimizerConfig {
         beta2: f32,
         #[serde(default = "defaults::epsilon")]
         epsilon: f32,
+    },
+    /// Adam with decoupled weight decay (Loshchilov & Hutter 2019), burn's `AdamW`.
+    Adamw {
+        lr: f64,
+        #[serde(default = "defaults::beta1")]
+        beta1: f32,
+        #[serde(default = "defaults::beta2")]
+        beta2: f32,
+        #[serde(default = "defaults::epsilon")]
+        epsilon: f32,
+        #[serde(default = "defaults::adamw_weight_decay")]
+        weight_decay: f32,
+    },
+}
+
+/// `[scheduler]`: the learning rate over the run, starting from `optimizer.lr`; burn's
+/// `lr_scheduler`s, stepped once per training iteration. Written in epochs, turned into
+/// iterations once the training set's size is known.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum SchedulerConfig {
+    /// `optimizer.lr` throughout (as without a `[scheduler]`, but the rate is recorded).
+    Constant,
+    /// Multiplied by `gamma` every `every_epochs` epochs (PyTorch's `StepLR`).
+    Step {
+        #[serde(default = "defaults::step_every_epochs")]
+        every_epochs: usize,
+        gamma: f64,
+    },
+    /// Multiplied by `gamma` over each epoch, smoothly (`gamma^(1/iterations)` per iteration).
+    Exponential { gamma: f64 },
+    /// A linear warm-up over `warmup_epochs` (from `lr / warm-up iterations` up to `lr`), then
+    /// a cosine down to `min_lr` at the last iteration (burn's linear, cosine and sequential
+    /// schedulers).
+    Cosine {
+        #[serde(default)]
+        min_lr: f64,
+        #[serde(default)]
+        warmup_epochs: f64,
     },
 }
 

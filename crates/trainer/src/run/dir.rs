@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use crate::Error;
 use crate::run::config::TrainerKind;
 use crate::run::fsutil::atomic_write;
-use crate::run::metrics::{self, EpochRecord, IterationRecord};
+use crate::run::metrics::{self, EpochRecord, IterationRecord, RateRecord};
 use crate::run::plan::{Plan, folder_of};
 
 const CONFIG: &str = "config.toml";
@@ -37,6 +37,7 @@ const CHECKPOINTS: &str = "checkpoint";
 const FINAL_MODEL: &str = "model.bpk";
 const EPOCHS: &str = "epochs.csv";
 const METRICS: &str = "metrics.csv";
+const RATES: &str = "learning_rate.csv";
 const TEST_BATCHES: &str = "test_batches.csv";
 const CONFUSION: &str = "confusion";
 const REPORT: &str = "report.html";
@@ -127,12 +128,14 @@ pub enum Figure {
     NllVsUpdates,
     Filters,
     FeatureMaps,
+    LearningRate,
 }
 
 impl Figure {
-    pub const ALL: [Figure; 10] = [
+    pub const ALL: [Figure; 11] = [
         Figure::Epochs,
         Figure::TrainingCurves,
+        Figure::LearningRate,
         Figure::NllVsUpdates,
         Figure::Confusion,
         Figure::Predictions,
@@ -156,6 +159,7 @@ impl Figure {
             Figure::NllVsUpdates => "nll_vs_updates.png",
             Figure::Filters => "filters.png",
             Figure::FeatureMaps => "feature_maps.png",
+            Figure::LearningRate => "learning_rate.png",
         }
     }
 }
@@ -572,15 +576,38 @@ impl RunDir {
         }
     }
 
-    /// Rewrites `epochs.csv` and `metrics.csv` with everything recorded so far.
+    /// The learning rate of each iteration, for a run with a `[scheduler]`; nothing for a run
+    /// without one (its rate is `optimizer.lr` throughout).
+    pub fn rates(&self) -> Result<Vec<RateRecord>, Error> {
+        let path = self.path.join(RATES);
+        match read_optional(&path)? {
+            Some(text) => metrics::parse_rates(&text).map_err(|why| Error::run(&path, why)),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Rewrites `epochs.csv`, `metrics.csv` and (where there are rates) `learning_rate.csv`
+    /// with everything recorded so far.
     pub(crate) fn write_records(
         &self,
         epochs: &[EpochRecord],
         iterations: &[IterationRecord],
+        rates: &[RateRecord],
     ) -> Result<(), Error> {
         self.write_epochs(epochs)?;
         let text = metrics::metrics_csv(epochs, iterations);
-        atomic_write(&self.path.join(METRICS), text.as_bytes())
+        atomic_write(&self.path.join(METRICS), text.as_bytes())?;
+        let path = self.path.join(RATES);
+        if rates.is_empty() {
+            // A run resumed from its start keeps no rates of an earlier attempt.
+            return match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    Err(Error::io(&path, "cannot remove", e))
+                }
+                _ => Ok(()),
+            };
+        }
+        atomic_write(&path, metrics::rates_csv(rates).as_bytes())
     }
 
     // --- what explains a run ---

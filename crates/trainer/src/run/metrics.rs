@@ -38,6 +38,18 @@ pub struct IterationRecord {
     pub weights_updated: Option<usize>,
 }
 
+/// The learning rate one training iteration used (runs with a `[scheduler]`; `learning_rate.csv`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RateRecord {
+    pub epoch: usize,
+    /// 1-based, counted over the whole run, as in [`IterationRecord`].
+    pub iteration: usize,
+    #[serde(serialize_with = "display")]
+    pub lr: f64,
+}
+
+const RATES_HEADER: &str = "epoch,iteration,lr";
+
 const EPOCHS_HEADER: &str = "epoch,train_loss,train_acc,valid_loss,valid_acc,seconds,train_seconds";
 pub const METRICS_HEADER: &str = "scope,epoch,iteration,split,loss,accuracy,weights_updated";
 /// The header of runs written before `weights_updated` was recorded: still read.
@@ -186,6 +198,38 @@ pub fn metrics_csv(epochs: &[EpochRecord], iterations: &[IterationRecord]) -> St
         w.serialize(row).expect("writing to memory");
     }
     written(w)
+}
+
+/// The text of `learning_rate.csv`.
+pub fn rates_csv(rates: &[RateRecord]) -> String {
+    let mut w = writer(RATES_HEADER);
+    for r in rates {
+        w.serialize(r).expect("writing to memory");
+    }
+    written(w)
+}
+
+/// Reads `learning_rate.csv` text; the error names the line.
+pub fn parse_rates(text: &str) -> Result<Vec<RateRecord>, String> {
+    let mut rows = rows(text);
+    let header = rows
+        .headers()
+        .map_err(|_| format!("line 1 is not `{RATES_HEADER}`"))?;
+    if !header.iter().eq(RATES_HEADER.split(',')) {
+        return Err(format!("line 1 is not `{RATES_HEADER}`"));
+    }
+    rows.records()
+        .map(|record| {
+            let record = record.map_err(|e| format!("line {} is damaged", line(e.position())))?;
+            let n = line(record.position());
+            if record.len() != 3 {
+                return Err(format!("line {n} is not `{RATES_HEADER}`"));
+            }
+            record
+                .deserialize(None)
+                .map_err(|_| format!("line {n} is not `{RATES_HEADER}`"))
+        })
+        .collect()
 }
 
 /// The iteration rows of `metrics.csv` text (with or without `weights_updated`); the error
@@ -361,6 +405,28 @@ mod tests {
         // No rows: the header alone.
         assert_eq!(epochs_csv(&[]), format!("{EPOCHS_HEADER}\n"));
         assert_eq!(metrics_csv(&[], &[]), format!("{METRICS_HEADER}\n"));
+    }
+
+    #[test]
+    fn learning_rates_read_back_exactly_and_damage_names_its_line() {
+        let rates: Vec<RateRecord> = (1..=4)
+            .map(|i| RateRecord {
+                epoch: 1 + i / 3,
+                iteration: i,
+                lr: 1e-3 * 0.7f64.powi(i as i32),
+            })
+            .collect();
+        let text = rates_csv(&rates);
+        assert!(
+            text.starts_with("epoch,iteration,lr\n1,1,0.0007\n"),
+            "{text}"
+        );
+        assert_eq!(parse_rates(&text).unwrap(), rates);
+        assert_eq!(parse_rates(&rates_csv(&[])).unwrap(), []);
+        let e = parse_rates("epoch,iteration,lr\n1,1,0.1\n1,2,fast\n").unwrap_err();
+        assert!(e.contains("line 3"), "{e}");
+        let e = parse_rates("epoch,lr\n1,0.1\n").unwrap_err();
+        assert!(e.contains("line 1"), "{e}");
     }
 
     #[test]

@@ -12,7 +12,9 @@ use mnist_models::{ModelConfig, ModelSummary};
 
 use crate::Error;
 use crate::backend::Backend;
-use crate::run::config::{OptimizerConfig, RunConfig, TrainerKind, defaults};
+use burn::lr_scheduler::module_lr_scheduler::ModuleLrScheduler;
+
+use crate::run::config::{OptimizerConfig, RunConfig, SchedulerConfig, TrainerKind, defaults};
 use crate::training::adam::{AdamHyper, FusedAdam};
 
 /// A validated run.
@@ -35,6 +37,8 @@ pub enum Trainer {
     Learner {
         model: ModelConfig,
         optimizer: Optimizer,
+        /// `None`: `optimizer.lr` throughout, not recorded (the course's runs).
+        scheduler: Option<Scheduler>,
     },
     /// The course's loop: the linear model, the hand-written gradient, plain SGD at `lr`.
     Scratch { lr: LearningRate },
@@ -63,14 +67,43 @@ pub struct Optimizer(OptimizerConfig);
 
 impl Optimizer {
     pub fn new(config: OptimizerConfig) -> Result<Self, String> {
-        let in_unit = |v: f32| (0.0..1.0).contains(&v);
+        let in_unit = |v: f32, key: &str| {
+            if (0.0..1.0).contains(&v) {
+                Ok(())
+            } else {
+                Err(format!("optimizer.{key} must be in [0, 1), got {v}"))
+            }
+        };
+        let non_negative = |v: f32, key: &str| {
+            if v.is_finite() && v >= 0.0 {
+                Ok(())
+            } else {
+                Err(format!("optimizer.{key} must be 0 or more, got {v}"))
+            }
+        };
+        let adam = |beta1, beta2, epsilon: f32| {
+            in_unit(beta1, "beta1")?;
+            in_unit(beta2, "beta2")?;
+            if !(epsilon.is_finite() && epsilon > 0.0) {
+                return Err(format!("optimizer.epsilon must be positive, got {epsilon}"));
+            }
+            Ok::<(), String>(())
+        };
         match config {
-            OptimizerConfig::Sgd { lr, momentum } => {
+            OptimizerConfig::Sgd {
+                lr,
+                momentum,
+                nesterov,
+                weight_decay,
+            } => {
                 LearningRate::new(lr)?;
-                if !in_unit(momentum) {
-                    return Err(format!(
-                        "optimizer.momentum must be in [0, 1), got {momentum}"
-                    ));
+                in_unit(momentum, "momentum")?;
+                non_negative(weight_decay, "weight_decay")?;
+                if nesterov && momentum == 0.0 {
+                    return Err(
+                        "optimizer.nesterov needs momentum: set optimizer.momentum (e.g. 0.9)"
+                            .into(),
+                    );
                 }
             }
             OptimizerConfig::Adam {
@@ -80,15 +113,18 @@ impl Optimizer {
                 epsilon,
             } => {
                 LearningRate::new(lr)?;
-                if !in_unit(beta1) {
-                    return Err(format!("optimizer.beta1 must be in [0, 1), got {beta1}"));
-                }
-                if !in_unit(beta2) {
-                    return Err(format!("optimizer.beta2 must be in [0, 1), got {beta2}"));
-                }
-                if !(epsilon.is_finite() && epsilon > 0.0) {
-                    return Err(format!("optimizer.epsilon must be positive, got {epsilon}"));
-                }
+                adam(beta1, beta2, epsilon)?;
+            }
+            OptimizerConfig::Adamw {
+                lr,
+                beta1,
+                beta2,
+                epsilon,
+                weight_decay,
+            } => {
+                LearningRate::new(lr)?;
+                adam(beta1, beta2, epsilon)?;
+                non_negative(weight_decay, "weight_decay")?;
             }
         }
         Ok(Self(config))
@@ -100,28 +136,37 @@ impl Optimizer {
 
     pub fn lr(&self) -> f64 {
         match self.0 {
-            OptimizerConfig::Sgd { lr, .. } | OptimizerConfig::Adam { lr, .. } => lr,
+            OptimizerConfig::Sgd { lr, .. }
+            | OptimizerConfig::Adam { lr, .. }
+            | OptimizerConfig::Adamw { lr, .. } => lr,
         }
     }
 
     /// The optimizer for this table on `backend`. Adam is [`FusedAdam`]: one pass over memory per
     /// parameter on the CPU backends, burn's own Adam elsewhere, the same results either way.
+    /// SGD and AdamW are burn's.
     pub fn init(&self, backend: &Backend) -> burn::optim::ModuleOptimizer {
-        use burn::optim::{SgdConfig, momentum::MomentumConfig};
+        use burn::optim::decay::WeightDecayConfig;
+        use burn::optim::{AdamWConfig, SgdConfig, momentum::MomentumConfig};
         match self.0 {
-            OptimizerConfig::Sgd { momentum, .. } => {
-                let config = SgdConfig::new();
-                let config = if momentum > 0.0 {
-                    // PyTorch's and Keras' momentum: no dampening (burn defaults to 0.1).
-                    config.with_momentum(Some(
-                        MomentumConfig::new()
-                            .with_momentum(momentum as f64)
-                            .with_dampening(0.0),
-                    ))
-                } else {
-                    config
-                };
-                config.init()
+            OptimizerConfig::Sgd {
+                momentum,
+                nesterov,
+                weight_decay,
+                ..
+            } => {
+                // PyTorch's and Keras' momentum: no dampening (burn defaults to 0.1).
+                let momentum = (momentum > 0.0).then(|| {
+                    MomentumConfig::new()
+                        .with_momentum(momentum as f64)
+                        .with_dampening(0.0)
+                        .with_nesterov(nesterov)
+                });
+                let decay = (weight_decay > 0.0).then(|| WeightDecayConfig::new(weight_decay));
+                SgdConfig::new()
+                    .with_momentum(momentum)
+                    .with_weight_decay(decay)
+                    .init()
             }
             OptimizerConfig::Adam {
                 beta1,
@@ -136,27 +181,198 @@ impl Optimizer {
                 };
                 FusedAdam::new(hyper, backend.host_memory()).into()
             }
+            OptimizerConfig::Adamw {
+                beta1,
+                beta2,
+                epsilon,
+                weight_decay,
+                ..
+            } => AdamWConfig::new()
+                .with_beta_1(beta1)
+                .with_beta_2(beta2)
+                .with_epsilon(epsilon)
+                .with_weight_decay(weight_decay)
+                .init(),
         }
     }
 
-    /// The optimizer's kind as tables show it: `SGD` or `Adam`.
+    /// The optimizer's kind as tables show it: `SGD`, `Adam` or `AdamW`.
     pub fn name(&self) -> &'static str {
         match self.0 {
             OptimizerConfig::Sgd { .. } => "SGD",
             OptimizerConfig::Adam { .. } => "Adam",
+            OptimizerConfig::Adamw { .. } => "AdamW",
         }
     }
 
-    /// `Adam lr 0.001` / `SGD lr 0.01 momentum 0.9`, for tables and logs.
+    /// `Adam lr 0.001` / `SGD lr 0.01 momentum 0.9 nesterov` / `AdamW lr 0.001 weight decay
+    /// 0.01`, for tables and logs.
     pub fn describe(&self) -> String {
-        let (name, lr) = (self.name(), self.lr());
+        let mut text = format!("{} lr {}", self.name(), self.lr());
         match self.0 {
-            OptimizerConfig::Sgd { momentum, .. } if momentum > 0.0 => {
-                format!("{name} lr {lr} momentum {momentum}")
+            OptimizerConfig::Sgd {
+                momentum,
+                nesterov,
+                weight_decay,
+                ..
+            } => {
+                if momentum > 0.0 {
+                    text += &format!(" momentum {momentum}");
+                }
+                if nesterov {
+                    text += " nesterov";
+                }
+                if weight_decay > 0.0 {
+                    text += &format!(" weight decay {weight_decay}");
+                }
             }
-            _ => format!("{name} lr {lr}"),
+            OptimizerConfig::Adamw { weight_decay, .. } => {
+                text += &format!(" weight decay {weight_decay}");
+            }
+            OptimizerConfig::Adam { .. } => {}
+        }
+        text
+    }
+}
+
+/// A checked `[scheduler]` table, and the burn scheduler it makes.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Scheduler(SchedulerConfig);
+
+impl Scheduler {
+    /// Checks `config` for a run of `epochs` epochs starting at `lr`.
+    pub fn new(config: SchedulerConfig, lr: f64, epochs: usize) -> Result<Self, String> {
+        // burn's linear, cosine and exponential schedulers refuse a start above 1.
+        let at_most_one = |kind: &str| {
+            if lr <= 1.0 {
+                Ok(())
+            } else {
+                Err(format!(
+                    "optimizer.lr = {lr}: burn's {kind} schedule takes learning rates up to 1"
+                ))
+            }
+        };
+        match config {
+            SchedulerConfig::Constant => {}
+            SchedulerConfig::Step {
+                every_epochs,
+                gamma,
+            } => {
+                if every_epochs == 0 {
+                    return Err("scheduler.every_epochs must be at least 1".into());
+                }
+                if !(gamma.is_finite() && gamma > 0.0) {
+                    return Err(format!("scheduler.gamma must be positive, got {gamma}"));
+                }
+            }
+            SchedulerConfig::Exponential { gamma } => {
+                at_most_one("exponential")?;
+                if !(gamma > 0.0 && gamma <= 1.0) {
+                    return Err(format!("scheduler.gamma must be in (0, 1], got {gamma}"));
+                }
+            }
+            SchedulerConfig::Cosine {
+                min_lr,
+                warmup_epochs,
+            } => {
+                at_most_one("cosine")?;
+                if !(min_lr >= 0.0 && min_lr <= lr) {
+                    return Err(format!(
+                        "scheduler.min_lr must be in [0, optimizer.lr = {lr}], got {min_lr}"
+                    ));
+                }
+                if !(warmup_epochs >= 0.0 && warmup_epochs < epochs as f64) {
+                    return Err(format!(
+                        "scheduler.warmup_epochs must be in [0, epochs = {epochs}), got {warmup_epochs}"
+                    ));
+                }
+            }
+        }
+        Ok(Self(config))
+    }
+
+    pub fn config(&self) -> SchedulerConfig {
+        self.0
+    }
+
+    /// burn's scheduler for a run of `epochs` epochs of `iterations` steps each, from `lr`.
+    pub fn init(
+        &self,
+        lr: f64,
+        epochs: usize,
+        iterations: usize,
+    ) -> Result<ModuleLrScheduler, String> {
+        use burn::lr_scheduler::LrSchedulerConfig;
+        use burn::lr_scheduler::cosine::CosineAnnealingLrSchedulerConfig;
+        use burn::lr_scheduler::exponential::ExponentialLrSchedulerConfig;
+        use burn::lr_scheduler::linear::LinearLrSchedulerConfig;
+        use burn::lr_scheduler::sequential::SequentialLrSchedulerConfig;
+        use burn::lr_scheduler::step::StepLrSchedulerConfig;
+        let iterations = iterations.max(1);
+        let total = epochs * iterations;
+        match self.0 {
+            SchedulerConfig::Constant => Ok(lr.into()),
+            SchedulerConfig::Step {
+                every_epochs,
+                gamma,
+            } => StepLrSchedulerConfig::new(lr, every_epochs * iterations)
+                .with_gamma(gamma)
+                .init(),
+            SchedulerConfig::Exponential { gamma } => {
+                ExponentialLrSchedulerConfig::new(lr, gamma.powf(1.0 / iterations as f64)).init()
+            }
+            SchedulerConfig::Cosine {
+                min_lr,
+                warmup_epochs,
+            } => {
+                let warmup = warmup_iterations(warmup_epochs, iterations).min(total - 1);
+                // The cosine reaches min_lr at the run's last step.
+                let cosine = CosineAnnealingLrSchedulerConfig::new(lr, (total - warmup).max(1))
+                    .with_min_lr(min_lr);
+                if warmup <= 1 {
+                    return cosine.init();
+                }
+                // lr·(k+1)/W at warm-up step k: lr at step W-1, where the cosine takes over.
+                let ramp = LinearLrSchedulerConfig::new(lr / warmup as f64, lr, warmup - 1);
+                SequentialLrSchedulerConfig::new(
+                    vec![
+                        LrSchedulerConfig::Linear(ramp),
+                        LrSchedulerConfig::Cosine(cosine),
+                    ],
+                    vec![warmup],
+                )
+                .init()
+            }
         }
     }
+
+    /// `step ×0.7 every epoch` / `cosine to 0 after 1 warm-up epoch`, for tables and logs.
+    pub fn describe(&self) -> String {
+        match self.0 {
+            SchedulerConfig::Constant => "constant".into(),
+            SchedulerConfig::Step {
+                every_epochs: 1,
+                gamma,
+            } => format!("step ×{gamma} every epoch"),
+            SchedulerConfig::Step {
+                every_epochs,
+                gamma,
+            } => format!("step ×{gamma} every {every_epochs} epochs"),
+            SchedulerConfig::Exponential { gamma } => format!("exponential ×{gamma} per epoch"),
+            SchedulerConfig::Cosine {
+                min_lr,
+                warmup_epochs,
+            } if warmup_epochs > 0.0 => {
+                format!("cosine to {min_lr} after {warmup_epochs} warm-up epochs")
+            }
+            SchedulerConfig::Cosine { min_lr, .. } => format!("cosine to {min_lr}"),
+        }
+    }
+}
+
+/// Warm-up epochs as whole iterations (rounded).
+fn warmup_iterations(epochs: f64, iterations: usize) -> usize {
+    (epochs * iterations as f64).round() as usize
 }
 
 impl Trainer {
@@ -165,6 +381,14 @@ impl Trainer {
         match self {
             Trainer::Learner { model, .. } => model.clone(),
             Trainer::Scratch { .. } => ModelConfig::Linear,
+        }
+    }
+
+    /// The learning-rate schedule, if the run has one.
+    pub fn scheduler(&self) -> Option<Scheduler> {
+        match self {
+            Trainer::Learner { scheduler, .. } => *scheduler,
+            Trainer::Scratch { .. } => None,
         }
     }
 
@@ -182,6 +406,8 @@ impl Trainer {
             Trainer::Scratch { lr } => Optimizer(OptimizerConfig::Sgd {
                 lr: lr.get(),
                 momentum: 0.0,
+                nesterov: false,
+                weight_decay: 0.0,
             }),
         }
     }
@@ -210,19 +436,35 @@ impl Plan {
         let epochs = nonzero(config.epochs, "epochs")?;
         config.model.validate()?;
         let trainer = match config.trainer {
-            TrainerKind::Learner => Trainer::Learner {
-                model: config.model,
-                optimizer: Optimizer::new(config.optimizer)?,
-            },
+            TrainerKind::Learner => {
+                let optimizer = Optimizer::new(config.optimizer)?;
+                let scheduler = config
+                    .scheduler
+                    .map(|s| Scheduler::new(s, optimizer.lr(), epochs.get()))
+                    .transpose()?;
+                Trainer::Learner {
+                    model: config.model,
+                    optimizer,
+                    scheduler,
+                }
+            }
             TrainerKind::Scratch => {
+                if config.scheduler.is_some() {
+                    return Err("scheduler: the scratch trainer runs the course's constant-rate SGD; remove [scheduler] or set trainer = \"learner\"".into());
+                }
                 if config.model != ModelConfig::Linear {
                     return Err("trainer = \"scratch\" trains the linear model by hand: set model.kind = \"linear\"".into());
                 }
                 match config.optimizer {
-                    OptimizerConfig::Sgd { lr, momentum: 0.0 } => Trainer::Scratch {
+                    OptimizerConfig::Sgd {
+                        lr,
+                        momentum: 0.0,
+                        nesterov: false,
+                        weight_decay: 0.0,
+                    } => Trainer::Scratch {
                         lr: LearningRate::new(lr)?,
                     },
-                    _ => return Err("trainer = \"scratch\" runs plain SGD: set optimizer.kind = \"sgd\" without momentum".into()),
+                    _ => return Err("trainer = \"scratch\" runs plain SGD: set optimizer.kind = \"sgd\" without momentum or weight decay".into()),
                 }
             }
         };
@@ -262,6 +504,7 @@ impl Plan {
             artifacts: Some(relative_to(&self.artifacts, &base)),
             model: self.trainer.model(),
             optimizer: self.trainer.optimizer().config(),
+            scheduler: self.trainer.scheduler().map(|s| s.config()),
         }
     }
 
@@ -333,13 +576,17 @@ impl Plan {
         Ok(self)
     }
 
-    /// `batch 50, Adam lr 0.001` for tables and logs.
+    /// `batch 50, Adam lr 0.001` (and `, cosine to 0` with a schedule) for tables and logs.
     pub fn describe_training(&self) -> String {
-        format!(
+        let mut text = format!(
             "batch {}, {}",
             self.batch_size,
             self.trainer.optimizer().describe()
-        )
+        );
+        if let Some(scheduler) = self.trainer.scheduler() {
+            text += &format!(", {}", scheduler.describe());
+        }
+        text
     }
 }
 
@@ -424,7 +671,15 @@ mod tests {
 
     #[test]
     fn the_optimizer_is_named_once_for_tables_and_logs() {
-        let sgd = |momentum| Optimizer::new(OptimizerConfig::Sgd { lr: 0.01, momentum }).unwrap();
+        let sgd = |momentum| {
+            Optimizer::new(OptimizerConfig::Sgd {
+                lr: 0.01,
+                momentum,
+                nesterov: false,
+                weight_decay: 0.0,
+            })
+            .unwrap()
+        };
         assert_eq!(
             (sgd(0.0).name(), sgd(0.0).describe().as_str()),
             ("SGD", "SGD lr 0.01")
@@ -435,6 +690,115 @@ mod tests {
             (adam.name(), adam.describe().as_str()),
             ("Adam", "Adam lr 0.001")
         );
+    }
+
+    #[test]
+    fn sgd_and_adamw_keys_are_checked_and_named() {
+        let with = |optimizer: &str| {
+            config(&MLP.replace("[optimizer]\nkind = \"adam\"\nlr = 1e-3\n", optimizer))
+        };
+        let plan = with("[optimizer]\nkind = \"sgd\"\nlr = 0.1\nmomentum = 0.9\nnesterov = true\nweight_decay = 5e-4\n").unwrap();
+        assert_eq!(
+            plan.describe_training(),
+            "batch 50, SGD lr 0.1 momentum 0.9 nesterov weight decay 0.0005"
+        );
+        let plan = with("[optimizer]\nkind = \"adamw\"\nlr = 1e-3\n").unwrap();
+        assert_eq!(
+            plan.trainer().optimizer().describe(),
+            format!(
+                "AdamW lr 0.001 weight decay {}",
+                defaults::ADAMW_WEIGHT_DECAY
+            )
+        );
+        for (table, why) in [
+            (
+                "kind = \"sgd\"\nlr = 0.1\nnesterov = true\n",
+                "optimizer.nesterov needs momentum",
+            ),
+            (
+                "kind = \"sgd\"\nlr = 0.1\nweight_decay = -1\n",
+                "optimizer.weight_decay must be 0 or more",
+            ),
+            (
+                "kind = \"adamw\"\nlr = 1e-3\nbeta2 = 1\n",
+                "optimizer.beta2 must be in [0, 1)",
+            ),
+        ] {
+            let e = with(&format!("[optimizer]\n{table}")).unwrap_err();
+            assert!(e.contains(why), "{table}: {e}");
+        }
+    }
+
+    #[test]
+    fn schedules_are_checked_and_follow_burns_schedulers_over_the_run() {
+        let with = |table: &str| config(&format!("{MLP}[scheduler]\n{table}"));
+        let rates = |table: &str, epochs: usize, iterations: usize| {
+            let plan = with(table).unwrap();
+            let scheduler = plan.trainer().scheduler().unwrap();
+            let mut s = scheduler.init(1e-3, epochs, iterations).unwrap();
+            (0..epochs * iterations)
+                .map(|_| s.step().base())
+                .collect::<Vec<f64>>()
+        };
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * b.abs().max(1e-3);
+        // Step: ×0.5 after every 2 epochs of 3 iterations.
+        let step = rates("kind = \"step\"\nevery_epochs = 2\ngamma = 0.5\n", 6, 3);
+        assert!(step[..6].iter().all(|&r| close(r, 1e-3)), "{step:?}");
+        assert!(step[6..12].iter().all(|&r| close(r, 5e-4)), "{step:?}");
+        assert!(close(step[12], 2.5e-4), "{step:?}");
+        // Exponential: ×gamma over each epoch, smoothly.
+        let exp = rates("kind = \"exponential\"\ngamma = 0.5\n", 6, 4);
+        assert!(close(exp[4], 5e-4) && close(exp[8], 2.5e-4), "{exp:?}");
+        assert!(exp.windows(2).all(|w| w[1] < w[0]), "{exp:?}");
+        // Cosine with one warm-up epoch of 10 iterations: lr·(k+1)/10, then down to min_lr.
+        let cos = rates(
+            "kind = \"cosine\"\nmin_lr = 1e-5\nwarmup_epochs = 1\n",
+            6,
+            10,
+        );
+        for (k, &r) in cos[..10].iter().enumerate() {
+            assert!(close(r, 1e-3 * (k + 1) as f64 / 10.0), "{k}: {cos:?}");
+        }
+        assert!(close(cos[10], 1e-3), "{cos:?}");
+        assert!(cos[10..].windows(2).all(|w| w[1] <= w[0]), "{cos:?}");
+        assert!((cos[59] - 1e-5).abs() < 1e-6, "{cos:?}");
+        assert_eq!(
+            with("kind = \"cosine\"\nwarmup_epochs = 1\n")
+                .unwrap()
+                .describe_training(),
+            "batch 50, Adam lr 0.001, cosine to 0 after 1 warm-up epochs"
+        );
+        for (table, why) in [
+            (
+                "kind = \"step\"\ngamma = 0\n",
+                "scheduler.gamma must be positive",
+            ),
+            (
+                "kind = \"step\"\nevery_epochs = 0\ngamma = 0.7\n",
+                "scheduler.every_epochs",
+            ),
+            (
+                "kind = \"exponential\"\ngamma = 1.5\n",
+                "scheduler.gamma must be in (0, 1]",
+            ),
+            (
+                "kind = \"cosine\"\nmin_lr = 0.1\n",
+                "scheduler.min_lr must be in [0",
+            ),
+            (
+                "kind = \"cosine\"\nwarmup_epochs = 6\n",
+                "scheduler.warmup_epochs",
+            ),
+        ] {
+            let e = with(table).unwrap_err();
+            assert!(e.contains(why), "{table}: {e}");
+        }
+        let e = config(
+            "trainer = \"scratch\"\nbatch_size = 50\nepochs = 1\n[model]\nkind = \"linear\"\n\
+             [optimizer]\nkind = \"sgd\"\nlr = 0.01\n[scheduler]\nkind = \"constant\"\n",
+        )
+        .unwrap_err();
+        assert!(e.starts_with("scheduler:"), "{e}");
     }
 
     #[test]

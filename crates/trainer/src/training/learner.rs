@@ -8,7 +8,9 @@ use std::time::Instant;
 use burn::data::dataloader::DataLoader;
 use burn::train::checkpoint::KeepLastNCheckpoints;
 use burn::train::logger::{EvaluationProgressLogger, InMemoryMetricLogger, TrainingProgressLogger};
-use burn::train::metric::{AccuracyMetric, LossMetric, MetricDefinition, MetricId, NumericEntry};
+use burn::train::metric::{
+    AccuracyMetric, LearningRateMetric, LossMetric, MetricDefinition, MetricId, NumericEntry,
+};
 use burn::train::renderer::{
     EvaluationName, MetricState, MetricsRenderer, MetricsRendererEvaluation,
     MetricsRendererTraining,
@@ -20,7 +22,7 @@ use mnist_models::{Model, ModelConfig};
 use crate::Error;
 use crate::run::dir::Weights;
 use crate::run::metrics::{EpochRecord, Running};
-use crate::run::plan::Optimizer;
+use crate::run::plan::{Optimizer, Scheduler};
 use crate::training::evaluate::EVAL_BATCH;
 use crate::training::observer::{Phase, Progress};
 use crate::training::session::{BatchResult, Recorder, Session};
@@ -30,14 +32,25 @@ const BURN_PERCENT: f64 = 100.0;
 /// The names burn's metrics register under.
 const LOSS: &str = "Loss";
 const ACCURACY: &str = "Accuracy";
+const LEARNING_RATE: &str = "Learning Rate";
 
-/// Trains `model` with `optimizer` from epoch `resume_from + 1`; burn writes the checkpoints.
+/// Trains `model` with `optimizer` (its rate following `scheduler`, if any) from epoch
+/// `resume_from + 1`; burn writes the checkpoints, the scheduler's state among them.
 pub(crate) fn train(
     session: Session,
     model: ModelConfig,
     optimizer: Optimizer,
+    scheduler: Option<Scheduler>,
 ) -> Result<(Vec<EpochRecord>, Model), Error> {
     let (plan, run, device) = (session.plan, session.run, &session.backend.device);
+    // The loader serves the last, partial batch too: ceil(images / batch) steps per epoch.
+    let iterations = session.train.len().div_ceil(plan.batch_size());
+    let lr_scheduler = match scheduler {
+        Some(s) => s
+            .init(optimizer.lr(), plan.epochs(), iterations)
+            .map_err(|why| Error::Check(format!("scheduler: {why}")))?,
+        None => optimizer.lr().into(),
+    };
     // Dropout draws its masks from burn's RNG. Seeded as each epoch begins, on the training
     // thread (burn's renderer events arrive on another), an epoch's masks are a function of
     // (seed, epoch) alone, so a resumed run draws what an uninterrupted one would (on Flex and
@@ -51,7 +64,7 @@ pub(crate) fn train(
     let valid_loader: Arc<dyn DataLoader<MnistBatch>> = Arc::new(valid_loader);
 
     let recorder = Arc::new(Mutex::new(session.recorder));
-    let bridge = Bridge::new(recorder.clone());
+    let bridge = Bridge::new(recorder.clone(), scheduler.is_some());
     let first_error = bridge.first_error.clone();
     let initial = Model::new(&model, plan.seed(), &device.clone().autodiff());
     // burn's checkpointers write `checkpoint/{model,optim,scheduler}-N.bpk` under the directory
@@ -59,6 +72,8 @@ pub(crate) fn train(
     // its own per-iteration log files; the bridge records what the run keeps.
     let mut training = SupervisedTraining::new(run.path(), train_loader, valid_loader)
         .metrics((AccuracyMetric::new(), LossMetric::new()))
+        // The rate each training step used (burn passes it to the metric), per iteration.
+        .metric_train_numeric(LearningRateMetric::new())
         .num_epochs(plan.epochs())
         .with_default_checkpointers()
         .with_checkpointing_strategy(KeepLastNCheckpoints::new(usize::MAX))
@@ -71,7 +86,7 @@ pub(crate) fn train(
     let result = training.launch(Learner::new(
         initial,
         optimizer.init(session.backend),
-        optimizer.lr(),
+        lr_scheduler,
     ));
     if let Some(e) = &result.error {
         return Err(match &**e {
@@ -117,6 +132,9 @@ struct Bridge {
     // The current epoch's training batches, in order.
     batch_loss: Vec<f64>,
     batch_acc: Vec<f64>,
+    /// The current epoch's learning rates, one per batch, where the run records them.
+    batch_lr: Vec<f64>,
+    record_lr: bool,
     running_loss: Running,
     running_acc: Running,
     recorder: Arc<Mutex<Recorder>>,
@@ -124,7 +142,7 @@ struct Bridge {
 }
 
 impl Bridge {
-    fn new(recorder: Arc<Mutex<Recorder>>) -> Self {
+    fn new(recorder: Arc<Mutex<Recorder>>, record_lr: bool) -> Self {
         Self {
             names: HashMap::new(),
             finals: HashMap::new(),
@@ -136,6 +154,8 @@ impl Bridge {
             train_seconds: f64::NAN,
             batch_loss: Vec::new(),
             batch_acc: Vec::new(),
+            batch_lr: Vec::new(),
+            record_lr,
             running_loss: Running::default(),
             running_acc: Running::default(),
             recorder,
@@ -168,6 +188,7 @@ impl Bridge {
                     self.batch_acc.push(fraction);
                     self.running_acc.add(fraction, count);
                 }
+                LEARNING_RATE if self.record_lr => self.batch_lr.push(aggregated_value),
                 _ => {}
             },
             _ => {}
@@ -228,6 +249,7 @@ impl TrainingProgressLogger for Bridge {
             seconds: self.epoch_start.elapsed().as_secs_f64(),
             train_seconds: self.train_seconds,
         };
+        let mut rates = self.batch_lr.drain(..);
         let batches: Vec<BatchResult> = self
             .batch_loss
             .drain(..)
@@ -236,8 +258,10 @@ impl TrainingProgressLogger for Bridge {
                 loss,
                 accuracy,
                 weights_updated: None,
+                lr: rates.next(),
             })
             .collect();
+        drop(rates);
         let done = self
             .recorder
             .lock()
@@ -258,6 +282,7 @@ impl TrainingProgressLogger for Bridge {
             self.running_acc = Running::default();
             self.batch_loss.clear();
             self.batch_acc.clear();
+            self.batch_lr.clear();
         } else {
             self.phase = Phase::Valid;
             self.train_seconds = self.epoch_start.elapsed().as_secs_f64();

@@ -62,6 +62,8 @@ pub(crate) fn train(
                 loss: batch_loss,
                 accuracy: batch_acc,
                 weights_updated: Some(weights_updated),
+                // The course's constant rate: not recorded per iteration.
+                lr: None,
             });
             loss.add(batch_loss, n);
             correct_sum += right;

@@ -9,7 +9,7 @@ use mnist_data::{MnistLoader, Split};
 use crate::Error;
 use crate::backend::Backend;
 use crate::run::dir::RunDir;
-use crate::run::metrics::{EpochRecord, IterationRecord};
+use crate::run::metrics::{EpochRecord, IterationRecord, RateRecord};
 use crate::run::plan::Plan;
 use crate::training::observer::Observer;
 
@@ -62,6 +62,8 @@ pub(crate) struct BatchResult {
     pub accuracy: f64,
     /// Weights the step changed, where the trainer counts them.
     pub weights_updated: Option<usize>,
+    /// The learning rate the step used, where the run has a schedule.
+    pub lr: Option<f64>,
 }
 
 /// The run's epoch and iteration records, written to the run directory as each epoch ends.
@@ -69,6 +71,7 @@ pub(crate) struct Recorder {
     run: RunDir,
     epochs: Vec<EpochRecord>,
     iterations: Vec<IterationRecord>,
+    rates: Vec<RateRecord>,
     total_epochs: usize,
     observer: Observer,
 }
@@ -86,11 +89,14 @@ impl Recorder {
         epochs.retain(|r| r.epoch <= resume_from);
         let mut iterations = run.iterations()?;
         iterations.retain(|r| r.epoch <= resume_from);
-        run.write_records(&epochs, &iterations)?;
+        let mut rates = run.rates()?;
+        rates.retain(|r| r.epoch <= resume_from);
+        run.write_records(&epochs, &iterations, &rates)?;
         Ok(Self {
             run,
             epochs,
             iterations,
+            rates,
             total_epochs,
             observer,
         })
@@ -103,16 +109,25 @@ impl Recorder {
         batches: &[BatchResult],
     ) -> Result<(), Error> {
         for batch in batches {
+            let iteration = self.iterations.len() + 1;
             self.iterations.push(IterationRecord {
                 epoch: record.epoch,
-                iteration: self.iterations.len() + 1,
+                iteration,
                 loss: batch.loss,
                 accuracy: batch.accuracy,
                 weights_updated: batch.weights_updated,
             });
+            if let Some(lr) = batch.lr {
+                self.rates.push(RateRecord {
+                    epoch: record.epoch,
+                    iteration,
+                    lr,
+                });
+            }
         }
         self.epochs.push(record);
-        self.run.write_records(&self.epochs, &self.iterations)?;
+        self.run
+            .write_records(&self.epochs, &self.iterations, &self.rates)?;
         let last = self.epochs.last().expect("just pushed");
         self.observer.epoch(last, self.total_epochs);
         Ok(())

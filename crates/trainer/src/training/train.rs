@@ -118,9 +118,13 @@ pub fn train(
         recorder,
     };
     let (epochs, model) = match plan.trainer().clone() {
-        Trainer::Learner { model, optimizer } => {
-            on_compute_pool(|| crate::training::learner::train(session, model, optimizer))?
-        }
+        Trainer::Learner {
+            model,
+            optimizer,
+            scheduler,
+        } => on_compute_pool(|| {
+            crate::training::learner::train(session, model, optimizer, scheduler)
+        })?,
         Trainer::Scratch { lr } => {
             on_compute_pool(|| crate::training::scratch::train(session, lr))?
         }
