@@ -286,14 +286,21 @@ fn cnn_config_errors_name_the_line_and_the_key() {
             "model.normalize needs a finite mean and a positive std",
         ),
     ];
-    for (from, nth, to, cause) in cases {
-        let (text, line_no) = replace_line(&shipped, from, nth, to);
-        let config = dir.path().join("cnn.toml");
-        std::fs::write(&config, text).unwrap();
-        check_config_error(&config, cause);
-        check_config_error(&config, &format!("line {line_no}"));
-    }
+    check_edited_configs(&shipped, &dir.path().join("cnn.toml"), &cases);
     assert!(!dir.path().join("runs").exists());
+}
+
+/// For each (the `nth` line of `text` that starts with `from`, replaced by `to`; the cause): the
+/// config written to `config` is refused in one line naming the cause and the line of the key.
+fn check_edited_configs(text: &str, config: &Path, cases: &[(&str, usize, &str, &str)]) {
+    for &(from, nth, to, cause) in cases {
+        let (edited, line_no) = replace_line(text, from, nth, to);
+        // The line the error names: the changed line, or the new key's where `to` adds one.
+        let key_line = line_no + to.matches('\n').count();
+        std::fs::write(config, edited).unwrap();
+        check_config_error(config, cause);
+        check_config_error(config, &format!("line {key_line}"));
+    }
 }
 
 /// `text` with the `nth` line that starts with `from` (after indentation) changed to start with
@@ -381,15 +388,7 @@ fn schedule_and_optimizer_errors_name_the_line_and_the_key() {
             "optimizer.weight_decay must be 0 or more",
         ),
     ];
-    for (from, nth, to, cause) in cases {
-        let (text, line_no) = replace_line(&scheduled, from, nth, to);
-        // The line the error names: the changed line, or the new key's where `to` adds one.
-        let key_line = line_no + to.matches('\n').count();
-        let config = dir.path().join("scheduled.toml");
-        std::fs::write(&config, text).unwrap();
-        check_config_error(&config, cause);
-        check_config_error(&config, &format!("line {key_line}"));
-    }
+    check_edited_configs(&scheduled, &dir.path().join("scheduled.toml"), &cases);
     assert!(!dir.path().join("runs").exists());
 }
 
