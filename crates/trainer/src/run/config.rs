@@ -99,8 +99,9 @@ pub enum TrainerKind {
     Scratch,
 }
 
-/// `[optimizer]`: `kind = "sgd"`, `"adam"` or `"adamw"`. Keys left at their defaults are not
-/// written back into a run's `config.toml`, so configs from before a key existed stay as they were.
+/// `[optimizer]`: `kind = "sgd"`, `"adam"` or `"adamw"`. SGD's `nesterov` and `weight_decay`
+/// are not written into a run's `config.toml` while off, so an SGD run's stored config reads as it
+/// did before those keys existed.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 pub enum OptimizerConfig {

@@ -8,12 +8,11 @@
 use std::num::NonZeroUsize;
 use std::path::{Component, Path, PathBuf};
 
+use burn::lr_scheduler::module_lr_scheduler::ModuleLrScheduler;
 use mnist_models::{ModelConfig, ModelSummary};
 
 use crate::Error;
 use crate::backend::Backend;
-use burn::lr_scheduler::module_lr_scheduler::ModuleLrScheduler;
-
 use crate::run::config::{OptimizerConfig, RunConfig, SchedulerConfig, TrainerKind, defaults};
 use crate::training::adam::{AdamHyper, FusedAdam};
 

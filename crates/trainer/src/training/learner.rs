@@ -249,7 +249,8 @@ impl TrainingProgressLogger for Bridge {
             seconds: self.epoch_start.elapsed().as_secs_f64(),
             train_seconds: self.train_seconds,
         };
-        let mut rates = self.batch_lr.drain(..);
+        // Empty where the run records no rates: every batch then has `lr: None`.
+        let mut rates = std::mem::take(&mut self.batch_lr).into_iter();
         let batches: Vec<BatchResult> = self
             .batch_loss
             .drain(..)
@@ -261,7 +262,6 @@ impl TrainingProgressLogger for Bridge {
                 lr: rates.next(),
             })
             .collect();
-        drop(rates);
         let done = self
             .recorder
             .lock()
