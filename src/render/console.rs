@@ -76,6 +76,8 @@ impl TrainObserver for Console {
             mnist_models::grouped(s.model.params())
         );
         print!("{}", super::model_layers(&s.model));
+        println!("training   {}", s.training);
+        println!("validation {}", s.validation);
         if s.resumed_after > 0 {
             println!("resuming   after epoch {} of {}", s.resumed_after, s.epochs);
         }

@@ -2,6 +2,7 @@
 //! IDX files (MNIST, Fashion-MNIST), loaded strictly and exposed as burn [`Dataset`]s and a
 //! [`Batcher`] that yields `[batch, 784]` pixels in [0, 1] and `[batch]` labels.
 
+mod augment;
 mod batcher;
 mod error;
 pub mod idx;
@@ -19,6 +20,7 @@ use std::time::{Duration, Instant};
 use burn::data::dataset::{Dataset, DatasetError};
 use sha2::{Digest, Sha256};
 
+pub use augment::{Augment, Distortion};
 pub use batcher::{MnistBatch, MnistBatcher};
 pub use error::{DataError, ErrorKind, Result};
 pub use loader::{MnistLoader, batch_of, epoch_seed};
@@ -32,6 +34,23 @@ pub const DEFAULT_MAT: &str = "data/mnist_all.mat";
 /// sha256 of the committed `data/mnist_all.mat` (the course's file, 60,000 + 10,000 images).
 pub const DEFAULT_MAT_SHA256: &str =
     "9c6f5338d14de445c43c381103b721c12d29d742e153dbc4ce510bf8fe2c72ed";
+
+/// The `n` indices of `0..len` a hold-out of `n` takes for `seed`, ascending: a seeded
+/// shuffle's first `n` (the seed is salted, so the hold-out is not epoch 0's batch order).
+pub fn holdout_indices(len: usize, n: usize, seed: u64) -> Vec<usize> {
+    use rand::SeedableRng;
+    use rand::seq::index::sample;
+    assert!(
+        n < len,
+        "a hold-out of {n} from {len} images leaves nothing to train on"
+    );
+    // "holdout" in ASCII: a fixed salt, so the choice never changes for a seed.
+    const SALT: u64 = 0x686f_6c64_6f75_74;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ SALT);
+    let mut held = sample(&mut rng, len, n).into_vec();
+    held.sort_unstable();
+    held
+}
 
 /// One image and its label, as the dataset hands them out.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -85,6 +104,17 @@ impl Split {
             labels.push(self.label(i));
         }
         Split { images, labels }
+    }
+    /// Sets `n` images aside, chosen by `seed`: (the rest, the `n`), each in the split's order.
+    /// `n` must be smaller than the split.
+    pub fn hold_out(&self, n: usize, seed: u64) -> (Split, Split) {
+        let held = holdout_indices(self.len(), n, seed);
+        let mut is_held = vec![false; self.len()];
+        for &i in &held {
+            is_held[i] = true;
+        }
+        let kept = (0..self.len()).filter(|&i| !is_held[i]);
+        (self.select(kept), self.select(held))
     }
     /// How many images of each class.
     pub fn class_counts(&self) -> [usize; NUM_CLASSES] {

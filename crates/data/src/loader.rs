@@ -16,7 +16,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
-use crate::{MnistBatch, Split};
+use crate::{Augment, MnistBatch, Split};
 
 /// Batches of one split, in a fixed or per-epoch shuffled order.
 #[derive(Clone)]
@@ -32,6 +32,8 @@ pub struct MnistLoader {
     device: Device,
     /// Called with the epoch's number as each epoch begins, on the thread that iterates.
     on_epoch_start: Option<Arc<dyn Fn(usize) + Send + Sync>>,
+    /// Distortions of every image, drawn from `(seed, epoch, image)`.
+    augment: Option<(Augment, u64)>,
 }
 
 /// The seed of epoch `epoch`'s random draws (its shuffle, its dropout masks): a function of the
@@ -55,7 +57,14 @@ impl MnistLoader {
             prefetch: 0,
             device: device.clone(),
             on_epoch_start: None,
+            augment: None,
         }
+    }
+
+    /// Distorts every image as `augment` draws it for `(seed, epoch, image index)`.
+    pub fn augment(mut self, augment: Augment, seed: u64) -> Self {
+        self.augment = Some((augment, seed));
+        self
     }
 
     /// Shuffles every epoch, with epoch e's order determined by `(seed, e)`.
@@ -106,6 +115,24 @@ pub fn batch_of(split: &Split, indices: &[usize], device: &Device) -> MnistBatch
     MnistBatch::from_pixels(images, labels, device)
 }
 
+/// The batch of `indices` as epoch `epoch` serves it: distorted where the loader augments.
+fn epoch_batch(
+    split: &Split,
+    indices: &[usize],
+    epoch: usize,
+    augment: Option<(Augment, u64)>,
+    device: &Device,
+) -> MnistBatch {
+    let batch = batch_of(split, indices, device);
+    match augment {
+        Some((augment, seed)) => MnistBatch {
+            images: augment.apply(batch.images, seed, epoch, indices),
+            targets: batch.targets,
+        },
+        None => batch,
+    }
+}
+
 impl DataLoader<MnistBatch> for MnistLoader {
     fn iter<'a>(&'a self) -> Box<dyn DataLoaderIterator<MnistBatch> + 'a> {
         let epoch = self.epochs_done.fetch_add(1, Ordering::SeqCst) + 1;
@@ -124,9 +151,10 @@ impl DataLoader<MnistBatch> for MnistLoader {
             let (tx, rx) = sync_channel(self.prefetch);
             let split = self.split.clone();
             let device = self.device.clone();
+            let augment = self.augment;
             std::thread::spawn(move || {
                 for indices in batches {
-                    let batch = batch_of(&split, &indices, &device);
+                    let batch = epoch_batch(&split, &indices, epoch, augment, &device);
                     // The receiver is gone when the epoch was abandoned: stop quietly.
                     if tx.send((indices.len(), batch)).is_err() {
                         break;
@@ -137,6 +165,7 @@ impl DataLoader<MnistBatch> for MnistLoader {
         };
         Box::new(MnistLoaderIter {
             loader: self,
+            epoch,
             source,
             done: 0,
             total,
@@ -168,6 +197,7 @@ enum Source {
 
 struct MnistLoaderIter<'a> {
     loader: &'a MnistLoader,
+    epoch: usize,
     source: Source,
     done: usize,
     total: usize,
@@ -180,10 +210,15 @@ impl Iterator for MnistLoaderIter<'_> {
         let (n, batch) = match &mut self.source {
             Source::Inline(batches) => {
                 let indices = batches.next()?;
-                (
-                    indices.len(),
-                    batch_of(&self.loader.split, &indices, &self.loader.device),
-                )
+                let loader = self.loader;
+                let batch = epoch_batch(
+                    &loader.split,
+                    &indices,
+                    self.epoch,
+                    loader.augment,
+                    &loader.device,
+                );
+                (indices.len(), batch)
             }
             Source::Prefetched(rx) => rx.recv().ok()?,
         };

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use mnist_data::Split;
 use mnist_trainer::Error;
 use mnist_trainer::backend::Backend;
+use mnist_trainer::run::config::Validation;
 use mnist_trainer::run::dir::{RunDir, Weights};
 use mnist_trainer::run::fsutil::atomic_write;
 use mnist_trainer::run::metrics::{EpochRecord, IterationRecord};
@@ -84,9 +85,18 @@ pub fn write_figures(
     prefix: &str,
 ) -> Result<CompareFigures, Error> {
     let file = |what: &str| format!("{prefix}{what}.png");
+    // A run validated on a hold-out says so in the legend; the others validate on the test set.
+    let legend: Vec<String> = runs
+        .iter()
+        .map(|r| match r.plan.validation() {
+            Validation::Test => r.name.clone(),
+            Validation::Holdout(_) => format!("{} (hold-out)", r.name),
+        })
+        .collect();
     let epochs: Vec<(&str, &[EpochRecord])> = runs
         .iter()
-        .map(|r| (r.name.as_str(), r.epochs.as_slice()))
+        .zip(&legend)
+        .map(|(r, name)| (name.as_str(), r.epochs.as_slice()))
         .collect();
     figures::run::compare_epoch_curves(&epochs, &dir.join(file("epochs")))?;
     let nll: Vec<(&str, &[IterationRecord])> = runs
@@ -127,13 +137,13 @@ pub fn html(runs: &[Compared], figures: &CompareFigures, link: &dyn Fn(&str) -> 
     let mut h = String::new();
     let _ = writeln!(
         h,
-        "<table class=\"runs\"><thead><tr><th class=\"l\">run</th><th class=\"l\">model</th><th class=\"l\">training</th><th>epochs</th><th>test accuracy</th><th>s/epoch</th><th class=\"l\">data</th></tr></thead><tbody>"
+        "<table class=\"runs\"><thead><tr><th class=\"l\">run</th><th class=\"l\">model</th><th class=\"l\">training</th><th class=\"l\">validated on</th><th>epochs</th><th>test accuracy</th><th>s/epoch</th><th class=\"l\">data</th></tr></thead><tbody>"
     );
     for r in runs {
         let seconds: Vec<f64> = r.epochs.iter().map(|e| e.seconds).collect();
         let _ = writeln!(
             h,
-            "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td><b>{:.2}%</b></td><td>{:.2}</td><td class=\"l\">{}</td></tr>",
+            "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td><b>{:.2}%</b></td><td>{:.2}</td><td class=\"l\">{}</td></tr>",
             escape(&r.name),
             escape(&r.plan.model().description()),
             escape(
@@ -144,6 +154,7 @@ pub fn html(runs: &[Compared], figures: &CompareFigures, link: &dyn Fn(&str) -> 
                 )
                 .to_lowercase()
             ),
+            escape(&r.plan.describe_validation()),
             r.epochs.len(),
             100.0 * r.accuracy,
             mnist_trainer::run::metrics::median(&seconds),
@@ -162,7 +173,7 @@ pub fn html(runs: &[Compared], figures: &CompareFigures, link: &dyn Fn(&str) -> 
     figure(
         &mut h,
         &figures.epochs,
-        "Loss and accuracy per epoch of every run on the same axes: validation (the test set) with dots, training as a plain line of the same colour.",
+        "Loss and accuracy per epoch of every run on the same axes: validation (the test set, or the run's hold-out where its name says so) with dots, training as a plain line of the same colour.",
     );
     figure(
         &mut h,

@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 
 use mnist_models::{ModelSummary, grouped, shape_text};
+use mnist_trainer::run::config::Validation;
 use mnist_trainer::run::dir::{Figure, RunDir};
 use mnist_trainer::run::metrics::EpochRecord;
 use mnist_trainer::run::plan::Plan;
@@ -42,7 +43,9 @@ pub fn escape(s: &str) -> String {
 /// What each figure shows, under it in the report.
 fn caption(figure: Figure) -> &'static str {
     match figure {
-        Figure::Epochs => "Loss and accuracy per epoch, training and validation (the test set).",
+        Figure::Epochs => {
+            "Loss and accuracy per epoch, training and validation (the test set, or the hold-out where the run has one)."
+        }
         Figure::TrainingCurves => {
             "Per-iteration NLL of the correct class and correct per batch, with moving averages; correct per test batch of 50."
         }
@@ -61,6 +64,9 @@ fn caption(figure: Figure) -> &'static str {
         }
         Figure::LearningRate => {
             "The learning rate each training step used ([scheduler]); orange lines are epoch boundaries."
+        }
+        Figure::Augmented => {
+            "What the model trains on ([augment]): one training image per digit as stored, then as the first epochs distort it."
         }
         Figure::NllVsUpdates => {
             "The course's Figure 6: each training step's NLL of the correct class against the \
@@ -109,6 +115,22 @@ pub(crate) fn report(
         .unwrap_or_default();
     let model_text = plan.model().description();
     let total_seconds: f64 = epochs.iter().map(|e| e.seconds).sum();
+    let last = epochs.last().map_or(0, |e| e.epoch);
+    // Runs from before outcomes were recorded trained every epoch and kept the last.
+    let (stopped, weights) = match &info.outcome {
+        Some(o) => (
+            o.stopped.clone(),
+            format!("epoch {} ({})", o.model_epoch, o.model_chosen),
+        ),
+        None => (
+            format!("after epoch {last}"),
+            format!("epoch {last} (the last epoch)"),
+        ),
+    };
+    let valid = match plan.validation() {
+        Validation::Test => "test set",
+        Validation::Holdout(_) => "hold-out",
+    };
     let mut h = head(&format!("Run {}", escape(&name)));
     let _ = writeln!(h, "<h1>Run <code>{}</code></h1>", escape(&name));
     let _ = writeln!(h, "<table><tbody>");
@@ -128,6 +150,8 @@ pub(crate) fn report(
             "trainer",
             format!("{:?}", plan.trainer().kind()).to_lowercase(),
         ),
+        ("training", escape(&plan.describe_training())),
+        ("validated on", escape(&plan.describe_validation())),
         ("epochs", epochs.len().to_string()),
         (
             "time",
@@ -136,6 +160,8 @@ pub(crate) fn report(
                 total_seconds / epochs.len().max(1) as f64
             ),
         ),
+        ("stopped", escape(&stopped)),
+        ("weights", escape(&weights)),
         ("backend", escape(&info.backend)),
         ("device", escape(&info.device)),
         ("data", escape(&plan.data().display().to_string())),
@@ -152,7 +178,7 @@ pub(crate) fn report(
     let _ = writeln!(
         h,
         "<h2>Per epoch</h2><table><thead><tr><th>epoch</th><th>train loss</th><th>train accuracy</th>\
-        <th>valid loss</th><th>valid accuracy</th><th>seconds</th><th>training seconds</th></tr></thead><tbody>"
+        <th>valid loss ({valid})</th><th>valid accuracy ({valid})</th><th>seconds</th><th>training seconds</th></tr></thead><tbody>"
     );
     for e in epochs {
         let _ = writeln!(

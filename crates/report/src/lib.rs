@@ -15,6 +15,7 @@ use mnist_data::{NUM_CLASSES, Split};
 use mnist_models::{Cnn, Model};
 use mnist_trainer::Error;
 use mnist_trainer::backend::Backend;
+use mnist_trainer::run::config::Validation;
 use mnist_trainer::run::dir::{Figure, RunDir, Weights};
 use mnist_trainer::run::plan::{Plan, display_path};
 use mnist_trainer::training::evaluate::{SplitEvaluation, evaluate_split};
@@ -67,7 +68,15 @@ pub fn write_outputs(
         TEST_BATCH,
         &run.figure(Figure::TrainingCurves),
     )?;
-    figures::run::epoch_curves(&epochs, &run.figure(Figure::Epochs))?;
+    let validated_on = match plan.validation() {
+        Validation::Test => "test set",
+        Validation::Holdout(_) => "hold-out",
+    };
+    figures::run::epoch_curves(&epochs, validated_on, &run.figure(Figure::Epochs))?;
+    if let Some(augment) = plan.augment() {
+        let file = run.figure(Figure::Augmented);
+        figures::augment::augmented(train, augment, plan.seed(), &file, device)?;
+    }
     // Only runs with a [scheduler] record their rate per iteration.
     if let Some(scheduler) = plan.trainer().scheduler() {
         let title = format!("Learning rate per iteration: {}", scheduler.describe());
@@ -215,11 +224,13 @@ pub fn write_confusion(
 pub fn regenerate(run: &RunDir, backend: &Backend) -> Result<(), Error> {
     let (plan, model) = mnist_infer::model::open(run, Weights::Final, &backend.device)?;
     let data = mnist_data::load(Some(plan.data()))?;
+    // The images the run trained on (its hold-out set aside, as training did).
+    let (train, _) = plan.split_training(data.train, &data.path)?;
     write_outputs(
         run,
         &plan,
         &model,
-        &data.train,
+        &train,
         &Arc::new(data.test),
         &backend.device,
     )

@@ -108,7 +108,9 @@ const FIGURES: [(&str, Draw); 11] = [
     ("hidden.png", |x, p| {
         course::hidden_units(&x.hidden, &x.output, HIDDEN_UNITS, p)
     }),
-    ("epochs.png", |x, p| run::epoch_curves(&x.epochs, p)),
+    ("epochs.png", |x, p| {
+        run::epoch_curves(&x.epochs, "test set", p)
+    }),
     ("compare-epochs.png", |x, p| {
         run::compare_epoch_curves(&[("a", &x.epochs), ("b", &x.epochs[1..])], p)
     }),

@@ -47,6 +47,7 @@ const COLUMNS = [
   ['lr', 'lr', (r) => r.lr ?? ''],
   ['batch_size', 'batch', (r) => r.batch_size ?? ''],
   ['epochs_done', 'epochs', (r) => r.epochs_done + ' / ' + (r.epochs_planned ?? '?')],
+  ['validation', 'validated on', (r) => r.validation ?? ''],
   ['test_accuracy', 'test accuracy', (r) => pct(r.test_accuracy)],
   ['seconds_per_epoch', 's/epoch', (r) => fixed(2)(r.seconds_per_epoch)],
   ['backend', 'backend', (r) => r.backend ?? ''],
@@ -139,9 +140,13 @@ function runPage(name) {
     }
     state.className = 'hint';
     state.textContent = run.state + (run.note ? ' — ' + run.note : '') + ', ' + run.epochs_done +
-      ' of ' + (run.epochs_planned ?? '?') + ' epochs';
-    table.replaceChildren(el('tr', {}, ...['epoch', 'train loss', 'train accuracy', 'valid loss',
-      'valid accuracy', 'seconds'].map((h) => el('th', {}, h))));
+      ' of ' + (run.epochs_planned ?? '?') + ' epochs' +
+      (run.test_accuracy == null ? '' : ', test accuracy ' + pct(run.test_accuracy)) +
+      (run.outcome ? '; ' + run.outcome : '');
+    // Which set the valid columns come from: the test set, or the run's hold-out.
+    const on = run.validation === 'test set' ? 'test set' : 'hold-out';
+    table.replaceChildren(el('tr', {}, ...['epoch', 'train loss', 'train accuracy',
+      'valid loss (' + on + ')', 'valid accuracy (' + on + ')', 'seconds'].map((h) => el('th', {}, h))));
     for (const e of run.epochs) {
       table.append(el('tr', {}, el('td', {}, e.epoch), el('td', {}, fixed(4)(e.train_loss)),
         el('td', {}, pct(e.train_acc)), el('td', {}, fixed(4)(e.valid_loss)),

@@ -21,8 +21,13 @@ pub struct RunSummary {
     pub batch_size: Option<usize>,
     pub epochs_done: usize,
     pub epochs_planned: Option<usize>,
-    /// Fraction in [0, 1]: the last finished epoch's validation (test set) accuracy.
+    /// What each epoch's valid_* numbers come from: `test set` or `hold-out of N training
+    /// images`.
+    pub validation: Option<String>,
+    /// Fraction in [0, 1]: the final weights' test accuracy (`RunDir::test_accuracy`).
     pub test_accuracy: Option<f64>,
+    /// How training ended: why it stopped, which epoch's weights it kept.
+    pub outcome: Option<String>,
     pub seconds_per_epoch: Option<f64>,
     pub backend: Option<String>,
     /// Whether the run has final weights to predict with.
@@ -89,7 +94,9 @@ fn broken(run: &RunDir, why: String) -> RunSummary {
         batch_size: None,
         epochs_done: 0,
         epochs_planned: None,
+        validation: None,
         test_accuracy: None,
+        outcome: None,
         seconds_per_epoch: None,
         backend: None,
         has_model: false,
@@ -109,9 +116,12 @@ pub fn summarize(run: &RunDir) -> RunSummary {
     let kind = plan.trainer().kind();
     let has_model = run.weights_file(Weights::Final).is_file();
     let done = epochs.len();
+    let info = run.info();
+    // Finished: all epochs done, or training ended by itself (early stopping) and said so.
+    let ended = info.outcome.is_some() || done >= plan.epochs();
     let (state, note) = if run.is_training() {
         (RunState::Training, None)
-    } else if has_model && done >= plan.epochs() {
+    } else if has_model && ended {
         (RunState::Finished, None)
     } else {
         let checkpoints = run.checkpoint_epochs(kind);
@@ -121,8 +131,13 @@ pub fn summarize(run: &RunDir) -> RunSummary {
         };
         (RunState::Interrupted, Some(note))
     };
-    let info = run.info();
     let optimizer = plan.trainer().optimizer();
+    let outcome = info.outcome.as_ref().map(|o| {
+        format!(
+            "{}; model.bpk holds epoch {} ({})",
+            o.stopped, o.model_epoch, o.model_chosen
+        )
+    });
     RunSummary {
         name: run.name(),
         state,
@@ -134,7 +149,9 @@ pub fn summarize(run: &RunDir) -> RunSummary {
         batch_size: Some(plan.batch_size()),
         epochs_done: done,
         epochs_planned: Some(plan.epochs()),
-        test_accuracy: epochs.last().map(|e| e.valid_acc),
+        validation: Some(plan.describe_validation()),
+        test_accuracy: run.test_accuracy(&epochs),
+        outcome,
         seconds_per_epoch: (!epochs.is_empty())
             .then(|| median(&epochs.iter().map(|e| e.seconds).collect::<Vec<_>>())),
         backend: (!info.backend.is_empty()).then_some(info.backend),

@@ -6,7 +6,10 @@ use mnist_models::{
     Activation, CnnConfig, ConvLayer, DenseLayer, ModelConfig, Normalize, PoolConfig, PoolKind,
 };
 
-use crate::run::config::{OptimizerConfig, RunConfig, SchedulerConfig, TrainerKind};
+use crate::run::config::{
+    AugmentConfig, EarlyStoppingConfig, OptimizerConfig, RunConfig, SchedulerConfig, TrainerKind,
+    Validation,
+};
 use crate::run::plan::Plan;
 
 pub use mnist_data::testing::{fixtures_dir, mnist_idx};
@@ -30,6 +33,9 @@ impl TestConfig {
             model,
             optimizer,
             scheduler: None,
+            validation: Validation::Test,
+            early_stopping: None,
+            augment: None,
         })
     }
 
@@ -97,12 +103,24 @@ impl TestConfig {
         self.0.optimizer = optimizer;
         self
     }
-    /// The data source (absolute, or relative to the written file's folder).
     pub fn scheduler(mut self, scheduler: SchedulerConfig) -> Self {
         self.0.scheduler = Some(scheduler);
         self
     }
+    pub fn validation(mut self, validation: Validation) -> Self {
+        self.0.validation = validation;
+        self
+    }
+    pub fn early_stopping(mut self, early_stopping: EarlyStoppingConfig) -> Self {
+        self.0.early_stopping = Some(early_stopping);
+        self
+    }
+    pub fn augment(mut self, augment: AugmentConfig) -> Self {
+        self.0.augment = Some(augment);
+        self
+    }
 
+    /// The data source (absolute, or relative to the written file's folder).
     pub fn data(mut self, data: &Path) -> Self {
         self.0.data = Some(data.to_path_buf());
         self

@@ -3,6 +3,7 @@
 //! sizes and constants; drawing helpers in `draw`,
 //! the CNN's own figures in `cnn`, line charts in `chart` (both also drawn with by `mnist-bench`'s sweep figure).
 
+pub mod augment;
 pub mod chart;
 pub mod cnn;
 pub mod compare;

@@ -13,24 +13,21 @@ use crate::stats::{ConfusionMatrix, per_class};
 pub const EPOCHS_SIZE: (u32, u32) = (1000, 820);
 pub const CONFUSION_SIZE: (u32, u32) = (1000, 620);
 
-/// Problem 8: loss and accuracy per epoch, training and validation on the same axes.
-pub fn epoch_curves(records: &[EpochRecord], path: &Path) -> Result<(), Error> {
+/// Problem 8: loss and accuracy per epoch, training and validation on the same axes;
+/// `validated_on` names the validation set in the legend (`test set`, `hold-out`).
+pub fn epoch_curves(records: &[EpochRecord], validated_on: &str, path: &Path) -> Result<(), Error> {
+    let valid = format!("validation ({validated_on})");
     let series = |pick_train: Pick, pick_valid: Pick| {
         vec![
             Series::new("training", PALETTE[0], points(records, pick_train), true),
-            Series::new(
-                "validation (test set)",
-                PALETTE[1],
-                points(records, pick_valid),
-                true,
-            ),
+            Series::new(&valid, PALETTE[1], points(records, pick_valid), true),
         ]
     };
     epoch_panels(series, path)
 }
 
-/// Several runs' loss and accuracy per epoch on the same axes: validation (the test set) as
-/// a solid line with markers, training as a plain line of the same colour.
+/// Several runs' loss and accuracy per epoch on the same axes: validation (each run's name says
+/// where it is not the test set) as a solid line with markers, training as a plain line of the same colour.
 pub fn compare_epoch_curves(runs: &[(&str, &[EpochRecord])], path: &Path) -> Result<(), Error> {
     let series = |pick_train: Pick, pick_valid: Pick| {
         let mut out = Vec::new();

@@ -89,6 +89,131 @@ pub struct RunConfig {
     /// `optimizer.lr`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheduler: Option<SchedulerConfig>,
+    /// What each epoch is validated on: `"test"` (the course's way) or `{ holdout = N }`, N
+    /// training images set aside by the seed [default: `"test"`].
+    #[serde(default, skip_serializing_if = "Validation::is_test")]
+    pub validation: Validation,
+    /// `[early_stopping]`: stop when the validation metric stops improving, keep the best epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub early_stopping: Option<EarlyStoppingConfig>,
+    /// `[augment]`: random affine distortions of the training images, per image and epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub augment: Option<AugmentConfig>,
+}
+
+/// `validation`: the images each epoch's validation numbers (and so early stopping and the
+/// choice of the final weights) come from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Validation {
+    /// The test set, as the course did: every choice made on it leaks into the test accuracy.
+    #[default]
+    Test,
+    /// This many training images, chosen by the seed, never trained on; the test set is
+    /// evaluated once, at the end.
+    Holdout(usize),
+}
+
+impl Validation {
+    fn is_test(&self) -> bool {
+        *self == Validation::Test
+    }
+}
+
+impl Serialize for Validation {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        match *self {
+            Validation::Test => s.serialize_str("test"),
+            Validation::Holdout(n) => {
+                let mut map = s.serialize_map(Some(1))?;
+                map.serialize_entry("holdout", &n)?;
+                map.end()
+            }
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Validation {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        const EXPECTED: &str = "\"test\" or { holdout = N }";
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Validation;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str(EXPECTED)
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Validation, E> {
+                match v {
+                    "test" => Ok(Validation::Test),
+                    other => Err(E::custom(format!(
+                        "validation = \"{other}\": expected {EXPECTED}"
+                    ))),
+                }
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Validation, A::Error> {
+                use serde::de::Error;
+                let mut holdout = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "holdout" => holdout = Some(map.next_value::<usize>()?),
+                        other => {
+                            return Err(A::Error::custom(format!(
+                                "unknown field `{other}`, expected `holdout`"
+                            )));
+                        }
+                    }
+                }
+                holdout
+                    .map(Validation::Holdout)
+                    .ok_or_else(|| A::Error::custom(format!("expected {EXPECTED}")))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+/// `[early_stopping]`: burn's Learner stops once `metric` has not improved by more than
+/// `min_delta` for `patience` epochs; the run keeps the best epoch's weights.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EarlyStoppingConfig {
+    pub metric: StopMetric,
+    pub patience: usize,
+    /// An epoch improves on the best only by more than this (loss, or accuracy as a fraction).
+    #[serde(default)]
+    pub min_delta: f64,
+}
+
+/// The validation number early stopping watches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopMetric {
+    /// Lower is better.
+    ValidLoss,
+    /// Higher is better.
+    ValidAccuracy,
+}
+
+/// `[augment]`: ranges of the random affine distortion drawn per training image and epoch
+/// (torchvision's `RandomAffine`, symmetric ranges). Keys left out do not distort.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AugmentConfig {
+    /// Degrees either way.
+    #[serde(default)]
+    pub rotation: f32,
+    /// Relative size change either way (0.1: 90-110%).
+    #[serde(default)]
+    pub scale: f32,
+    /// Pixels either way, horizontally and vertically.
+    #[serde(default)]
+    pub shift: f32,
+    /// Horizontal shear, degrees either way.
+    #[serde(default)]
+    pub shear: f32,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

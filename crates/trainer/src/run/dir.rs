@@ -4,7 +4,9 @@
 //! ```text
 //! <artifacts>/<name>/
 //!   config.toml                 the resolved config (paths relative to this folder)
-//!   run.toml                    backend, device and program that trained it
+//!   run.toml                    backend, device and program that trained it; once training
+//!                               ends, what it was validated on, why it stopped, which epoch
+//!                               model.bpk holds and that model's test accuracy
 //!   checkpoint/{model,optim,scheduler}-N.bpk
 //!                               a checkpoint per epoch (burn's Learner names them so; the
 //!                               scratch trainer writes only model-N.bpk)
@@ -129,10 +131,11 @@ pub enum Figure {
     Filters,
     FeatureMaps,
     LearningRate,
+    Augmented,
 }
 
 impl Figure {
-    pub const ALL: [Figure; 11] = [
+    pub const ALL: [Figure; 12] = [
         Figure::Epochs,
         Figure::TrainingCurves,
         Figure::LearningRate,
@@ -144,6 +147,7 @@ impl Figure {
         Figure::Filters,
         Figure::FeatureMaps,
         Figure::Samples,
+        Figure::Augmented,
     ];
 
     /// The figure's file name inside the run directory.
@@ -160,6 +164,7 @@ impl Figure {
             Figure::Filters => "filters.png",
             Figure::FeatureMaps => "feature_maps.png",
             Figure::LearningRate => "learning_rate.png",
+            Figure::Augmented => "augmented.png",
         }
     }
 }
@@ -205,6 +210,29 @@ pub struct RunInfo {
     pub device: String,
     /// mnist's version and the burn version it was built with.
     pub program: String,
+    /// How training ended; absent while it runs, and in runs trained before it was recorded
+    /// (those validated on the test set and kept their last epoch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Outcome>,
+}
+
+/// How a run's training ended, and what its final weights score on the test set.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Outcome {
+    /// The set each epoch's valid_* numbers come from: `test set` or `hold-out of N training
+    /// images`.
+    pub validated_on: String,
+    pub epochs_trained: usize,
+    /// Why training stopped: all epochs done, or early stopping and its reason.
+    pub stopped: String,
+    /// The epoch whose weights `model.bpk` holds, and why that one.
+    pub model_epoch: usize,
+    pub model_chosen: String,
+    /// `model.bpk` on the test set: evaluated once, after training, where the run validates on
+    /// a hold-out; the model epoch's validation numbers where it validates on the test set.
+    pub test_loss: f64,
+    /// A fraction.
+    pub test_accuracy: f64,
 }
 
 impl RunInfo {
@@ -213,6 +241,7 @@ impl RunInfo {
             backend: backend.name.to_string(),
             device: format!("{:?}", backend.device),
             program: format!("mnist {} (burn 0.22)", env!("CARGO_PKG_VERSION")),
+            outcome: None,
         }
     }
 }
@@ -426,6 +455,22 @@ impl RunDir {
             .ok()
             .and_then(|t| toml::from_str(&t).ok())
             .unwrap_or_default()
+    }
+
+    /// The test accuracy of `model.bpk` (a fraction): the outcome's where `run.toml` has one;
+    /// for an older run, or one still training, its last epoch's validation accuracy where it
+    /// validates on the test set; none while a hold-out run trains (its test set is evaluated
+    /// once, at the end).
+    pub fn test_accuracy(&self, epochs: &[EpochRecord]) -> Option<f64> {
+        if let Some(outcome) = self.info().outcome {
+            return Some(outcome.test_accuracy);
+        }
+        let on_test = self.plan().map_or(true, |p| {
+            p.validation() == crate::run::config::Validation::Test
+        });
+        on_test
+            .then(|| epochs.last().map(|e| e.valid_acc))
+            .flatten()
     }
 
     // --- weights ---

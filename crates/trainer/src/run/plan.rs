@@ -13,7 +13,10 @@ use mnist_models::{ModelConfig, ModelSummary};
 
 use crate::Error;
 use crate::backend::Backend;
-use crate::run::config::{OptimizerConfig, RunConfig, SchedulerConfig, TrainerKind, defaults};
+use crate::run::config::{
+    AugmentConfig, EarlyStoppingConfig, OptimizerConfig, RunConfig, SchedulerConfig, StopMetric,
+    TrainerKind, Validation, defaults,
+};
 use crate::training::adam::{AdamHyper, FusedAdam};
 
 /// A validated run.
@@ -27,6 +30,21 @@ pub struct Plan {
     data: PathBuf,
     artifacts: PathBuf,
     trainer: Trainer,
+    validation: Validation,
+    early_stopping: Option<EarlyStoppingConfig>,
+    augment: Option<mnist_data::Augment>,
+    origin: Origin,
+}
+
+/// The file a plan was read from and its text, to point checks made later (against the data)
+/// at a line. Not part of what a plan runs: two plans that differ only here are equal.
+#[derive(Clone, Debug, Default)]
+struct Origin(Option<(PathBuf, String)>);
+
+impl PartialEq for Origin {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 /// How the run trains, with exactly what that way of training uses.
@@ -369,6 +387,19 @@ impl Scheduler {
     }
 }
 
+/// `early stopping on valid_loss, patience 3` (and `, min delta 0.001`).
+pub fn describe_stopping(stop: EarlyStoppingConfig) -> String {
+    let metric = match stop.metric {
+        StopMetric::ValidLoss => "valid_loss",
+        StopMetric::ValidAccuracy => "valid_accuracy",
+    };
+    let mut text = format!("early stopping on {metric}, patience {}", stop.patience);
+    if stop.min_delta > 0.0 {
+        text += &format!(", min delta {}", stop.min_delta);
+    }
+    text
+}
+
 /// Warm-up epochs as whole iterations (rounded).
 fn warmup_iterations(epochs: f64, iterations: usize) -> usize {
     (epochs * iterations as f64).round() as usize
@@ -421,8 +452,22 @@ impl Plan {
             why,
         };
         let config = RunConfig::parse(&text).map_err(fail)?;
-        Self::from_config(config, &folder_of(path))
-            .map_err(|why| fail(crate::run::config::with_line(&text, why)))
+        let mut plan = Self::from_config(config, &folder_of(path))
+            .map_err(|why| fail(crate::run::config::with_line(&text, why)))?;
+        plan.origin = Origin(Some((path.to_path_buf(), text)));
+        Ok(plan)
+    }
+
+    /// An error about a key of this plan (`why` starts with the key), found once the data is
+    /// known: it names the config file and the key's line where the plan came from a file.
+    pub(crate) fn key_error(&self, why: String) -> Error {
+        match &self.origin.0 {
+            Some((path, text)) => Error::Config {
+                path: path.clone(),
+                why: crate::run::config::with_line(text, why),
+            },
+            None => Error::Check(why),
+        }
     }
 
     /// Validates `config`, resolving its relative paths against `base` (the folder of the file
@@ -448,6 +493,15 @@ impl Plan {
                 }
             }
             TrainerKind::Scratch => {
+                let learner_only = [
+                    ("early_stopping", config.early_stopping.is_some()),
+                    ("augment", config.augment.is_some()),
+                ];
+                if let Some((key, _)) = learner_only.iter().find(|(_, set)| *set) {
+                    return Err(format!(
+                        "{key}: the scratch trainer runs the course's loop; remove [{key}] or set trainer = \"learner\""
+                    ));
+                }
                 if config.scheduler.is_some() {
                     return Err("scheduler: the scratch trainer runs the course's constant-rate SGD; remove [scheduler] or set trainer = \"learner\"".into());
                 }
@@ -475,6 +529,24 @@ impl Plan {
         let artifacts = config
             .artifacts
             .unwrap_or_else(|| PathBuf::from(defaults::ARTIFACTS));
+        if config.validation == Validation::Holdout(0) {
+            return Err("validation.holdout must be at least 1 (or validation = \"test\")".into());
+        }
+        if let Some(stop) = config.early_stopping {
+            if stop.patience == 0 {
+                return Err("early_stopping.patience must be at least 1 epoch".into());
+            }
+            if !(stop.min_delta.is_finite() && stop.min_delta >= 0.0) {
+                return Err(format!(
+                    "early_stopping.min_delta must be 0 or more, got {}",
+                    stop.min_delta
+                ));
+            }
+        }
+        let augment = config
+            .augment
+            .map(|a| mnist_data::Augment::new(a.rotation, a.scale, a.shift, a.shear))
+            .transpose()?;
         Ok(Self {
             batch_size,
             epochs,
@@ -484,6 +556,10 @@ impl Plan {
             data,
             artifacts: resolve(base, &artifacts),
             trainer,
+            validation: config.validation,
+            early_stopping: config.early_stopping,
+            augment,
+            origin: Origin::default(),
         })
     }
 
@@ -504,6 +580,14 @@ impl Plan {
             model: self.trainer.model(),
             optimizer: self.trainer.optimizer().config(),
             scheduler: self.trainer.scheduler().map(|s| s.config()),
+            validation: self.validation,
+            early_stopping: self.early_stopping,
+            augment: self.augment.map(|a| AugmentConfig {
+                rotation: a.rotation(),
+                scale: a.scale(),
+                shift: a.shift(),
+                shear: a.shear(),
+            }),
         }
     }
 
@@ -535,6 +619,48 @@ impl Plan {
     }
     pub fn model(&self) -> ModelConfig {
         self.trainer.model()
+    }
+    /// What each epoch is validated on.
+    pub fn validation(&self) -> Validation {
+        self.validation
+    }
+    pub fn early_stopping(&self) -> Option<EarlyStoppingConfig> {
+        self.early_stopping
+    }
+    pub fn augment(&self) -> Option<mnist_data::Augment> {
+        self.augment
+    }
+
+    /// The images this run trains on, out of the data's training set `train` (read from
+    /// `data`), and with a hold-out the images set aside from them, chosen by the seed; a
+    /// hold-out that leaves nothing to train on is an error on its key.
+    pub fn split_training(
+        &self,
+        train: mnist_data::Split,
+        data: &Path,
+    ) -> Result<(mnist_data::Split, Option<mnist_data::Split>), Error> {
+        match self.validation {
+            Validation::Test => Ok((train, None)),
+            Validation::Holdout(n) if n >= train.len() => Err(self.key_error(format!(
+                "validation.holdout = {n} leaves nothing to train on: {} has {} training images",
+                display_path(data),
+                train.len()
+            ))),
+            Validation::Holdout(n) => {
+                let (train, held) = train.hold_out(n, self.seed);
+                Ok((train, Some(held)))
+            }
+        }
+    }
+
+    /// `test set` / `hold-out of 5,000 training images`, for tables and logs.
+    pub fn describe_validation(&self) -> String {
+        match self.validation {
+            Validation::Test => "test set".into(),
+            Validation::Holdout(n) => {
+                format!("hold-out of {} training images", mnist_models::grouped(n))
+            }
+        }
     }
 
     /// The model's layers, shapes and parameter counts (its config was checked when the plan
@@ -584,6 +710,12 @@ impl Plan {
         );
         if let Some(scheduler) = self.trainer.scheduler() {
             text += &format!(", {}", scheduler.describe());
+        }
+        if let Some(stop) = self.early_stopping {
+            text += &format!(", {}", describe_stopping(stop));
+        }
+        if let Some(augment) = self.augment {
+            text += &format!(", augment {}", augment.describe());
         }
         text
     }

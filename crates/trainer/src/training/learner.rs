@@ -26,6 +26,7 @@ use crate::run::plan::{Optimizer, Scheduler};
 use crate::training::evaluate::EVAL_BATCH;
 use crate::training::observer::{Phase, Progress};
 use crate::training::session::{BatchResult, Recorder, Session};
+use crate::training::stopping::{Patience, Stopper};
 
 /// burn's `AccuracyMetric` reports percent; the project's records hold fractions.
 const BURN_PERCENT: f64 = 100.0;
@@ -35,13 +36,15 @@ const ACCURACY: &str = "Accuracy";
 const LEARNING_RATE: &str = "Learning Rate";
 
 /// Trains `model` with `optimizer` (its rate following `scheduler`, if any) from epoch
-/// `resume_from + 1`; burn writes the checkpoints, the scheduler's state among them.
+/// `resume_from + 1`; burn writes the checkpoints, the scheduler's state among them. With early
+/// stopping the model returned (and saved as `model.bpk`) is the best epoch's, and the rule's
+/// final state comes back with it.
 pub(crate) fn train(
     session: Session,
     model: ModelConfig,
     optimizer: Optimizer,
     scheduler: Option<Scheduler>,
-) -> Result<(Vec<EpochRecord>, Model), Error> {
+) -> Result<(Vec<EpochRecord>, Model, Option<Patience>), Error> {
     let (plan, run, device) = (session.plan, session.run, &session.backend.device);
     // The loader serves the last, partial batch too: ceil(images / batch) steps per epoch.
     let iterations = session.train.len().div_ceil(plan.batch_size());
@@ -59,10 +62,15 @@ pub(crate) fn train(
     let train_loader = session
         .train_loader()
         .on_epoch_start(move |epoch| rng_device.seed(mnist_data::epoch_seed(seed, epoch)));
-    let valid_loader = MnistLoader::new(session.test, EVAL_BATCH, device);
+    let valid_loader = MnistLoader::new(session.valid, EVAL_BATCH, device);
     let train_loader: Arc<dyn DataLoader<MnistBatch>> = Arc::new(train_loader);
     let valid_loader: Arc<dyn DataLoader<MnistBatch>> = Arc::new(valid_loader);
 
+    // Early stopping's state, rebuilt from the epochs a resumed run has already recorded.
+    let patience = plan.early_stopping().map(|config| {
+        let done = session.recorder.epochs();
+        Arc::new(Mutex::new(Patience::after(config, done)))
+    });
     let recorder = Arc::new(Mutex::new(session.recorder));
     let bridge = Bridge::new(recorder.clone(), scheduler.is_some());
     let first_error = bridge.first_error.clone();
@@ -82,6 +90,12 @@ pub(crate) fn train(
         .with_application_logger(None);
     if session.resume_from > 0 {
         training = training.checkpoint(session.resume_from);
+    }
+    if let Some(patience) = &patience {
+        training = training.early_stopping(Stopper {
+            patience: patience.clone(),
+            recorder: recorder.clone(),
+        });
     }
     let result = training.launch(Learner::new(
         initial,
@@ -105,7 +119,6 @@ pub(crate) fn train(
             other => Error::Training(other.to_string()),
         });
     }
-    run.save_model(&result.model, Weights::Final)?;
     if let Some(e) = first_error.lock().ok().and_then(|mut e| e.take()) {
         return Err(e);
     }
@@ -113,7 +126,18 @@ pub(crate) fn train(
         .lock()
         .map(|r| r.epochs().to_vec())
         .unwrap_or_default();
-    Ok((epochs, result.model))
+    let patience = patience.and_then(|p| p.lock().ok().map(|p| p.clone()));
+    // The best epoch's weights, where early stopping chose an epoch before the last (every
+    // epoch's checkpoint is kept, so it is there).
+    let last = epochs.last().map_or(0, |e| e.epoch);
+    let model = match patience.as_ref().and_then(Patience::best_epoch) {
+        Some(best) if best != last => {
+            run.load_model(plan, Weights::Checkpoint(best), &device.clone())?
+        }
+        _ => result.model,
+    };
+    run.save_model(&model, Weights::Final)?;
+    Ok((epochs, model, patience))
 }
 
 /// A burn `MetricsRenderer` that turns the Learner's events into the run's records and the

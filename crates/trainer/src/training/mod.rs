@@ -9,5 +9,6 @@ mod learner;
 pub mod observer;
 mod scratch;
 mod session;
+pub mod stopping;
 pub mod threads;
 pub mod train;

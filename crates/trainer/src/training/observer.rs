@@ -15,8 +15,13 @@ pub struct RunStart {
     pub backend: String,
     pub run_dir: PathBuf,
     pub data: PathBuf,
+    /// Images trained on (the training set less any hold-out).
     pub train_images: usize,
     pub test_images: usize,
+    /// What each epoch is validated on (`Plan::describe_validation`).
+    pub validation: String,
+    /// Batch, optimizer, schedule, early stopping, augmentation (`Plan::describe_training`).
+    pub training: String,
     /// Epochs already done (0 unless resumed).
     pub resumed_after: usize,
     pub epochs: usize,

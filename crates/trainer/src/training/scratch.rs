@@ -27,7 +27,7 @@ pub(crate) fn train(
         &session.backend.device,
         session.resume_from,
     );
-    let (test, mut recorder) = (session.test, session.recorder);
+    let (valid, mut recorder) = (session.valid, session.recorder);
     let mut model = if resume_from > 0 {
         match run.load_model(plan, Weights::Checkpoint(resume_from), device)? {
             Model::Linear(m) => m,
@@ -80,7 +80,7 @@ pub(crate) fn train(
         }
         let train_seconds = start.elapsed().as_secs_f64();
         let eval_model = Model::Linear(model.clone());
-        let valid = evaluate_split(&eval_model, test.clone(), device);
+        let valid = evaluate_split(&eval_model, valid.clone(), device);
         let record = EpochRecord {
             epoch,
             train_loss: loss.mean(),

@@ -17,8 +17,10 @@ use crate::training::observer::Observer;
 pub(crate) struct Session<'a> {
     pub plan: &'a Plan,
     pub run: &'a RunDir,
+    /// The images trained on (without the hold-out, where there is one).
     pub train: Arc<Split>,
-    pub test: Arc<Split>,
+    /// The images each epoch is validated on: the test set or the hold-out.
+    pub valid: Arc<Split>,
     /// Epochs already done: training starts with epoch `resume_from + 1`.
     pub resume_from: usize,
     pub backend: &'a Backend,
@@ -45,9 +47,12 @@ fn train_loader(
     resume_from: usize,
     device: &Device,
 ) -> MnistLoader {
-    let loader = MnistLoader::new(train, plan.batch_size(), device)
+    let mut loader = MnistLoader::new(train, plan.batch_size(), device)
         .starting_after_epoch(resume_from)
         .prefetch(plan.num_workers());
+    if let Some(augment) = plan.augment() {
+        loader = loader.augment(augment, plan.seed());
+    }
     if plan.shuffle() {
         loader.shuffle(plan.seed())
     } else {

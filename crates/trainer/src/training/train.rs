@@ -8,11 +8,14 @@ use mnist_models::Model;
 
 use crate::Error;
 use crate::backend::Backend;
-use crate::run::dir::{CheckpointPart, RunDir, RunInfo, Weights};
+use crate::run::config::Validation;
+use crate::run::dir::{CheckpointPart, Outcome, RunDir, RunInfo, Weights};
 use crate::run::metrics::EpochRecord;
 use crate::run::plan::{Plan, Trainer};
+use crate::training::evaluate::evaluate_split;
 use crate::training::observer::{Observer, RunStart};
 use crate::training::session::{Recorder, Session};
+use crate::training::stopping::Patience;
 use crate::training::threads::on_compute_pool;
 
 /// What `mnist train` was asked to do.
@@ -30,7 +33,10 @@ pub struct TrainOutcome {
     pub run: RunDir,
     pub plan: Plan,
     pub epochs: Vec<EpochRecord>,
+    /// How training ended, as `run.toml` records it.
+    pub outcome: Outcome,
     pub model: Model,
+    /// The images trained on (without the hold-out, where there is one).
     pub train: Arc<Split>,
     pub test: Arc<Split>,
 }
@@ -76,10 +82,17 @@ pub fn train(
         let resume_from = prepare(&run, request, backend, &observer)?;
         let config_text = run.plan_text(plan)?;
         let data = mnist_data::load(Some(plan.data()))?;
+        let (train, valid) = plan.split_training(data.train, &data.path)?;
         check_free_space(&run, plan, request.force)?;
-        Ok((resume_from, config_text, data))
+        Ok((
+            resume_from,
+            config_text,
+            (data.path, data.test),
+            train,
+            valid,
+        ))
     })();
-    let (resume_from, config_text, data) = match checked {
+    let (resume_from, config_text, (data_path, test), train, valid) = match checked {
         Ok(checked) => checked,
         Err(e) => {
             lock.abandon();
@@ -98,26 +111,38 @@ pub fn train(
     observer.started(&RunStart {
         backend: backend.describe(),
         run_dir: run.path().to_path_buf(),
-        data: data.path.clone(),
-        train_images: data.train.len(),
-        test_images: data.test.len(),
+        data: data_path,
+        train_images: train.len(),
+        test_images: test.len(),
+        validation: plan.describe_validation(),
+        training: plan.describe_training(),
         resumed_after: resume_from,
         epochs: plan.epochs(),
         model_name: plan.model().short_name(),
         model: plan.model_summary(),
     });
-    let (train, test) = (Arc::new(data.train), Arc::new(data.test));
+    if plan.early_stopping().is_some() && plan.validation() == Validation::Test {
+        observer.warning(
+            "early stopping watches the test set, so the test accuracy it keeps is optimistic; \
+             validation = { holdout = N } keeps the test set for the end",
+        );
+    }
+    let test = Arc::new(test);
+    let (train, valid) = (
+        Arc::new(train),
+        valid.map_or_else(|| test.clone(), Arc::new),
+    );
     let recorder = Recorder::new(run.clone(), resume_from, plan.epochs(), observer)?;
     let session = Session {
         plan,
         run: &run,
         train: train.clone(),
-        test: test.clone(),
+        valid: valid.clone(),
         resume_from,
         backend,
         recorder,
     };
-    let (epochs, model) = match plan.trainer().clone() {
+    let (epochs, model, patience) = match plan.trainer().clone() {
         Trainer::Learner {
             model,
             optimizer,
@@ -126,18 +151,71 @@ pub fn train(
             crate::training::learner::train(session, model, optimizer, scheduler)
         })?,
         Trainer::Scratch { lr } => {
-            on_compute_pool(|| crate::training::scratch::train(session, lr))?
+            let (epochs, model) = on_compute_pool(|| crate::training::scratch::train(session, lr))?;
+            (epochs, model, None)
         }
     };
+    let outcome = outcome(plan, &epochs, &model, patience.as_ref(), &test, backend);
+    let mut info = RunInfo::new(backend);
+    info.outcome = Some(outcome.clone());
+    run.write_info(&info)?;
     drop(lock);
     Ok(TrainOutcome {
         run,
         plan: plan.clone(),
         epochs,
+        outcome,
         model,
         train,
         test,
     })
+}
+
+/// How training ended and what `model.bpk` scores on the test set: evaluated here, once, where
+/// the run validated on a hold-out; the chosen epoch's validation numbers otherwise (the same
+/// weights on the same images).
+fn outcome(
+    plan: &Plan,
+    epochs: &[EpochRecord],
+    model: &Model,
+    patience: Option<&Patience>,
+    test: &Arc<Split>,
+    backend: &Backend,
+) -> Outcome {
+    let last = epochs.last().map_or(0, |e| e.epoch);
+    let stopped = match patience {
+        Some(p) if last < plan.epochs() => p.why_stopped(),
+        _ => format!("completed all {} epochs", plan.epochs()),
+    };
+    let (model_epoch, model_chosen) = match patience.and_then(Patience::best_epoch) {
+        Some(best) => (
+            best,
+            format!(
+                "the best epoch by {}",
+                crate::run::plan::describe_stopping(patience.expect("has a best").config())
+            ),
+        ),
+        None => (last, "the last epoch".to_string()),
+    };
+    let (test_loss, test_accuracy) = match plan.validation() {
+        Validation::Holdout(_) => {
+            let eval = evaluate_split(model, test.clone(), &backend.device);
+            (eval.loss, eval.accuracy())
+        }
+        Validation::Test => epochs
+            .iter()
+            .find(|e| e.epoch == model_epoch)
+            .map_or((f64::NAN, f64::NAN), |e| (e.valid_loss, e.valid_acc)),
+    };
+    Outcome {
+        validated_on: plan.describe_validation(),
+        epochs_trained: last,
+        stopped,
+        model_epoch,
+        model_chosen,
+        test_loss,
+        test_accuracy,
+    }
 }
 
 /// Why a run that exists cannot be started without `--force`: it is being trained, or it is
@@ -174,7 +252,22 @@ fn prepare(
              with its own configuration (pass the same file, or start a new run with --name)",
         ));
     }
-    resume_point(run, &request.plan, backend, observer)
+    let from = resume_point(run, &request.plan, backend, observer)?;
+    if let Some(config) = request.plan.early_stopping() {
+        let mut done = run.epochs()?;
+        done.retain(|e| e.epoch <= from);
+        let patience = Patience::after(config, &done);
+        if patience.exhausted() {
+            return Err(Error::run(
+                run.path(),
+                format!(
+                    "nothing to resume: {} at epoch {from}; start it over with --force",
+                    patience.why_stopped()
+                ),
+            ));
+        }
+    }
+    Ok(from)
 }
 
 /// The last epoch the run can continue after: its checkpoint loads into the run's model (and
