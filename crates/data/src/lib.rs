@@ -45,7 +45,7 @@ pub fn holdout_indices(len: usize, n: usize, seed: u64) -> Vec<usize> {
         "a hold-out of {n} from {len} images leaves nothing to train on"
     );
     // "holdout" in ASCII: a fixed salt, so the choice never changes for a seed.
-    const SALT: u64 = 0x686f_6c64_6f75_74;
+    const SALT: u64 = 0x0068_6f6c_646f_7574;
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ SALT);
     let mut held = sample(&mut rng, len, n).into_vec();
     held.sort_unstable();
