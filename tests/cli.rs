@@ -392,6 +392,80 @@ fn schedule_and_optimizer_errors_name_the_line_and_the_key() {
     assert!(!dir.path().join("runs").exists());
 }
 
+#[test]
+fn holdout_augment_and_early_stopping_errors_name_the_line_and_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    // configs/mlp-augment.toml as shipped, its data path made absolute so that the check
+    // against the data (a hold-out larger than the training set) can run from a temporary
+    // folder.
+    let shipped = std::fs::read_to_string(repo().join("configs/mlp-augment.toml")).unwrap();
+    let data = repo().join("data/mnist_all.mat");
+    let (text, _) = replace_line(
+        &shipped,
+        "data = ",
+        1,
+        &format!("data = {:?} #", data.to_str().unwrap()),
+    );
+    let cases = [
+        (
+            "validation = ",
+            1,
+            "validation = \"tset\" #",
+            "validation = \"tset\": expected \"test\" or { holdout = N }",
+        ),
+        (
+            "validation = ",
+            1,
+            "validation = { holdout = 0 } #",
+            "validation.holdout must be at least 1",
+        ),
+        (
+            "validation = ",
+            1,
+            "validation = { holdout = 60000 } #",
+            "validation.holdout = 60000 leaves nothing to train on",
+        ),
+        (
+            "rotation = 8.0",
+            1,
+            "rotation = -8.0",
+            "augment.rotation = -8 must be in [0, 180]",
+        ),
+        (
+            "shift = 2.0",
+            1,
+            "shift = 20.0",
+            "augment.shift = 20 must be in [0, 14)",
+        ),
+        (
+            "shear = 5.0",
+            1,
+            "sheer = 5.0",
+            "key `augment.sheer`: unknown field `sheer`",
+        ),
+        (
+            "patience = 5",
+            1,
+            "patience = 0",
+            "early_stopping.patience must be at least 1",
+        ),
+        (
+            "patience = 5",
+            1,
+            "patience = 5\nmin_delta = -1",
+            "early_stopping.min_delta must be 0 or more",
+        ),
+        (
+            "metric = ",
+            1,
+            "metric = \"val_loss\" #",
+            "unknown variant `val_loss`",
+        ),
+    ];
+    check_edited_configs(&text, &dir.path().join("mlp-augment.toml"), &cases);
+    assert!(!dir.path().join("artifacts").exists());
+}
+
 fn check_config_error(config: &Path, cause: &str) {
     let out = mnist(&["train", config.to_str().unwrap()]);
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -304,3 +304,109 @@ fn one_file_of_an_idx_set_is_recognised_and_its_folder_suggested() {
     std::fs::write(&other, b"\x00\x00\x08\x07 not an IDX magic").unwrap();
     assert!(matches!(load_err(&other).kind, ErrorKind::NotMat(_)));
 }
+
+#[test]
+fn a_holdout_is_disjoint_from_the_training_batches_and_fixed_by_the_seed() {
+    use burn::data::dataloader::DataLoader;
+    let train = mnist_data::load(Some(&fixtures().join("mnist-idx")))
+        .unwrap()
+        .train;
+    let n = 50;
+    let held = mnist_data::holdout_indices(train.len(), n, 7);
+    assert_eq!(held, mnist_data::holdout_indices(train.len(), n, 7));
+    assert_ne!(held, mnist_data::holdout_indices(train.len(), n, 8));
+    assert_eq!(held.len(), n);
+    assert!(
+        held.windows(2).all(|w| w[0] < w[1]),
+        "ascending, no repeats"
+    );
+    // Not simply the first images.
+    assert_ne!(held, (0..n).collect::<Vec<_>>());
+    let (kept, set_aside) = train.hold_out(n, 7);
+    assert_eq!((kept.len(), set_aside.len()), (train.len() - n, n));
+    assert_eq!(set_aside, train.select(held.iter().copied()));
+    // Every image the training batches serve, over two shuffled epochs, is one of the kept
+    // images and none of the held-out ones (MNIST's fixture images are all different).
+    let is_held = |image: &[u8]| (0..n).any(|k| set_aside.image(k) == image);
+    let device = burn::prelude::Device::default();
+    let loader =
+        mnist_data::MnistLoader::new(std::sync::Arc::new(kept.clone()), 16, &device).shuffle(7);
+    for _epoch in 0..2 {
+        let mut served = 0;
+        for batch in loader.iter() {
+            let pixels = batch
+                .unwrap()
+                .images
+                .into_data()
+                .try_to_vec::<f32>()
+                .unwrap();
+            for image in pixels.chunks(IMAGE_PIXELS) {
+                let bytes: Vec<u8> = image.iter().map(|&p| (p * 255.0).round() as u8).collect();
+                assert!(!is_held(&bytes), "a held-out image in a training batch");
+                served += 1;
+            }
+        }
+        assert_eq!(served, train.len() - n);
+    }
+}
+
+#[test]
+fn augmentation_is_seeded_per_epoch_and_changes_the_images() {
+    use burn::data::dataloader::DataLoader;
+    let train = std::sync::Arc::new(
+        mnist_data::load(Some(&fixtures().join("mnist-idx")))
+            .unwrap()
+            .train,
+    );
+    let device = burn::prelude::Device::default();
+    let augment = mnist_data::Augment::new(10.0, 0.1, 2.0, 5.0).unwrap();
+    // Two epochs of a loader: every batch's pixels, in order.
+    let epochs = |loader: mnist_data::MnistLoader| -> Vec<Vec<f32>> {
+        (0..2)
+            .flat_map(|_| {
+                loader
+                    .iter()
+                    .map(|b| b.unwrap().images.into_data().try_to_vec::<f32>().unwrap())
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    // A new loader each time: clones of a loader share its epoch count (they are one loader).
+    let plain = || mnist_data::MnistLoader::new(train.clone(), 25, &device).shuffle(3);
+    let with = |seed| plain().augment(augment, seed);
+    let (a, b, other) = (epochs(with(3)), epochs(with(3)), epochs(with(4)));
+    let unchanged = epochs(plain());
+    assert_eq!(a, b, "the same seed distorts the same way");
+    assert_ne!(a, other, "another seed distorts another way");
+    assert_ne!(a, unchanged);
+    // Each epoch distorts anew: epoch 1's and epoch 2's first image differ even where they are
+    // the same stored image, and prefetching on a thread serves the same pixels.
+    let prefetched = epochs(with(3).prefetch(2));
+    assert_eq!(a, prefetched);
+    let order = with(3).order(1);
+    let fresh = with(3);
+    let first: Vec<_> = fresh.iter().map(|b| b.unwrap()).collect();
+    let second: Vec<_> = fresh.iter().map(|b| b.unwrap()).collect();
+    assert_eq!(first.len(), second.len());
+    let pos = with(3)
+        .order(2)
+        .iter()
+        .position(|&i| i == order[0])
+        .unwrap();
+    let image = |batches: &[mnist_data::MnistBatch], k: usize| -> Vec<f32> {
+        let pixels = batches[k / 25]
+            .images
+            .clone()
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        pixels[(k % 25) * IMAGE_PIXELS..(k % 25 + 1) * IMAGE_PIXELS].to_vec()
+    };
+    assert_ne!(image(&first, 0), image(&second, pos));
+    // Distorted pixels stay pixels.
+    assert!(
+        a.iter()
+            .flatten()
+            .all(|&p| (-1e-6..=1.0 + 1e-6).contains(&p))
+    );
+}

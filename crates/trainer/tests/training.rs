@@ -10,7 +10,9 @@ use mnist_models::{Model, ModelConfig};
 use mnist_trainer::approx::{all_close, max_abs_difference};
 use mnist_trainer::backend::default_backend;
 use mnist_trainer::gradcheck::{Problem, autodiff_gradient, check, compare, hand};
-use mnist_trainer::run::config::{SchedulerConfig, TrainerKind};
+use mnist_trainer::run::config::{
+    AugmentConfig, EarlyStoppingConfig, SchedulerConfig, StopMetric, TrainerKind, Validation,
+};
 use mnist_trainer::run::dir::{CheckpointPart, RunDir, Weights};
 use mnist_trainer::run::metrics::{EpochRecord, METRICS_HEADER};
 use mnist_trainer::run::plan::Plan;
@@ -261,6 +263,18 @@ fn resume_after_stopping_ends_where_the_uninterrupted_run_ends() {
         TestConfig::cnn().epochs(3),
         TestConfig::cnn().epochs(3).scheduler(cosine),
         TestConfig::mlp(64).epochs(3).scheduler(step),
+        // Everything at once: scheduled, augmented, validated on a hold-out, watched by early
+        // stopping (whose state a resumed run rebuilds from its records).
+        TestConfig::cnn()
+            .epochs(3)
+            .scheduler(cosine)
+            .augment(AUGMENT)
+            .validation(Validation::Holdout(40))
+            .early_stopping(EarlyStoppingConfig {
+                metric: StopMetric::ValidLoss,
+                patience: 5,
+                min_delta: 0.0,
+            }),
     ]
     .into_iter()
     .enumerate()
@@ -315,8 +329,177 @@ fn resume_after_stopping_ends_where_the_uninterrupted_run_ends() {
                 uninterrupted,
                 "{model} {kind:?}, stopped after {stop_after}"
             );
+            assert_eq!(resumed.outcome, full.outcome, "{n}");
         }
     }
+}
+
+const AUGMENT: AugmentConfig = AugmentConfig {
+    rotation: 10.0,
+    scale: 0.1,
+    shift: 2.0,
+    shear: 5.0,
+};
+
+#[test]
+fn early_stopping_stops_when_patience_runs_out_and_keeps_the_best_epoch() {
+    let dir = tempfile::tempdir().unwrap();
+    // No epoch can beat epoch 1's accuracy by more than 100%: patience 2 ends the run after
+    // epoch 3 of 6, and model.bpk is epoch 1's weights.
+    let never_better = EarlyStoppingConfig {
+        metric: StopMetric::ValidAccuracy,
+        patience: 2,
+        min_delta: 1.0,
+    };
+    let config = TestConfig::mlp(32).epochs(6).early_stopping(never_better);
+    let stopped = train(&config, dir.path(), "stops", false);
+    assert_eq!(stopped.epochs.len(), 3);
+    assert_eq!(stopped.run.epochs().unwrap().len(), 3);
+    let outcome = stopped.run.info().outcome.expect("run.toml has an outcome");
+    assert_eq!((outcome.epochs_trained, outcome.model_epoch), (3, 1));
+    assert!(
+        outcome
+            .stopped
+            .starts_with("early stopping: valid_accuracy"),
+        "{outcome:?}"
+    );
+    let device = default_backend().device;
+    let plan = stopped.run.plan().unwrap();
+    let epoch_1 = stopped
+        .run
+        .load_model(&plan, Weights::Checkpoint(1), &device)
+        .unwrap();
+    let epoch_3 = stopped
+        .run
+        .load_model(&plan, Weights::Checkpoint(3), &device)
+        .unwrap();
+    let kept = logits_of_run(&stopped.run);
+    assert_eq!(kept, logits(&epoch_1, &device));
+    assert_ne!(kept, logits(&epoch_3, &device));
+    // On the test set, the outcome's test numbers are the kept epoch's validation numbers.
+    assert_eq!(outcome.test_accuracy, stopped.epochs[0].valid_acc);
+    // Nothing is left to resume once the rule has stopped the run.
+    let _turn = one_at_a_time();
+    let again = train::train(
+        &request(&config, dir.path(), "stops", true),
+        &default_backend(),
+        quiet(),
+    );
+    let message = again.err().expect("refused").to_string();
+    assert!(
+        message.contains("nothing to resume: early stopping"),
+        "{message}"
+    );
+    drop(_turn);
+
+    // With patience to spare the run goes on to the end and keeps the epoch of lowest loss.
+    let patient = EarlyStoppingConfig {
+        metric: StopMetric::ValidLoss,
+        patience: 10,
+        min_delta: 0.0,
+    };
+    let config = TestConfig::mlp(32)
+        .epochs(4)
+        .optimizer(mnist_trainer::testing::adam(0.05))
+        .early_stopping(patient);
+    let done = train(&config, dir.path(), "best", false);
+    assert_eq!(done.epochs.len(), 4);
+    let best = done
+        .epochs
+        .iter()
+        .min_by(|a, b| a.valid_loss.total_cmp(&b.valid_loss))
+        .unwrap()
+        .epoch;
+    assert_eq!(done.outcome.model_epoch, best);
+    let best_model = done
+        .run
+        .load_model(
+            &done.run.plan().unwrap(),
+            Weights::Checkpoint(best),
+            &device,
+        )
+        .unwrap();
+    assert_eq!(logits_of_run(&done.run), logits(&best_model, &device));
+}
+
+#[test]
+fn a_holdout_run_validates_on_the_holdout_and_tests_once_at_the_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let recording = Arc::new(Recording(Mutex::default()));
+    let observer: Observer = recording.clone();
+    let config = TestConfig::mlp(32)
+        .epochs(2)
+        .validation(Validation::Holdout(50));
+    let _turn = one_at_a_time();
+    let outcome = train::train(
+        &request(&config, dir.path(), "holdout", false),
+        &default_backend(),
+        observer,
+    )
+    .unwrap();
+    drop(_turn);
+    // 200 fixture training images, 50 held out: 150 trained on, in batches of 20.
+    assert_eq!(outcome.train.len(), 150);
+    let started = &recording.0.lock().unwrap().started[0];
+    assert_eq!(started.train_images, 150);
+    assert!(
+        started.validation.contains("hold-out of 50"),
+        "{}",
+        started.validation
+    );
+    assert_eq!(
+        outcome.run.iterations().unwrap().len(),
+        2 * 150usize.div_ceil(20)
+    );
+    // The test number is the final model on the 100 test images, not a validation number.
+    let device = default_backend().device;
+    let test = mnist_trainer::training::evaluate::evaluate_split(
+        &outcome.model,
+        outcome.test.clone(),
+        &device,
+    );
+    assert_eq!(outcome.outcome.test_accuracy, test.accuracy());
+    assert_eq!(
+        outcome.run.test_accuracy(&outcome.epochs),
+        Some(test.accuracy())
+    );
+    assert!(outcome.outcome.validated_on.contains("hold-out"));
+    // The validation numbers are the final model's on the seed's 50 held-out images.
+    let train_set = mnist_data::load(Some(&mnist_idx())).unwrap().train;
+    let (_, held) = train_set.hold_out(50, config.plan().seed());
+    let on_held =
+        mnist_trainer::training::evaluate::evaluate_split(&outcome.model, Arc::new(held), &device);
+    let last = outcome.epochs.last().unwrap();
+    assert!(
+        (last.valid_acc - on_held.accuracy()).abs() < 1e-9,
+        "{last:?}"
+    );
+    assert!((last.valid_loss - on_held.loss).abs() < 1e-4, "{last:?}");
+
+    // A hold-out that leaves nothing to train on is refused before any work, naming the key.
+    let file = config
+        .clone()
+        .validation(Validation::Holdout(200))
+        .artifacts(&dir.path().join("runs"))
+        .write(&dir.path().join("too-big.toml"));
+    let plan = Plan::load(&file).unwrap();
+    let request = TrainRequest {
+        plan,
+        name: "too-big".into(),
+        resume: false,
+        force: false,
+    };
+    let _turn = one_at_a_time();
+    let err = train::train(&request, &default_backend(), quiet())
+        .err()
+        .unwrap();
+    let message = err.to_string();
+    assert!(message.contains("too-big.toml: line "), "{message}");
+    assert!(
+        message.contains("validation.holdout = 200 leaves nothing to train on"),
+        "{message}"
+    );
+    assert!(!dir.path().join("runs/too-big/config.toml").exists());
 }
 
 #[test]
