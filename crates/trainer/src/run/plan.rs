@@ -380,7 +380,12 @@ impl Scheduler {
                 min_lr,
                 warmup_epochs,
             } if warmup_epochs > 0.0 => {
-                format!("cosine to {min_lr} after {warmup_epochs} warm-up epochs")
+                let unit = if warmup_epochs == 1.0 {
+                    "epoch"
+                } else {
+                    "epochs"
+                };
+                format!("cosine to {min_lr} after {warmup_epochs} warm-up {unit}")
             }
             SchedulerConfig::Cosine { min_lr, .. } => format!("cosine to {min_lr}"),
         }
@@ -897,7 +902,7 @@ mod tests {
             with("kind = \"cosine\"\nwarmup_epochs = 1\n")
                 .unwrap()
                 .describe_training(),
-            "batch 50, Adam lr 0.001, cosine to 0 after 1 warm-up epochs"
+            "batch 50, Adam lr 0.001, cosine to 0 after 1 warm-up epoch"
         );
         for (table, why) in [
             (
