@@ -11,6 +11,11 @@ fn repo_mat() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/mnist_all.mat")
 }
 
+/// The IDX fixtures (200 training and 100 test images), loaded as `mnist train` loads data.
+fn idx_fixtures() -> mnist_data::Mnist {
+    mnist_data::load(Some(&fixtures().join("mnist-idx"))).unwrap()
+}
+
 /// Groups a split by label, keeping order within each label: the `.mat` layout of IDX data.
 fn digit_major(split: &Split) -> Split {
     let mut order: Vec<usize> = (0..split.len()).collect();
@@ -44,7 +49,7 @@ fn assert_names_file(e: &DataError, path: &Path, cause: &str) {
 #[test]
 fn mat_and_idx_fixtures_hold_the_same_images() {
     let from_mat = mnist_data::load(Some(&fixtures().join("mnist-mini.mat"))).unwrap();
-    let from_idx = mnist_data::load(Some(&fixtures().join("mnist-idx"))).unwrap();
+    let from_idx = idx_fixtures();
     assert_eq!((from_idx.train.len(), from_idx.test.len()), (200, 100));
     assert_eq!(from_mat.train, digit_major(&from_idx.train));
     assert_eq!(from_mat.test, digit_major(&from_idx.test));
@@ -105,9 +110,7 @@ fn column_to_row_major_transposes() {
 #[test]
 fn batcher_scales_pixels_and_keeps_labels() {
     use burn::data::dataloader::batcher::Batcher;
-    let split = mnist_data::load(Some(&fixtures().join("mnist-idx")))
-        .unwrap()
-        .test;
+    let split = idx_fixtures().test;
     let items: Vec<_> = (0..7).map(|i| Dataset::get(&split, i).unwrap()).collect();
     let device = burn::prelude::Device::default();
     let batch = mnist_data::MnistBatcher.batch(items.clone(), &device);
@@ -139,9 +142,7 @@ fn loads_fashion_mnist_idx() {
 
 #[test]
 fn dataset_get_past_the_end_is_an_error() {
-    let split = mnist_data::load(Some(&fixtures().join("mnist-idx")))
-        .unwrap()
-        .test;
+    let split = idx_fixtures().test;
     assert!(Dataset::get(&split, split.len()).is_err());
 }
 
@@ -308,9 +309,7 @@ fn one_file_of_an_idx_set_is_recognised_and_its_folder_suggested() {
 #[test]
 fn a_holdout_is_disjoint_from_the_training_batches_and_fixed_by_the_seed() {
     use burn::data::dataloader::DataLoader;
-    let train = mnist_data::load(Some(&fixtures().join("mnist-idx")))
-        .unwrap()
-        .train;
+    let train = idx_fixtures().train;
     let n = 50;
     let held = mnist_data::holdout_indices(train.len(), n, 7);
     assert_eq!(held, mnist_data::holdout_indices(train.len(), n, 7));
@@ -353,11 +352,7 @@ fn a_holdout_is_disjoint_from_the_training_batches_and_fixed_by_the_seed() {
 #[test]
 fn augmentation_is_seeded_per_epoch_and_changes_the_images() {
     use burn::data::dataloader::DataLoader;
-    let train = std::sync::Arc::new(
-        mnist_data::load(Some(&fixtures().join("mnist-idx")))
-            .unwrap()
-            .train,
-    );
+    let train = std::sync::Arc::new(idx_fixtures().train);
     let device = burn::prelude::Device::default();
     let augment = mnist_data::Augment::new(10.0, 0.1, 2.0, 5.0).unwrap();
     // Two epochs of a loader: every batch's pixels, in order.

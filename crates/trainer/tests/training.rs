@@ -40,14 +40,17 @@ fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn train(config: &TestConfig, dir: &Path, name: &str, resume: bool) -> TrainOutcome {
+/// Trains `request` on the default backend, in its turn, with `observer` watching.
+fn try_train(
+    request: &TrainRequest,
+    observer: Observer,
+) -> Result<TrainOutcome, mnist_trainer::Error> {
     let _turn = one_at_a_time();
-    train::train(
-        &request(config, dir, name, resume),
-        &default_backend(),
-        quiet(),
-    )
-    .unwrap()
+    train::train(request, &default_backend(), observer)
+}
+
+fn train(config: &TestConfig, dir: &Path, name: &str, resume: bool) -> TrainOutcome {
+    try_train(&request(config, dir, name, resume), quiet()).unwrap()
 }
 
 /// Logits of the first 50 test fixture images under a run's final model.
@@ -108,13 +111,7 @@ fn short_training_beats_chance_by_far_and_keeps_its_records() {
     let recording = Arc::new(Recording(Mutex::default()));
     let observer: Observer = recording.clone();
     let config = TestConfig::mlp(64).epochs(5);
-    let _turn = one_at_a_time();
-    let outcome = train::train(
-        &request(&config, dir.path(), "mlp", false),
-        &default_backend(),
-        observer,
-    )
-    .unwrap();
+    let outcome = try_train(&request(&config, dir.path(), "mlp", false), observer).unwrap();
     let last = outcome.epochs.last().unwrap();
     assert_eq!(last.epoch, 5);
     // 10 classes: chance is 10%. 200 training images get a small MLP well past 60%.
@@ -177,13 +174,7 @@ fn a_small_cnn_learns_and_reports_its_layers() {
     let recording = Arc::new(Recording(Mutex::default()));
     let observer: Observer = recording.clone();
     let config = TestConfig::cnn().epochs(4);
-    let _turn = one_at_a_time();
-    let outcome = train::train(
-        &request(&config, dir.path(), "cnn", false),
-        &default_backend(),
-        observer,
-    )
-    .unwrap();
+    let outcome = try_train(&request(&config, dir.path(), "cnn", false), observer).unwrap();
     let (first, last) = (&outcome.epochs[0], outcome.epochs.last().unwrap());
     // Chance is 10%; 200 images take this CNN far past it in 4 epochs.
     assert!(last.valid_acc > 0.5, "test accuracy {}", last.valid_acc);
@@ -379,18 +370,12 @@ fn early_stopping_stops_when_patience_runs_out_and_keeps_the_best_epoch() {
     // On the test set, the outcome's test numbers are the kept epoch's validation numbers.
     assert_eq!(outcome.test_accuracy, stopped.epochs[0].valid_acc);
     // Nothing is left to resume once the rule has stopped the run.
-    let _turn = one_at_a_time();
-    let again = train::train(
-        &request(&config, dir.path(), "stops", true),
-        &default_backend(),
-        quiet(),
-    );
+    let again = try_train(&request(&config, dir.path(), "stops", true), quiet());
     let message = again.err().expect("refused").to_string();
     assert!(
         message.contains("nothing to resume: early stopping"),
         "{message}"
     );
-    drop(_turn);
 
     // With patience to spare the run goes on to the end and keeps the epoch of lowest loss.
     let patient = EarlyStoppingConfig {
@@ -430,14 +415,7 @@ fn a_holdout_run_validates_on_the_holdout_and_tests_once_at_the_end() {
     let config = TestConfig::mlp(32)
         .epochs(2)
         .validation(Validation::Holdout(50));
-    let _turn = one_at_a_time();
-    let outcome = train::train(
-        &request(&config, dir.path(), "holdout", false),
-        &default_backend(),
-        observer,
-    )
-    .unwrap();
-    drop(_turn);
+    let outcome = try_train(&request(&config, dir.path(), "holdout", false), observer).unwrap();
     // 200 fixture training images, 50 held out: 150 trained on, in batches of 20.
     assert_eq!(outcome.train.len(), 150);
     let started = &recording.0.lock().unwrap().started[0];
@@ -489,10 +467,7 @@ fn a_holdout_run_validates_on_the_holdout_and_tests_once_at_the_end() {
         resume: false,
         force: false,
     };
-    let _turn = one_at_a_time();
-    let err = train::train(&request, &default_backend(), quiet())
-        .err()
-        .unwrap();
+    let err = try_train(&request, quiet()).err().unwrap();
     let message = err.to_string();
     assert!(message.contains("too-big.toml: line "), "{message}");
     assert!(
