@@ -7,6 +7,7 @@ mod render;
 
 use std::process::{Command as Process, ExitCode};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use clap::Parser;
 use cli::{Cli, Command, DataCommand};
@@ -15,18 +16,48 @@ use mnist_infer::{export, predict};
 use mnist_trainer::backend::{self, Backend};
 use mnist_trainer::run::dir::RunDir;
 use mnist_trainer::run::plan::Plan;
+use mnist_trainer::training::stop::StopFlag;
 use mnist_trainer::training::train::{self, TrainRequest};
 use mnist_trainer::{Error, gradcheck, sys};
 use render::console::Console;
+
+/// The exit code of a run stopped on request (Ctrl-C, SIGTERM): 128 + SIGINT, as shells report
+/// a program ended by Ctrl-C; the run is resumable.
+const STOPPED: u8 = 130;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match backend::by_name(&cli.backend).and_then(|b| execute(cli.command, &b)) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e @ Error::Stopped { .. }) => {
+            eprintln!("{e}");
+            ExitCode::from(STOPPED)
+        }
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The first Ctrl-C or SIGTERM asks training to stop at the next clean point; a second one ends
+/// the program at once.
+fn stop_on_signals(stop: &StopFlag) {
+    let stop = stop.clone();
+    let signals = AtomicUsize::new(0);
+    let installed = ctrlc::set_handler(move || {
+        if signals.fetch_add(1, Ordering::SeqCst) == 0 {
+            eprintln!(
+                "\nstopping after the batch in progress (the run stays resumable); \
+                 Ctrl-C again ends it at once"
+            );
+            stop.stop();
+        } else {
+            std::process::exit(STOPPED.into());
+        }
+    });
+    if let Err(e) = installed {
+        eprintln!("warning: Ctrl-C will end training at once, without a clean stop ({e})");
     }
 }
 
@@ -49,7 +80,9 @@ fn execute(command: Command, backend: &Backend) -> Result<(), Error> {
                 resume,
                 force,
             };
-            let outcome = train::train(&request, backend, Arc::new(Console::new()))?;
+            let stop = StopFlag::new();
+            stop_on_signals(&stop);
+            let outcome = train::train_until(&request, backend, Arc::new(Console::new()), &stop)?;
             mnist_report::write_outcome(&outcome, &backend.device)?;
             if let Some(line) = render::trained(&outcome) {
                 println!("{line}");

@@ -129,7 +129,12 @@ pub fn summarize(run: &RunDir) -> RunSummary {
             Some(e) => format!("resumable after epoch {e}: mnist train <config> --resume"),
             None => "stopped before its first checkpoint".to_string(),
         };
-        (RunState::Interrupted, Some(note))
+        let state = if info.stopped.is_some() {
+            RunState::Stopped
+        } else {
+            RunState::Interrupted
+        };
+        (state, Some(note))
     };
     let optimizer = plan.trainer().optimizer();
     let outcome = info.outcome.as_ref().map(|o| {

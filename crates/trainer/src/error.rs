@@ -25,6 +25,17 @@ pub enum Error {
     Training(String),
     #[error("{0}")]
     Check(String),
+    /// Training stopped on request (Ctrl-C, SIGTERM, the web app's stop button) at a clean
+    /// point: the run keeps the checkpoints of the epochs done before.
+    #[error(
+        "{}: stopped on request after epoch {after_epoch} of {epochs}; continue it with the same command and --resume",
+        run.display()
+    )]
+    Stopped {
+        run: PathBuf,
+        after_epoch: usize,
+        epochs: usize,
+    },
 }
 
 impl Error {

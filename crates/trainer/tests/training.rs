@@ -18,6 +18,7 @@ use mnist_trainer::run::metrics::{EpochRecord, METRICS_HEADER};
 use mnist_trainer::run::plan::Plan;
 use mnist_trainer::testing::{TestConfig, mnist_idx};
 use mnist_trainer::training::observer::{Observer, Progress, RunStart, TrainObserver, quiet};
+use mnist_trainer::training::stop::StopFlag;
 use mnist_trainer::training::train::{self, TrainOutcome, TrainRequest};
 
 fn request(config: &TestConfig, dir: &Path, name: &str, resume: bool) -> TrainRequest {
@@ -47,6 +48,21 @@ fn try_train(
 ) -> Result<TrainOutcome, mnist_trainer::Error> {
     let _turn = one_at_a_time();
     train::train(request, &default_backend(), observer)
+}
+
+/// Stops training once the progress of epoch `epoch` reaches `items` images.
+struct StopAt {
+    epoch: usize,
+    items: usize,
+    stop: StopFlag,
+}
+
+impl TrainObserver for StopAt {
+    fn progress(&self, p: &Progress) {
+        if p.epoch == self.epoch && p.items_done >= self.items {
+            self.stop.stop();
+        }
+    }
 }
 
 fn train(config: &TestConfig, dir: &Path, name: &str, resume: bool) -> TrainOutcome {
@@ -322,6 +338,67 @@ fn resume_after_stopping_ends_where_the_uninterrupted_run_ends() {
             );
             assert_eq!(resumed.outcome, full.outcome, "{n}");
         }
+    }
+}
+
+#[test]
+fn a_stop_request_stops_at_a_clean_point_and_the_run_resumes_to_the_same_end() {
+    let dir = tempfile::tempdir().unwrap();
+    for config in [
+        TestConfig::mlp(64).epochs(3),
+        TestConfig::scratch().epochs(3),
+    ] {
+        let kind = config.plan().trainer().kind();
+        let full = train(&config, dir.path(), &format!("{kind:?}-full"), false);
+        let name = format!("{kind:?}-stopped");
+        let stop = StopFlag::new();
+        // Mid-way through epoch 2's training batches (200 fixture images, batches of 50).
+        let observer = Arc::new(StopAt {
+            epoch: 2,
+            items: 100,
+            stop: stop.clone(),
+        });
+        let stopped = {
+            let _turn = one_at_a_time();
+            train::train_until(
+                &request(&config, dir.path(), &name, false),
+                &default_backend(),
+                observer,
+                &stop,
+            )
+        };
+        let run = RunDir::new(dir.path().join("runs").join(&name));
+        match stopped {
+            Err(mnist_trainer::Error::Stopped {
+                after_epoch,
+                epochs,
+                ..
+            }) => assert_eq!((after_epoch, epochs), (1, 3), "{kind:?}"),
+            Err(e) => panic!("{kind:?}: expected a stop, got the error {e}"),
+            Ok(_) => panic!("{kind:?}: trained to the end despite the stop"),
+        }
+        // A clean point: epoch 1 whole, nothing of a final model, the stop recorded.
+        assert_eq!(run.checkpoint_epochs(kind), vec![1], "{kind:?}");
+        assert!(!run.weights_file(Weights::Final).exists(), "{kind:?}");
+        let info = run.info();
+        assert_eq!(info.stopped.map(|s| s.after_epoch), Some(1), "{kind:?}");
+        assert!(info.outcome.is_none());
+        assert!(!run.is_training(), "{kind:?}: the lock is released");
+
+        let resumed = train(&config, dir.path(), &name, true);
+        assert_eq!(
+            resumed.epochs.iter().map(untimed).collect::<Vec<_>>(),
+            full.epochs.iter().map(untimed).collect::<Vec<_>>(),
+            "{kind:?}"
+        );
+        assert_eq!(
+            resumed.run.iterations().unwrap(),
+            full.run.iterations().unwrap()
+        );
+        assert_eq!(logits_of_run(&resumed.run), logits_of_run(&full.run));
+        // Trained to its end, it no longer says it was stopped.
+        assert_eq!(resumed.run.info().stopped, None, "{kind:?}");
+        assert_eq!(resumed.outcome, full.outcome, "{kind:?}");
     }
 }
 

@@ -73,11 +73,17 @@ pub enum Weights {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RunState {
+    /// Waiting in the web app's queue for a turn to train (no directory yet, or a resume).
+    Queued,
     /// Every planned epoch done and the final weights written.
     Finished,
     /// A trainer holds the run's lock now.
     Training,
-    /// Stopped before its end: resumable from its last checkpoint, if it has one.
+    /// Stopped on request (Ctrl-C, SIGTERM, the web app's stop button) at a clean point:
+    /// resumable from its last checkpoint, if it has one.
+    Stopped,
+    /// Ended before its end without saying why (killed, crashed, power lost): resumable from
+    /// its last checkpoint, if it has one.
     Interrupted,
     /// Its config or records cannot be read.
     Broken,
@@ -214,6 +220,17 @@ pub struct RunInfo {
     /// (those validated on the test set and kept their last epoch).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<Outcome>,
+    /// Set when training stopped on request before its end; cleared when it trains again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<StopRecord>,
+}
+
+/// A stop on request: the epochs done before it have their checkpoints.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StopRecord {
+    /// The last epoch whose checkpoint is whole (0: none yet).
+    pub after_epoch: usize,
+    pub reason: String,
 }
 
 /// How a run's training ended, and what its final weights score on the test set.
@@ -242,6 +259,7 @@ impl RunInfo {
             device: format!("{:?}", backend.device),
             program: format!("mnist {} (burn 0.22)", env!("CARGO_PKG_VERSION")),
             outcome: None,
+            stopped: None,
         }
     }
 }

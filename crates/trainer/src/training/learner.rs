@@ -25,7 +25,7 @@ use crate::run::metrics::{EpochRecord, Running};
 use crate::run::plan::{Optimizer, Scheduler};
 use crate::training::evaluate::EVAL_BATCH;
 use crate::training::observer::{Phase, Progress};
-use crate::training::session::{BatchResult, Recorder, Session};
+use crate::training::session::{BatchResult, Recorder, Session, stopped};
 use crate::training::stopping::{Patience, Stopper};
 
 /// burn's `AccuracyMetric` reports percent; the project's records hold fractions.
@@ -87,7 +87,9 @@ pub(crate) fn train(
         .with_checkpointing_strategy(KeepLastNCheckpoints::new(usize::MAX))
         .with_metric_logger(InMemoryMetricLogger::new())
         .renderer(Box::new(bridge))
-        .with_application_logger(None);
+        .with_application_logger(None)
+        // Checked after every batch: a stop keeps the checkpoints of the epochs before.
+        .with_interrupter(session.stop.interrupter());
     if session.resume_from > 0 {
         training = training.checkpoint(session.resume_from);
     }
@@ -121,6 +123,12 @@ pub(crate) fn train(
     }
     if let Some(e) = first_error.lock().ok().and_then(|mut e| e.take()) {
         return Err(e);
+    }
+    if result.interrupted.is_some() {
+        // burn stops mid-epoch, or after an epoch's validation but before its checkpoint: the
+        // newest checkpoint on disk is where the run goes on.
+        let after = run.checkpoint_epochs(plan.trainer().kind()).last().copied();
+        return Err(stopped(run, plan, after.unwrap_or(0)));
     }
     let epochs = recorder
         .lock()

@@ -9,6 +9,7 @@ mod learner;
 pub mod observer;
 mod scratch;
 mod session;
+pub mod stop;
 pub mod stopping;
 pub mod threads;
 pub mod train;

@@ -13,7 +13,7 @@ use crate::run::metrics::{EpochRecord, Running};
 use crate::run::plan::LearningRate;
 use crate::training::evaluate::evaluate_split;
 use crate::training::observer::{Phase, Progress};
-use crate::training::session::{BatchResult, Session};
+use crate::training::session::{BatchResult, Session, stopped};
 
 /// Trains the linear model by hand from epoch `resume_from + 1`, a checkpoint per epoch.
 pub(crate) fn train(
@@ -27,7 +27,7 @@ pub(crate) fn train(
         &session.backend.device,
         session.resume_from,
     );
-    let (valid, mut recorder) = (session.valid, session.recorder);
+    let (valid, mut recorder, stop) = (session.valid, session.recorder, session.stop);
     let mut model = if resume_from > 0 {
         match run.load_model(plan, Weights::Checkpoint(resume_from), device)? {
             Model::Linear(m) => m,
@@ -77,6 +77,10 @@ pub(crate) fn train(
                 loss: loss.mean(),
                 accuracy: correct_sum as f64 / done as f64,
             });
+            if stop.is_requested() {
+                // The epoch in progress is dropped; the one before has its checkpoint.
+                return Err(stopped(run, plan, epoch - 1));
+            }
         }
         let train_seconds = start.elapsed().as_secs_f64();
         let eval_model = Model::Linear(model.clone());

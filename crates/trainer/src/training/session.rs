@@ -12,6 +12,7 @@ use crate::run::dir::RunDir;
 use crate::run::metrics::{EpochRecord, IterationRecord, RateRecord};
 use crate::run::plan::Plan;
 use crate::training::observer::Observer;
+use crate::training::stop::StopFlag;
 
 /// What a trainer is given: the run, its data, where to start, and where to record.
 pub(crate) struct Session<'a> {
@@ -25,6 +26,18 @@ pub(crate) struct Session<'a> {
     pub resume_from: usize,
     pub backend: &'a Backend,
     pub recorder: Recorder,
+    /// Checked after every batch.
+    pub stop: StopFlag,
+}
+
+/// What a trainer answers when a stop was requested: the run goes on after epoch
+/// `after_epoch`, the last whose checkpoint is whole.
+pub(crate) fn stopped(run: &RunDir, plan: &Plan, after_epoch: usize) -> Error {
+    Error::Stopped {
+        run: run.path().to_path_buf(),
+        after_epoch,
+        epochs: plan.epochs(),
+    }
 }
 
 impl Session<'_> {

@@ -9,12 +9,13 @@ use mnist_models::Model;
 use crate::Error;
 use crate::backend::Backend;
 use crate::run::config::Validation;
-use crate::run::dir::{CheckpointPart, Outcome, RunDir, RunInfo, Weights};
+use crate::run::dir::{CheckpointPart, Outcome, RunDir, RunInfo, StopRecord, Weights};
 use crate::run::metrics::EpochRecord;
 use crate::run::plan::{Plan, Trainer};
 use crate::training::evaluate::evaluate_split;
 use crate::training::observer::{Observer, RunStart};
 use crate::training::session::{Recorder, Session};
+use crate::training::stop::{REASON, StopFlag};
 use crate::training::stopping::Patience;
 use crate::training::threads::on_compute_pool;
 
@@ -69,6 +70,18 @@ pub fn train(
     request: &TrainRequest,
     backend: &Backend,
     observer: Observer,
+) -> Result<TrainOutcome, Error> {
+    train_until(request, backend, observer, &StopFlag::new())
+}
+
+/// [`train`], stopping at the next clean point once `stop` is requested: then the run keeps the
+/// checkpoints of the epochs done, `run.toml` says it was stopped, and the answer is
+/// [`Error::Stopped`].
+pub fn train_until(
+    request: &TrainRequest,
+    backend: &Backend,
+    observer: Observer,
+    stop: &StopFlag,
 ) -> Result<TrainOutcome, Error> {
     let plan = &request.plan;
     let run = RunDir::new(plan.artifacts().join(&request.name));
@@ -141,19 +154,39 @@ pub fn train(
         resume_from,
         backend,
         recorder,
+        stop: stop.clone(),
     };
-    let (epochs, model, patience) = match plan.trainer().clone() {
+    let trained = match plan.trainer().clone() {
         Trainer::Learner {
             model,
             optimizer,
             scheduler,
         } => on_compute_pool(|| {
             crate::training::learner::train(session, model, optimizer, scheduler)
-        })?,
-        Trainer::Scratch { lr } => {
-            let (epochs, model) = on_compute_pool(|| crate::training::scratch::train(session, lr))?;
-            (epochs, model, None)
+        }),
+        Trainer::Scratch { lr } => on_compute_pool(|| crate::training::scratch::train(session, lr))
+            .map(|(epochs, model)| (epochs, model, None)),
+    };
+    let (epochs, model, patience) = match trained {
+        Ok(trained) => trained,
+        Err(Error::Stopped {
+            run: path,
+            after_epoch,
+            epochs,
+        }) => {
+            let mut info = RunInfo::new(backend);
+            info.stopped = Some(StopRecord {
+                after_epoch,
+                reason: REASON.to_string(),
+            });
+            run.write_info(&info)?;
+            return Err(Error::Stopped {
+                run: path,
+                after_epoch,
+                epochs,
+            });
         }
+        Err(e) => return Err(e),
     };
     let outcome = outcome(plan, &epochs, &model, patience.as_ref(), &test, backend);
     let mut info = RunInfo::new(backend);
