@@ -219,6 +219,100 @@ fn charts_work(browser: &Browser, addr: SocketAddr, run: &str) {
     );
 }
 
+/// A run that trains (its lock held here, as a trainer holds it): its page's chart takes the
+/// iterations written after it opened, asking only for what is new. The run goes at the end.
+fn live_run_grows(browser: &Browser, addr: SocketAddr, artifacts: &Path) {
+    use mnist_trainer::run::dir::RunDir;
+    use mnist_trainer::run::metrics::{IterationRecord, metrics_csv};
+    let live = artifacts.join("live");
+    std::fs::create_dir(&live).unwrap();
+    std::fs::copy(artifacts.join("mlp/config.toml"), live.join("config.toml")).unwrap();
+    let write = |n: usize| {
+        let iterations: Vec<IterationRecord> = (1..=n)
+            .map(|i| IterationRecord {
+                epoch: 1,
+                iteration: i,
+                loss: 1.0 / i as f64,
+                accuracy: 0.5,
+                weights_updated: None,
+            })
+            .collect();
+        std::fs::write(live.join("metrics.csv"), metrics_csv(&[], &iterations)).unwrap();
+    };
+    write(30);
+    let lock = RunDir::new(&live).lock().unwrap();
+    // Count the metrics requests and what each asked for.
+    browser.open(&format!("http://{addr}/runs/live/"));
+    browser.run(
+        "window.asked = [];\
+         const send = window.fetch;\
+         window.fetch = function (url, ...rest) {\
+             if (String(url).includes('/metrics')) window.asked.push(String(url));\
+             return send.call(this, url, ...rest);\
+         };",
+        json!([]),
+    );
+    browser.wait(
+        "the live run's chart with its 30 iterations",
+        "const u = window.charts && window.charts['iter-loss'];\
+         return !!u && u.data[0].length === 30;",
+    );
+    write(45);
+    let grown = browser.wait_showing(
+        "the chart to grow to 45 iterations",
+        "const u = window.charts['iter-loss'];\
+         return u.data[0].length === 45 && u.data[0][44] === 45 && [u.data[1][44], window.asked];",
+        Some("return [window.charts['iter-loss'].data[0].length, window.asked];"),
+    );
+    assert_eq!(grown[0], 1.0 / 45.0, "the NLL of iteration 45 on the chart");
+    let asked: Vec<String> = serde_json::from_value(grown[1].clone()).unwrap();
+    assert!(
+        asked.iter().any(|u| u.contains("since=30")),
+        "the polls asked for everything again: {asked:?}"
+    );
+    let status = browser.run(
+        "return document.querySelector('.charts-status').textContent;",
+        json!([]),
+    );
+    assert!(
+        status.as_str().unwrap().starts_with("training"),
+        "the charts' status: {status}"
+    );
+    drop(lock);
+    std::fs::remove_dir_all(&live).unwrap();
+}
+
+/// `/draw` opens on the finished run whose model.bpk was written last, not the first by name.
+fn draw_opens_on_the_latest_run(browser: &Browser, addr: SocketAddr, artifacts: &Path) {
+    let now = std::time::SystemTime::now();
+    for (run, age) in [("linear", 3600), ("mlp", 60)] {
+        std::fs::File::options()
+            .write(true)
+            .open(artifacts.join(run).join("model.bpk"))
+            .unwrap()
+            .set_modified(now - Duration::from_secs(age))
+            .unwrap();
+    }
+    browser.open(&format!("http://{addr}/draw"));
+    let chosen = browser.wait(
+        "the draw page's run selector to be filled",
+        "const s = document.getElementById('run-select');\
+         return s.options.length === 2 && s.value;",
+    );
+    assert_eq!(
+        chosen, "mlp",
+        "/draw opened on {chosen}, not the latest run"
+    );
+    // Still selectable, and ?run= still names one.
+    browser.open(&format!("http://{addr}/draw?run=linear"));
+    let chosen = browser.wait(
+        "the draw page's run selector to be filled",
+        "const s = document.getElementById('run-select');\
+         return s.options.length === 2 && s.value;",
+    );
+    assert_eq!(chosen, "linear");
+}
+
 fn screenshot(browser: &Browser, name: &str) {
     if std::env::var_os("MNIST_SCREENSHOTS").is_none() {
         return;
@@ -456,6 +550,11 @@ fn runs_run_draw_and_compare_pages_work_in_chromium() {
     );
     screenshot(&browser, "draw.png");
 
+    if fixtures {
+        live_run_grows(&browser, addr, &artifacts);
+        lap("a training run's chart grew with its new iterations");
+    }
+
     // --- The comparison: curves, disagreements and confusion matrices render. ---
     browser.open(&format!("{base}/compare?runs={linear},{mlp}"));
     let images = browser.wait(
@@ -496,4 +595,25 @@ fn runs_run_draw_and_compare_pages_work_in_chromium() {
         srcs.len()
     ));
     screenshot(&browser, "compare.png");
+    // The compare page's charts: a series per run and quantity.
+    let series = browser.wait(
+        "the compare page's charts",
+        "const u = window.charts && window.charts['epoch-loss'];\
+         return !!u && u.series.slice(1).map(s => s.label);",
+    );
+    assert_eq!(
+        series,
+        json!([
+            format!("{linear} train loss"),
+            format!("{linear} valid loss"),
+            format!("{mlp} train loss"),
+            format!("{mlp} valid loss")
+        ])
+    );
+    let errors = browser.console_errors();
+    assert!(errors.is_empty(), "console errors: {errors:?}");
+    if fixtures {
+        draw_opens_on_the_latest_run(&browser, addr, &artifacts);
+        lap("/draw opened on the latest finished run");
+    }
 }
