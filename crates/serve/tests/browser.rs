@@ -153,15 +153,17 @@ fn charts_work(browser: &Browser, addr: SocketAddr, run: &str) {
         (shown - loss).abs() <= 0.5e-4 + 1e-12,
         "the legend shows NLL {shown} at iteration {iteration}; the API has {loss}"
     );
-    // Where the pointer is: a third of the way along the iterations, give or take a point.
+    // Where the pointer is: a third of the way along the iterations, give or take a point and
+    // the pixels the pointer's position was rounded to.
     let (first, last) = (
         points[0]["iteration"].as_f64().unwrap(),
         points[points.len() - 1]["iteration"].as_f64().unwrap(),
     );
     let expected = first + (last - first) / 3.0;
     let step = (last - first) / (points.len() - 1) as f64;
+    let pixel = (last - first) / width;
     assert!(
-        (iteration as f64 - expected).abs() <= 2.0 * step + 1.0,
+        (iteration as f64 - expected).abs() <= 2.0 * step + 2.0 * pixel + 1.0,
         "the pointer a third of the way across shows iteration {iteration}, not about {expected}"
     );
     screenshot(browser, "run-chart.png");
