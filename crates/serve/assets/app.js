@@ -1,5 +1,6 @@
 // The app's pages: the runs table (sortable, refreshed while runs train), the run page's live
-// epochs, and the draw panel. Plain JavaScript, no libraries: it must work offline.
+// epochs, and the draw panel. Plain JavaScript; the charts are charts.js's (uPlot, vendored and
+// served by the app: it must work offline).
 'use strict';
 
 const $ = (selector, root = document) => root.querySelector(selector);
@@ -139,23 +140,35 @@ function runPage(name) {
       return;
     }
     state.className = 'hint';
-    state.textContent = run.state + (run.note ? ' — ' + run.note : '') + ', ' + run.epochs_done +
-      ' of ' + (run.epochs_planned ?? '?') + ' epochs' +
-      (run.test_accuracy == null ? '' : ', test accuracy ' + pct(run.test_accuracy)) +
-      (run.outcome ? '; ' + run.outcome : '');
+    // The run in a line: state, model, optimizer, epochs, accuracy, how it ended.
+    state.textContent = [run.state + (run.note ? ' (' + run.note + ')' : ''),
+      run.model, run.optimizer && run.optimizer + (run.lr == null ? '' : ' lr ' + run.lr),
+      run.epochs_done + ' of ' + (run.epochs_planned ?? '?') + ' epochs',
+      run.test_accuracy == null ? null : 'test accuracy ' + pct(run.test_accuracy),
+      run.outcome].filter((x) => x).join(' · ');
     // Which set the valid columns come from: the test set, or the run's hold-out.
     const on = run.validation === 'test set' ? 'test set' : 'hold-out';
     table.replaceChildren(el('tr', {}, ...['epoch', 'train loss', 'train accuracy',
-      'valid loss (' + on + ')', 'valid accuracy (' + on + ')', 'seconds'].map((h) => el('th', {}, h))));
+      'valid loss (' + on + ')', 'valid accuracy (' + on + ')', 'seconds', 'training seconds']
+      .map((h) => el('th', {}, h))));
     for (const e of run.epochs) {
       table.append(el('tr', {}, el('td', {}, e.epoch), el('td', {}, fixed(4)(e.train_loss)),
         el('td', {}, pct(e.train_acc)), el('td', {}, fixed(4)(e.valid_loss)),
-        el('td', {}, pct(e.valid_acc)), el('td', {}, fixed(2)(e.seconds))));
+        el('td', {}, pct(e.valid_acc)), el('td', {}, fixed(2)(e.seconds)),
+        el('td', {}, fixed(2)(e.train_seconds))));
     }
     if (run.state === 'training') setTimeout(refresh, 2000);
   }
   refresh();
+  Charts.mount($('#charts'), [name]);
   drawPanel(() => name);
+}
+
+// ---- compare page ----
+
+function comparePage() {
+  const charts = $('#charts');
+  if (charts) Charts.mount(charts, JSON.parse(charts.dataset.runs));
 }
 
 // ---- draw page ----
@@ -165,6 +178,10 @@ async function drawPage() {
   try {
     const runs = (await getJSON('/api/runs')).filter((r) => r.has_model);
     for (const r of runs) select.append(el('option', { value: r.name }, r.name + ' (' + r.model + ')'));
+    // The most recently finished run (its model.bpk written last), unless ?run= names one.
+    const finished = runs.filter((r) => r.state === 'finished' && r.model_time != null);
+    const latest = finished.reduce((a, r) => (a && a.model_time >= r.model_time ? a : r), null);
+    if (latest) select.value = latest.name;
     const wanted = new URLSearchParams(location.search).get('run');
     if (wanted) select.value = wanted;
     if (!runs.length) $('#draw-error').textContent = 'No trained run yet: mnist train configs/mlp.toml';
@@ -280,4 +297,5 @@ document.addEventListener('DOMContentLoaded', () => {
   if (page === 'runs') runsPage();
   else if (page === 'run') runPage(document.body.dataset.run);
   else if (page === 'draw') drawPage();
+  else if (page === 'compare') comparePage();
 });

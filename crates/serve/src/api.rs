@@ -1,4 +1,5 @@
-//! The JSON API: `GET /api/runs`, `GET /api/runs/<name>`, `POST /api/runs/<name>/predict`.
+//! The JSON API: `GET /api/runs`, `GET /api/runs/<name>`, `GET /api/runs/<name>/metrics`,
+//! `POST /api/runs/<name>/predict`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -88,8 +89,8 @@ pub fn no_endpoint(method: &Method, path: &str) -> Response {
     ApiError(
         StatusCode::NOT_FOUND,
         format!(
-            "no API endpoint {method} {path}: there are GET /api/runs, GET /api/runs/<name> and \
-             POST /api/runs/<name>/predict"
+            "no API endpoint {method} {path}: there are GET /api/runs, GET /api/runs/<name>, \
+             GET /api/runs/<name>/metrics and POST /api/runs/<name>/predict"
         ),
     )
     .into_response()
@@ -164,6 +165,40 @@ pub async fn run(State(state): State<Arc<AppState>>, Path(name): Path<String>) -
     };
     match tokio::task::spawn_blocking(move || catalog::detail(&run)).await {
         Ok(detail) => Json(detail).into_response(),
+        Err(e) => ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct MetricsQuery {
+    /// Only iterations after this one (what a page already has).
+    #[serde(default)]
+    since: usize,
+    /// Iterations per point, at least; raised to keep the answer within `MAX_POINTS`.
+    every: Option<usize>,
+}
+
+/// The run's epochs and its iterations after `since`, averaged in buckets (`catalog::metrics`).
+pub async fn metrics(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    Query(query): Query<MetricsQuery>,
+) -> Response {
+    if query.every == Some(0) {
+        return ApiError(
+            StatusCode::BAD_REQUEST,
+            "every must be at least 1 (iterations per point)".into(),
+        )
+        .into_response();
+    }
+    let Some(run) = catalog::find(&state.artifacts, &name) else {
+        return unknown_run(&name).into_response();
+    };
+    let work = move || catalog::metrics(&run, query.since, query.every);
+    match tokio::task::spawn_blocking(work).await {
+        Ok(Ok(metrics)) => Json(metrics).into_response(),
+        // A damaged records file: the run is there, but its records cannot be read now.
+        Ok(Err(e)) => ApiError(StatusCode::CONFLICT, e.to_string()).into_response(),
         Err(e) => ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }
 }

@@ -3,8 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
+use mnist_trainer::Error;
 use mnist_trainer::run::dir::{Figure, RunDir, RunState, Weights};
-use mnist_trainer::run::metrics::{EpochRecord, median};
+use mnist_trainer::run::metrics::{EpochRecord, IterationRecord, RateRecord, median};
 use serde::Serialize;
 
 /// What the runs table shows of a run.
@@ -32,6 +33,9 @@ pub struct RunSummary {
     pub backend: Option<String>,
     /// Whether the run has final weights to predict with.
     pub has_model: bool,
+    /// When `model.bpk` was last written, in seconds since the Unix epoch: which finished run
+    /// is the most recent (the draw page opens on it).
+    pub model_time: Option<u64>,
 }
 
 /// A run's summary with its epochs and figures, for `GET /api/runs/<name>` and the run page.
@@ -100,6 +104,7 @@ fn broken(run: &RunDir, why: String) -> RunSummary {
         seconds_per_epoch: None,
         backend: None,
         has_model: false,
+        model_time: None,
     }
 }
 
@@ -114,7 +119,13 @@ pub fn summarize(run: &RunDir) -> RunSummary {
         Err(e) => return broken(run, e.to_string()),
     };
     let kind = plan.trainer().kind();
-    let has_model = run.weights_file(Weights::Final).is_file();
+    let model_file = run.weights_file(Weights::Final);
+    let has_model = model_file.is_file();
+    let model_time = std::fs::metadata(&model_file)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_secs());
     let done = epochs.len();
     let info = run.info();
     // Finished: all epochs done, or training ended by itself (early stopping) and said so.
@@ -161,6 +172,7 @@ pub fn summarize(run: &RunDir) -> RunSummary {
             .then(|| median(&epochs.iter().map(|e| e.seconds).collect::<Vec<_>>())),
         backend: (!info.backend.is_empty()).then_some(info.backend),
         has_model,
+        model_time,
     }
 }
 
@@ -186,4 +198,227 @@ pub fn figure_file(run: &RunDir, file: &str) -> Option<PathBuf> {
         .find(|f| f.file_name() == file)
         .map(|f| run.figure(*f))
         .filter(|p| p.is_file())
+}
+
+/// Most points per series that `GET /api/runs/<name>/metrics` answers: a CNN run has 12,000
+/// iterations and a batch-1 run 60,000 per epoch, more than a chart a few hundred pixels wide
+/// can show or a page should fetch every 2 s.
+pub const MAX_POINTS: usize = 2000;
+
+/// The per-iteration series of a run, for its charts: `GET /api/runs/<name>/metrics`.
+#[derive(Clone, Debug, Serialize)]
+pub struct Metrics {
+    pub state: RunState,
+    pub epochs: Vec<EpochRecord>,
+    /// Iterations after `since`, averaged in buckets of `every`.
+    pub iterations: Vec<IterationPoint>,
+    /// The learning rate per bucket, where the run has a `[scheduler]`; empty otherwise.
+    pub rates: Vec<RatePoint>,
+    /// Iterations per point: bucket `k` holds iterations `(k-1)·every+1 ..= k·every`.
+    pub every: usize,
+    /// Iterations after `since` that were recorded (before averaging).
+    pub recorded: usize,
+    /// Where the next request's `since` should be: the end of the last full bucket, so that a
+    /// bucket still filling is fetched again whole.
+    pub next_since: usize,
+}
+
+/// The mean of the iterations of one bucket.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct IterationPoint {
+    /// The bucket's last iteration (1-based, over the whole run).
+    pub iteration: usize,
+    /// The epoch of that iteration.
+    pub epoch: usize,
+    pub loss: f64,
+    /// A fraction.
+    pub accuracy: f64,
+    /// Iterations averaged into this point.
+    pub count: usize,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct RatePoint {
+    pub iteration: usize,
+    pub epoch: usize,
+    pub lr: f64,
+}
+
+/// The iterations a run has recorded after iteration `since`. The one place that reads them:
+/// iterations of an epoch still in progress, once the trainer writes them, are merged here.
+pub fn iterations(run: &RunDir, since: usize) -> Result<Vec<IterationRecord>, Error> {
+    let mut all = run.iterations()?;
+    all.retain(|r| r.iteration > since);
+    Ok(all)
+}
+
+/// The learning rates a run has recorded after iteration `since` (none without a scheduler).
+fn rates(run: &RunDir, since: usize) -> Result<Vec<RateRecord>, Error> {
+    let mut all = run.rates()?;
+    all.retain(|r| r.iteration > since);
+    Ok(all)
+}
+
+/// How many buckets of `every` the (increasing) `iterations` fall into.
+fn bucket_count(iterations: &[usize], every: usize) -> usize {
+    let mut count = 0;
+    let mut current = None;
+    for &i in iterations {
+        let bucket = Some(i.saturating_sub(1) / every);
+        if bucket != current {
+            count += 1;
+            current = bucket;
+        }
+    }
+    count
+}
+
+/// Bucket size for records at `iterations`: `every` if asked for (at least 1), raised until no
+/// more than [`MAX_POINTS`] buckets come out. (Buckets are aligned to multiples of the size, so
+/// the first and last may be partial: contiguous iterations may need one or two more.)
+fn bucket_size(iterations: &[usize], every: Option<usize>) -> usize {
+    let least = every
+        .unwrap_or(1)
+        .max(iterations.len().div_ceil(MAX_POINTS))
+        .max(1);
+    let mut size = least;
+    while bucket_count(iterations, size) > MAX_POINTS {
+        // Gaps in the numbering (not written by the trainer) could need far larger buckets.
+        size = if size < least + 2 { size + 1 } else { size * 2 };
+    }
+    size
+}
+
+/// Means of `values` over buckets of `every` consecutive iteration numbers, aligned to
+/// multiples of `every` (so that later requests' buckets line up with earlier ones). Records
+/// are in iteration order; each bucket gives (last iteration, its epoch, means, count).
+fn buckets<T, const N: usize>(
+    records: &[T],
+    every: usize,
+    key: impl Fn(&T) -> (usize, usize),
+    values: impl Fn(&T) -> [f64; N],
+) -> Vec<(usize, usize, [f64; N], usize)> {
+    let mut out: Vec<(usize, usize, [f64; N], usize)> = Vec::new();
+    let mut current: Option<usize> = None;
+    for r in records {
+        let (iteration, epoch) = key(r);
+        let bucket = iteration.saturating_sub(1) / every;
+        let v = values(r);
+        match out.last_mut() {
+            Some((last, e, sums, count)) if current == Some(bucket) => {
+                *last = iteration;
+                *e = epoch;
+                for (s, x) in sums.iter_mut().zip(v) {
+                    *s += x;
+                }
+                *count += 1;
+            }
+            _ => {
+                out.push((iteration, epoch, v, 1));
+                current = Some(bucket);
+            }
+        }
+    }
+    for (_, _, sums, count) in &mut out {
+        for s in sums.iter_mut() {
+            *s /= *count as f64;
+        }
+    }
+    out
+}
+
+/// A run's epochs and its iterations after `since`, averaged in buckets of at least `every`
+/// iterations and at most [`MAX_POINTS`] points.
+pub fn metrics(run: &RunDir, since: usize, every: Option<usize>) -> Result<Metrics, Error> {
+    let epochs = run.epochs()?;
+    let records = iterations(run, since)?;
+    let numbers: Vec<usize> = records.iter().map(|r| r.iteration).collect();
+    let every = bucket_size(&numbers, every);
+    let iterations: Vec<IterationPoint> = buckets(
+        &records,
+        every,
+        |r| (r.iteration, r.epoch),
+        |r| [r.loss, r.accuracy],
+    )
+    .into_iter()
+    .map(
+        |(iteration, epoch, [loss, accuracy], count)| IterationPoint {
+            iteration,
+            epoch,
+            loss,
+            accuracy,
+            count,
+        },
+    )
+    .collect();
+    let rates = buckets(
+        &rates(run, since)?,
+        every,
+        |r| (r.iteration, r.epoch),
+        |r| [r.lr],
+    )
+    .into_iter()
+    .map(|(iteration, epoch, [lr], _)| RatePoint {
+        iteration,
+        epoch,
+        lr,
+    })
+    .collect();
+    let last = records.last().map_or(since, |r| r.iteration);
+    // The last bucket may still fill while the run trains; it is asked for again.
+    let next_since = (last / every * every).max(since);
+    Ok(Metrics {
+        state: summarize(run).state,
+        epochs,
+        iterations,
+        rates,
+        every,
+        recorded: records.len(),
+        next_since,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_average_aligned_runs_of_iterations() {
+        // Iterations 3..=9 in buckets of 4: (1..=4) holds 3, 4; (5..=8) holds 5..=8; then 9.
+        let records: Vec<(usize, f64)> = (3..=9).map(|i| (i, i as f64 * 10.0)).collect();
+        let got = buckets(&records, 4, |r| (r.0, r.0 / 5 + 1), |r| [r.1]);
+        assert_eq!(
+            got,
+            vec![(4, 1, [35.0], 2), (8, 2, [65.0], 4), (9, 2, [90.0], 1)]
+        );
+        assert_eq!(buckets(&records, 1, |r| (r.0, 1), |r| [r.1]).len(), 7);
+        assert!(buckets(&[] as &[(usize, f64)], 3, |r| (r.0, 1), |r| [r.1]).is_empty());
+    }
+
+    #[test]
+    fn bucket_size_keeps_the_points_under_the_bound() {
+        let run = |from: usize, n: usize| (from..from + n).collect::<Vec<_>>();
+        assert_eq!(bucket_size(&[], None), 1);
+        assert_eq!(bucket_size(&run(1, MAX_POINTS), None), 1);
+        assert_eq!(bucket_size(&run(1, MAX_POINTS + 1), None), 2);
+        assert_eq!(bucket_size(&run(1, 60_000), Some(1)), 30);
+        assert_eq!(bucket_size(&run(1, 100), Some(7)), 7);
+        assert_eq!(bucket_size(&run(1, 100), Some(0)), 1);
+        // Misaligned starts, odd lengths and gaps: never more than MAX_POINTS buckets.
+        for (from, n) in [(2, 2 * MAX_POINTS), (1234, 12_345), (7, 59_999), (2, 4001)] {
+            let iterations = run(from, n);
+            let size = bucket_size(&iterations, None);
+            assert!(
+                bucket_count(&iterations, size) <= MAX_POINTS,
+                "{from} {n}: {size}"
+            );
+            assert!(
+                bucket_count(&iterations, size) > MAX_POINTS / 2,
+                "{from} {n}: {size}"
+            );
+        }
+        let sparse: Vec<usize> = (0..5000).map(|k| 1 + k * 1_000_003).collect();
+        let size = bucket_size(&sparse, None);
+        assert!(bucket_count(&sparse, size) <= MAX_POINTS, "{size}");
+    }
 }

@@ -62,6 +62,7 @@ fn router(artifacts: &Path, backend: Backend, scratch: Arc<compare::Scratch>) ->
         .route("/assets/{file}", get(pages::asset))
         .route("/api/runs", get(api::runs))
         .route("/api/runs/{name}", get(api::run))
+        .route("/api/runs/{name}/metrics", get(api::metrics))
         .route("/api/runs/{name}/predict", post(api::predict))
         .fallback(pages::not_found)
         .layer(axum::middleware::from_fn(api::json_errors))

@@ -16,16 +16,31 @@ use crate::catalog;
 
 const APP_JS: &str = include_str!("../assets/app.js");
 const APP_CSS: &str = include_str!("../assets/app.css");
+const CHARTS_JS: &str = include_str!("../assets/charts.js");
+/// uPlot 1.6.32, vendored unmodified (see `assets/vendor/README.md`), so charts work offline.
+const UPLOT_JS: &str = include_str!("../assets/vendor/uPlot.iife.min.js");
+const UPLOT_CSS: &str = include_str!("../assets/vendor/uPlot.min.css");
+const UPLOT_LICENSE: &str = include_str!("../assets/vendor/uPlot.LICENSE");
 
 /// A page of the app: `page` tells `app.js` what to do with it; `run` names its run.
+/// The run and compare pages also get the charts' script and uPlot.
 fn shell(title: &str, page: &str, run: Option<&str>, body: &str) -> Html<String> {
     let run = run.map_or(String::new(), |r| format!(" data-run=\"{}\"", escape(r)));
+    let charts = matches!(page, "run" | "compare");
+    let (chart_css, chart_js) = if charts {
+        (
+            "<link rel=\"stylesheet\" href=\"/assets/uPlot.min.css\">",
+            "<script src=\"/assets/uPlot.iife.min.js\"></script><script src=\"/assets/charts.js\"></script>",
+        )
+    } else {
+        ("", "")
+    };
     Html(format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{}</title><link rel=\"stylesheet\" href=\"/assets/app.css\"></head>\n\
+         <title>{}</title>{chart_css}<link rel=\"stylesheet\" href=\"/assets/app.css\"></head>\n\
          <body data-page=\"{page}\"{run}><nav><a href=\"/\">Runs</a><a href=\"/draw\">Draw</a></nav>\n\
-         {body}\n<script src=\"/assets/app.js\"></script></body></html>\n",
+         {body}\n{chart_js}<script src=\"/assets/app.js\"></script></body></html>\n",
         escape(title)
     ))
 }
@@ -49,10 +64,20 @@ pub async fn not_found(method: Method, uri: Uri) -> Response {
 }
 
 pub async fn asset(Path(file): Path<String>) -> Response {
+    const JS: &str = "text/javascript; charset=utf-8";
     match file.as_str() {
-        "app.js" => (
-            [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
-            APP_JS,
+        "app.js" => ([(header::CONTENT_TYPE, JS)], APP_JS).into_response(),
+        "charts.js" => ([(header::CONTENT_TYPE, JS)], CHARTS_JS).into_response(),
+        "uPlot.iife.min.js" => ([(header::CONTENT_TYPE, JS)], UPLOT_JS).into_response(),
+        "uPlot.min.css" => (
+            [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+            UPLOT_CSS,
+        )
+            .into_response(),
+        // The MIT licence asks that its notice go with the copies served.
+        "uPlot.LICENSE" => (
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            UPLOT_LICENSE,
         )
             .into_response(),
         "app.css" => {
@@ -129,19 +154,45 @@ pub async fn run(State(state): State<Arc<AppState>>, Path(name): Path<String>) -
     })
     .await
     .unwrap_or((None, None));
-    let report = report.unwrap_or_else(|| {
-        format!(
-            "<h1>Run <code>{}</code></h1><p class=\"hint\">No report yet: it is written when \
-             training ends.</p>{}",
-            escape(&name),
-            model.unwrap_or_default()
-        )
-    });
     let body = format!(
-        "<p id=\"state\" class=\"hint\"></p><h2>Epochs (live)</h2><table id=\"epochs\"></table>\
-         {report}{DRAW_PANEL}"
+        "<h1>Run <code>{}</code></h1><p id=\"state\" class=\"hint\"></p>\
+         <section id=\"charts\" class=\"charts\"></section>{DRAW_PANEL}\
+         <section id=\"details\"><h2>Details</h2>{}</section>",
+        escape(&name),
+        details(report.as_deref(), model.as_deref())
     );
     shell(&format!("Run {name}"), "run", Some(&name), &body).into_response()
+}
+
+/// The run's epochs, filled and kept current by `app.js` (a run that trains has no report yet).
+const LIVE_EPOCHS: &str = "<h2>Per epoch</h2><table id=\"epochs\"></table>";
+
+/// The run page's details: the body of the run's `report.html` without its title (the page has
+/// its own) and with its per-epoch table swapped for the live one, so each table is there once;
+/// or, before the report is written, the model's layers and the live epochs.
+fn details(report: Option<&str>, model: Option<&str>) -> String {
+    let Some(report) = report else {
+        return format!(
+            "<p class=\"hint\">No report yet: it is written when training ends.</p>{}{LIVE_EPOCHS}",
+            model.unwrap_or_default()
+        );
+    };
+    let mut body = report.trim_start();
+    if body.starts_with("<h1>")
+        && let Some(end) = body.find("</h1>")
+    {
+        body = &body[end + "</h1>".len()..];
+    }
+    // The report's per-epoch table is a heading and the table after it (`mnist_report::html`).
+    let heading = "<h2>Per epoch</h2>";
+    let table = body.find(heading).and_then(|start| {
+        let end = body[start..].find("</table>")? + start + "</table>".len();
+        Some((start, end))
+    });
+    match table {
+        Some((start, end)) => format!("{}{LIVE_EPOCHS}{}", &body[..start], &body[end..]),
+        None => format!("{LIVE_EPOCHS}{body}"),
+    }
 }
 
 pub async fn run_figure(
@@ -180,6 +231,8 @@ pub async fn compare(
         .filter(|n| !n.is_empty())
         .map(str::to_string)
         .collect();
+    // The charts' runs, for `app.js`; names as JSON, since a name may hold any character.
+    let runs = serde_json::to_string(&names).unwrap_or_default();
     let work = move || {
         state
             .comparisons
@@ -188,7 +241,11 @@ pub async fn compare(
     let title = format!("Compare {}", q.runs);
     match tokio::task::spawn_blocking(work).await {
         Ok(Ok(html)) => {
-            let body = format!("<h1>{}</h1>{html}", escape(&title));
+            let body = format!(
+                "<h1>{}</h1><section id=\"charts\" class=\"charts\" data-runs=\"{}\"></section>{html}",
+                escape(&title),
+                escape(&runs)
+            );
             shell(&title, "compare", None, &body).into_response()
         }
         Ok(Err(why)) => {
@@ -220,6 +277,37 @@ pub async fn compare_figure(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn details_have_one_epoch_table_and_no_second_title() {
+        let report = "\n<h1>Run <code>mlp</code></h1>\n<table><tbody><tr><td>summary</td></tr></tbody></table>\
+            <section id=\"model\"><table><tr><td>layers</td></tr></table></section>\
+            <h2>Per epoch</h2><table><thead><tr><th>epoch</th></tr></thead><tbody><tr><td>1</td></tr></tbody></table>\
+            <h2>Per class (test set)</h2><table><tr><td>class</td></tr></table><h2>Figures</h2>";
+        let html = details(Some(report), None);
+        assert!(!html.contains("<h1>"), "{html}");
+        assert_eq!(html.matches("<h2>Per epoch</h2>").count(), 1, "{html}");
+        assert_eq!(html.matches("<table").count(), 4, "{html}");
+        assert!(html.contains("<td>summary</td>") && html.contains("<td>layers</td>"));
+        assert!(
+            !html.contains("<td>1</td>"),
+            "the report's epoch table stays: {html}"
+        );
+        // Summary, model, live epochs, per class: in the report's order.
+        let at = |s: &str| html.find(s).unwrap_or_else(|| panic!("no {s} in {html}"));
+        assert!(at("summary") < at("layers") && at("layers") < at("id=\"epochs\""));
+        assert!(at("id=\"epochs\"") < at("Per class"));
+        // Before the report: the model's table and the live epochs.
+        let html = details(None, Some("<table><tr><td>layers</td></tr></table>"));
+        assert!(html.contains("No report yet") && html.contains("<td>layers</td>"));
+        assert_eq!(html.matches("id=\"epochs\"").count(), 1, "{html}");
+        // A report without a per-epoch table still gets the live one.
+        let html = details(Some("<h1>x</h1><p>old</p>"), None);
+        assert!(
+            html.contains("id=\"epochs\"") && html.contains("<p>old</p>"),
+            "{html}"
+        );
+    }
 
     /// The hand-written encoder this module had before `percent-encoding`: the reference.
     fn encode_before(name: &str) -> String {

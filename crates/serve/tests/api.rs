@@ -8,8 +8,10 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use mnist_infer::predict;
+use mnist_serve::catalog::MAX_POINTS;
 use mnist_trainer::backend::default_backend;
 use mnist_trainer::run::dir::Weights;
+use mnist_trainer::run::metrics::{IterationRecord, metrics_csv};
 use mnist_trainer::testing::{TestConfig, mnist_idx};
 use serde_json::Value;
 
@@ -104,6 +106,15 @@ fn the_api_answers_good_and_bad_requests_and_follows_the_runs() {
     );
     assert!(mlp["test_accuracy"].as_f64().unwrap() > 0.5, "{mlp}");
     assert_eq!(mlp["trainer"], "learner");
+    // When model.bpk was written: what the draw page picks the most recent finished run by.
+    let written = std::fs::metadata(artifacts.join("mlp/model.bpk"))
+        .and_then(|m| m.modified())
+        .unwrap()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert_eq!(mlp["model_time"], written, "{mlp}");
+    assert_eq!(by_name("half")["model_time"], Value::Null);
     assert_eq!(by_name("linear")["trainer"], "scratch");
     for bad in ["half", "broken"] {
         let run = by_name(bad);
@@ -604,4 +615,179 @@ fn comparisons_are_kept_per_weights_version_and_old_figures_are_deleted() {
     );
     // The retrained comparison was asked for since; the very first one is long gone.
     assert_eq!(get(addr, &figures[0]).0, 404, "{}", figures[0]);
+}
+
+/// `GET /api/runs/<name>/metrics`'s iteration points as (iteration, epoch, loss, accuracy,
+/// count).
+fn points(answer: &Value) -> Vec<(u64, u64, f64, f64, u64)> {
+    answer["iterations"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no iterations in {answer}"))
+        .iter()
+        .map(|p| {
+            (
+                p["iteration"].as_u64().unwrap(),
+                p["epoch"].as_u64().unwrap(),
+                p["loss"].as_f64().unwrap(),
+                p["accuracy"].as_f64().unwrap(),
+                p["count"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// `n` iterations of `per_epoch` each whose loss is the iteration's number and whose accuracy
+/// is its remainder by 100, over 100: every bucket's mean is known.
+fn numbered_iterations(n: usize, per_epoch: usize) -> Vec<IterationRecord> {
+    (1..=n)
+        .map(|i| IterationRecord {
+            epoch: (i - 1) / per_epoch + 1,
+            iteration: i,
+            loss: i as f64,
+            accuracy: (i % 100) as f64 / 100.0,
+            weights_updated: None,
+        })
+        .collect()
+}
+
+#[test]
+fn metrics_come_after_since_averaged_within_the_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let artifacts = dir.path().join("artifacts");
+    let mlp = common::train_run(&artifacts, "mlp", TestConfig::mlp(16).epochs(2));
+    // `fresh`: a run with its config and no records yet. `long`: 12,345 iterations, more than
+    // the answer may hold.
+    for name in ["fresh", "long"] {
+        std::fs::create_dir(artifacts.join(name)).unwrap();
+        std::fs::copy(mlp.config_file(), artifacts.join(name).join("config.toml")).unwrap();
+    }
+    let metrics_csv = |name: &str, n: usize| {
+        let text = metrics_csv(&[], &numbered_iterations(n, 1000));
+        std::fs::write(artifacts.join(name).join("metrics.csv"), text).unwrap();
+    };
+    metrics_csv("long", 12_345);
+    let addr = common::start_server(&artifacts);
+
+    // A real run, under the bound: every iteration as recorded, and its epochs.
+    let (status, answer) = get(addr, "/api/runs/mlp/metrics");
+    assert_eq!(status, 200, "{answer}");
+    let recorded = mlp.iterations().unwrap();
+    assert!(recorded.len() > 2, "{} iterations", recorded.len());
+    // Through the wire, as the answer came (its floats parse back to the nearest value).
+    let expected = points(&wire(serde_json::json!({
+        "iterations": recorded
+            .iter()
+            .map(|r| serde_json::json!({
+                "iteration": r.iteration, "epoch": r.epoch, "loss": r.loss,
+                "accuracy": r.accuracy, "count": 1
+            }))
+            .collect::<Vec<_>>()
+    })));
+    assert_eq!(points(&answer), expected);
+    assert_eq!(answer["every"], 1);
+    assert_eq!(answer["state"], "finished");
+    assert_eq!(
+        answer["epochs"],
+        wire(serde_json::to_value(mlp.epochs().unwrap()).unwrap())
+    );
+    let last = recorded.last().unwrap().iteration;
+    assert_eq!(answer["next_since"], last);
+    // `since` leaves out what the page has.
+    let (_, later) = get(addr, &format!("/api/runs/mlp/metrics?since={}", last - 2));
+    assert_eq!(points(&later), expected[expected.len() - 2..]);
+    let (_, none) = get(addr, &format!("/api/runs/mlp/metrics?since={last}"));
+    assert_eq!(points(&none), []);
+    assert_eq!(none["next_since"], last);
+
+    // 12,345 iterations: at most MAX_POINTS points, each the mean of its bucket.
+    let check_means = |answer: &Value, since: u64| {
+        let every = answer["every"].as_u64().unwrap();
+        let points = points(answer);
+        assert!(points.len() <= MAX_POINTS, "{} points", points.len());
+        let mut next = since + 1;
+        for &(iteration, epoch, loss, accuracy, count) in &points {
+            // The bucket holds iterations `next..=iteration`, aligned to multiples of `every`.
+            assert_eq!(count, iteration - next + 1, "{iteration}");
+            assert!(iteration % every == 0 || iteration == 12_345, "{iteration}");
+            assert_eq!((iteration - 1) / every, (next - 1) / every, "{iteration}");
+            assert_eq!(loss, (next + iteration) as f64 / 2.0, "{iteration}");
+            let acc: f64 = (next..=iteration).map(|i| (i % 100) as f64 / 100.0).sum();
+            assert!((accuracy - acc / count as f64).abs() < 1e-12, "{iteration}");
+            assert_eq!(epoch, (iteration - 1) / 1000 + 1);
+            next = iteration + 1;
+        }
+        assert_eq!(next, 12_346, "the points end at the last iteration");
+        assert_eq!(answer["recorded"], 12_345 - since);
+        points
+    };
+    let (status, long) = get(addr, "/api/runs/long/metrics");
+    assert_eq!(status, 200, "{long}");
+    let all = check_means(&long, 0);
+    assert_eq!(long["every"], 7, "12,345 / 2,000 rounded up");
+    // Asking for every iteration still keeps the bound.
+    let (_, raw) = get(addr, "/api/runs/long/metrics?every=1");
+    assert_eq!(raw["every"], 7);
+    // Coarser buckets when asked; raw points past a `since` near the end.
+    let (_, coarse) = get(addr, "/api/runs/long/metrics?every=100&since=5000");
+    assert_eq!(coarse["every"], 100);
+    assert_eq!(check_means(&coarse, 5000).len(), 74);
+    let (_, tail) = get(addr, "/api/runs/long/metrics?every=1&since=12000");
+    assert_eq!(tail["every"], 1);
+    assert_eq!(check_means(&tail, 12_000).len(), 345);
+    // The next request, from `next_since`, gets the bucket still open again, whole and the same.
+    let next = long["next_since"].as_u64().unwrap();
+    assert_eq!(next, 12_341, "the end of the last full bucket of 7");
+    let (_, again) = get(
+        addr,
+        &format!("/api/runs/long/metrics?since={next}&every=7"),
+    );
+    assert_eq!(points(&again), all[all.len() - 1..]);
+
+    // While a run trains, each poll from `next_since` brings only what is new.
+    let _lock = mnist_trainer::run::dir::RunDir::new(artifacts.join("long"))
+        .lock()
+        .unwrap();
+    metrics_csv("long", 12_400);
+    let (_, polled) = get(
+        addr,
+        &format!("/api/runs/long/metrics?since={next}&every=7"),
+    );
+    assert_eq!(polled["state"], "training");
+    let polled = points(&polled);
+    assert_eq!(
+        polled.iter().map(|p| p.0).collect::<Vec<_>>(),
+        (12_348..=12_400)
+            .step_by(7)
+            .chain([12_400])
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(polled.iter().map(|p| p.4).sum::<u64>(), 12_400 - next);
+
+    // A run with no records yet.
+    let (status, fresh) = get(addr, "/api/runs/fresh/metrics?since=5");
+    assert_eq!(status, 200, "{fresh}");
+    assert_eq!(points(&fresh), []);
+    assert_eq!(fresh["epochs"], Value::Array(vec![]));
+    assert_eq!(fresh["next_since"], 5);
+
+    // Unknown runs, bad queries and damaged records: JSON errors.
+    for (path, code, says) in [
+        ("/api/runs/nothing/metrics", 404, "nothing"),
+        ("/api/runs/..%2Fartifacts/metrics", 404, "no run"),
+        ("/api/runs/mlp/metrics?since=-1", 400, "since"),
+        ("/api/runs/mlp/metrics?since=abc", 400, "since"),
+        ("/api/runs/mlp/metrics?every=0", 400, "every"),
+    ] {
+        let (status, answer) = get(addr, path);
+        assert_eq!(status, code, "{path}: {answer}");
+        assert!(error_of(&answer).contains(says), "{path}: {answer}");
+    }
+    std::fs::write(
+        artifacts.join("fresh/metrics.csv"),
+        "scope,epoch,iteration,split,loss,accuracy,weights_updated\niteration,1,x,train,1,1,\n",
+    )
+    .unwrap();
+    let (status, damaged) = get(addr, "/api/runs/fresh/metrics");
+    assert_eq!(status, 409, "{damaged}");
+    assert!(error_of(&damaged).contains("line 2"), "{damaged}");
 }

@@ -72,6 +72,249 @@ fn percentage(text: &str) -> Option<f64> {
         .filter(|p| (0.0..=100.0).contains(p))
 }
 
+/// `GET /api/runs/<run>/metrics`.
+fn metrics(addr: SocketAddr, run: &str, query: &str) -> Value {
+    ureq::get(&format!("http://{addr}/api/runs/{run}/metrics{query}"))
+        .timeout(Duration::from_secs(30))
+        .call()
+        .unwrap_or_else(|e| panic!("GET /api/runs/{run}/metrics{query}: {e}"))
+        .into_json()
+        .unwrap()
+}
+
+/// The size of `css`'s box on the page: (width, height).
+fn size_of(browser: &Browser, css: &str) -> (f64, f64) {
+    let size = browser.run(
+        "const r = document.querySelector(arguments[0]).getBoundingClientRect();\
+         return [r.width, r.height];",
+        json!([css]),
+    );
+    (size[0].as_f64().unwrap(), size[1].as_f64().unwrap())
+}
+
+/// The iteration-loss chart's x range: (min, max) of its scale, and of its data.
+fn x_range(browser: &Browser) -> [f64; 4] {
+    let v = browser.run(
+        "const u = window.charts['iter-loss'];\
+         return [u.scales.x.min, u.scales.x.max, u.data[0][0], u.data[0][u.data[0].length - 1]];",
+        json!([]),
+    );
+    serde_json::from_value(v).unwrap()
+}
+
+/// On a run page (open): the charts are drawn by uPlot with the API's points; the legend under
+/// the pointer shows the iteration and NLL the API has for it; a drag zooms, a double-click
+/// zooms out, a click on a legend entry hides its series, the log box makes the scale log. No
+/// console errors.
+fn charts_work(browser: &Browser, addr: SocketAddr, run: &str) {
+    let api = metrics(addr, run, "");
+    let points = api["iterations"].as_array().unwrap();
+    assert!(
+        points.len() > 2,
+        "{run} has {} iteration points",
+        points.len()
+    );
+    let drawn = browser.wait(
+        "uPlot to draw the run's iteration and epoch charts",
+        "const u = window.charts && window.charts['iter-loss'];\
+         const e = window.charts && window.charts['epoch-acc'];\
+         return !!u && !!e && !!document.querySelector('#chart-iter-loss canvas')\
+             && [u.data[0].length, e.data[0].length];",
+    );
+    assert_eq!(drawn[0], points.len(), "points on the chart");
+    assert_eq!(
+        drawn[1],
+        api["epochs"].as_array().unwrap().len(),
+        "epochs on the chart"
+    );
+    browser.run("window.scrollTo(0, 0);", json!([]));
+    let over = browser.element("#chart-iter-loss .u-over");
+    let (width, height) = size_of(browser, "#chart-iter-loss .u-over");
+    assert!(
+        width > 100.0 && height > 100.0,
+        "the plot is {width}×{height}"
+    );
+    // A third of the way across: the legend shows the point the cursor snapped to.
+    browser.hover(&over, (-width / 6.0, 0.0));
+    let legend = browser.wait(
+        "the legend to show the values under the pointer",
+        "const v = [...document.querySelectorAll('#chart-iter-loss .u-legend .u-series .u-value')]\
+             .map(td => td.textContent);\
+         return v.length === 2 && v.every(t => t !== '–' && t !== '') && v;",
+    );
+    let iteration: u64 = legend[0].as_str().unwrap().parse().unwrap();
+    let shown: f64 = legend[1].as_str().unwrap().parse().unwrap();
+    let point = points
+        .iter()
+        .find(|p| p["iteration"] == iteration)
+        .unwrap_or_else(|| panic!("the legend shows iteration {iteration}, not in the API's"));
+    let loss = point["loss"].as_f64().unwrap();
+    assert!(
+        (shown - loss).abs() <= 0.5e-4 + 1e-12,
+        "the legend shows NLL {shown} at iteration {iteration}; the API has {loss}"
+    );
+    // Where the pointer is: a third of the way along the iterations, give or take a point and
+    // the pixels the pointer's position was rounded to.
+    let (first, last) = (
+        points[0]["iteration"].as_f64().unwrap(),
+        points[points.len() - 1]["iteration"].as_f64().unwrap(),
+    );
+    let expected = first + (last - first) / 3.0;
+    let step = (last - first) / (points.len() - 1) as f64;
+    let pixel = (last - first) / width;
+    assert!(
+        (iteration as f64 - expected).abs() <= 2.0 * step + 2.0 * pixel + 1.0,
+        "the pointer a third of the way across shows iteration {iteration}, not about {expected}"
+    );
+    screenshot(browser, "run-chart.png");
+
+    // Drag from 20% to 60% of the width: the x scale narrows; a double-click restores it.
+    let [_, _, lo, hi] = x_range(browser);
+    browser.drag(&over, (-0.3 * width, 0.0), (0.1 * width, 0.0));
+    let zoomed = browser.wait(
+        "the drag to zoom the chart in",
+        &format!(
+            "const u = window.charts['iter-loss'];\
+             return u.scales.x.max - u.scales.x.min < 0.6 * ({hi} - {lo})\
+                 && [u.scales.x.min, u.scales.x.max];"
+        ),
+    );
+    let (zmin, zmax) = (zoomed[0].as_f64().unwrap(), zoomed[1].as_f64().unwrap());
+    assert!(
+        zmin > lo && zmax < hi,
+        "zoomed to {zmin}..{zmax} of {lo}..{hi}"
+    );
+    browser.double_click(&over, (0.0, 0.0));
+    browser.wait(
+        "a double-click to zoom out",
+        &format!(
+            "const u = window.charts['iter-loss'];\
+             return u.scales.x.min <= {lo} && u.scales.x.max >= {hi};"
+        ),
+    );
+    // A click on the NLL's legend entry hides the series, another shows it again.
+    let entry = browser.element("#chart-iter-loss .u-legend .u-series:nth-child(2) > th");
+    browser.click(&entry);
+    browser.wait(
+        "a click on the legend to hide the NLL",
+        "return window.charts['iter-loss'].series[1].show === false;",
+    );
+    browser.click(&entry);
+    browser.wait(
+        "a second click to show it again",
+        "return window.charts['iter-loss'].series[1].show === true;",
+    );
+    // The log box: a log scale (uPlot's distr 3), with the data kept.
+    browser.click(&browser.element("input[data-log=\"iter-loss\"]"));
+    browser.wait(
+        "the log box to make the NLL's scale logarithmic",
+        &format!(
+            "const u = window.charts['iter-loss'];\
+             return u.scales.y.distr === 3 && u.data[0].length === {};",
+            points.len()
+        ),
+    );
+    let errors = browser.console_errors();
+    assert!(
+        errors.is_empty(),
+        "console errors on the run page: {errors:?}"
+    );
+}
+
+/// A run that trains (its lock held here, as a trainer holds it): its page's chart takes the
+/// iterations written after it opened, asking only for what is new. The run goes at the end.
+fn live_run_grows(browser: &Browser, addr: SocketAddr, artifacts: &Path) {
+    use mnist_trainer::run::dir::RunDir;
+    use mnist_trainer::run::metrics::{IterationRecord, metrics_csv};
+    let live = artifacts.join("live");
+    std::fs::create_dir(&live).unwrap();
+    std::fs::copy(artifacts.join("mlp/config.toml"), live.join("config.toml")).unwrap();
+    let write = |n: usize| {
+        let iterations: Vec<IterationRecord> = (1..=n)
+            .map(|i| IterationRecord {
+                epoch: 1,
+                iteration: i,
+                loss: 1.0 / i as f64,
+                accuracy: 0.5,
+                weights_updated: None,
+            })
+            .collect();
+        std::fs::write(live.join("metrics.csv"), metrics_csv(&[], &iterations)).unwrap();
+    };
+    write(30);
+    let lock = RunDir::new(&live).lock().unwrap();
+    // Count the metrics requests and what each asked for.
+    browser.open(&format!("http://{addr}/runs/live/"));
+    browser.run(
+        "window.asked = [];\
+         const send = window.fetch;\
+         window.fetch = function (url, ...rest) {\
+             if (String(url).includes('/metrics')) window.asked.push(String(url));\
+             return send.call(this, url, ...rest);\
+         };",
+        json!([]),
+    );
+    browser.wait(
+        "the live run's chart with its 30 iterations",
+        "const u = window.charts && window.charts['iter-loss'];\
+         return !!u && u.data[0].length === 30;",
+    );
+    write(45);
+    let grown = browser.wait_showing(
+        "the chart to grow to 45 iterations",
+        "const u = window.charts['iter-loss'];\
+         return u.data[0].length === 45 && u.data[0][44] === 45 && [u.data[1][44], window.asked];",
+        Some("return [window.charts['iter-loss'].data[0].length, window.asked];"),
+    );
+    assert_eq!(grown[0], 1.0 / 45.0, "the NLL of iteration 45 on the chart");
+    let asked: Vec<String> = serde_json::from_value(grown[1].clone()).unwrap();
+    assert!(
+        asked.iter().any(|u| u.contains("since=30")),
+        "the polls asked for everything again: {asked:?}"
+    );
+    let status = browser.run(
+        "return document.querySelector('.charts-status').textContent;",
+        json!([]),
+    );
+    assert!(
+        status.as_str().unwrap().starts_with("training"),
+        "the charts' status: {status}"
+    );
+    drop(lock);
+    std::fs::remove_dir_all(&live).unwrap();
+}
+
+/// `/draw` opens on the finished run whose model.bpk was written last, not the first by name.
+fn draw_opens_on_the_latest_run(browser: &Browser, addr: SocketAddr, artifacts: &Path) {
+    let now = std::time::SystemTime::now();
+    for (run, age) in [("linear", 3600), ("mlp", 60)] {
+        std::fs::File::options()
+            .write(true)
+            .open(artifacts.join(run).join("model.bpk"))
+            .unwrap()
+            .set_modified(now - Duration::from_secs(age))
+            .unwrap();
+    }
+    browser.open(&format!("http://{addr}/draw"));
+    let chosen = browser.wait(
+        "the draw page's run selector to be filled",
+        "const s = document.getElementById('run-select');\
+         return s.options.length === 2 && s.value;",
+    );
+    assert_eq!(
+        chosen, "mlp",
+        "/draw opened on {chosen}, not the latest run"
+    );
+    // Still selectable, and ?run= still names one.
+    browser.open(&format!("http://{addr}/draw?run=linear"));
+    let chosen = browser.wait(
+        "the draw page's run selector to be filled",
+        "const s = document.getElementById('run-select');\
+         return s.options.length === 2 && s.value;",
+    );
+    assert_eq!(chosen, "linear");
+}
+
 fn screenshot(browser: &Browser, name: &str) {
     if std::env::var_os("MNIST_SCREENSHOTS").is_none() {
         return;
@@ -189,6 +432,10 @@ fn runs_run_draw_and_compare_pages_work_in_chromium() {
     );
     lap("run page's epochs figure loaded");
 
+    // --- The run page's charts: drawn, values under the pointer, zoom, hide, log scale. ---
+    charts_work(&browser, addr, mlp);
+    lap("run page's charts: the legend under the pointer matches the API");
+
     // --- Draw a test-set 7 with the mouse, a stroke per horizontal run of ink. ---
     // The first 7 the model gets right from a clean upload, so that a wrong answer below
     // means the drawing went wrong, not the model.
@@ -305,6 +552,11 @@ fn runs_run_draw_and_compare_pages_work_in_chromium() {
     );
     screenshot(&browser, "draw.png");
 
+    if fixtures {
+        live_run_grows(&browser, addr, &artifacts);
+        lap("a training run's chart grew with its new iterations");
+    }
+
     // --- The comparison: curves, disagreements and confusion matrices render. ---
     browser.open(&format!("{base}/compare?runs={linear},{mlp}"));
     let images = browser.wait(
@@ -345,4 +597,25 @@ fn runs_run_draw_and_compare_pages_work_in_chromium() {
         srcs.len()
     ));
     screenshot(&browser, "compare.png");
+    // The compare page's charts: a series per run and quantity.
+    let series = browser.wait(
+        "the compare page's charts",
+        "const u = window.charts && window.charts['epoch-loss'];\
+         return !!u && u.series.slice(1).map(s => s.label);",
+    );
+    assert_eq!(
+        series,
+        json!([
+            format!("{linear} train loss"),
+            format!("{linear} valid loss"),
+            format!("{mlp} train loss"),
+            format!("{mlp} valid loss")
+        ])
+    );
+    let errors = browser.console_errors();
+    assert!(errors.is_empty(), "console errors: {errors:?}");
+    if fixtures {
+        draw_opens_on_the_latest_run(&browser, addr, &artifacts);
+        lap("/draw opened on the latest finished run");
+    }
 }

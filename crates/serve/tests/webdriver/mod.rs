@@ -289,12 +289,7 @@ impl Browser {
     /// up at the last. All strokes go in one actions command, as a person would draw them.
     pub fn draw(&self, element: &Element, size: (f64, f64), strokes: &[Vec<(f64, f64)>]) {
         // W3C offsets with an element origin are from the element's centre, in whole pixels.
-        let at = |(x, y): (f64, f64)| PointerAction::MoveToElement {
-            element: element.clone(),
-            duration: Some(Duration::ZERO),
-            x: (x - size.0 / 2.0).round(),
-            y: (y - size.1 / 2.0).round(),
-        };
+        let at = |(x, y): (f64, f64)| Self::at(element, (x - size.0 / 2.0, y - size.1 / 2.0));
         let mut mouse = MouseActions::new("mouse".into());
         for stroke in strokes {
             mouse = mouse.then(at(stroke[0])).then(PointerAction::Down {
@@ -309,6 +304,75 @@ impl Browser {
         }
         self.call(self.client().perform_actions(mouse))
             .unwrap_or_else(|e| panic!("cannot draw {} strokes: {e}", strokes.len()));
+    }
+
+    /// Offsets from `element`'s centre (W3C's element origin), in whole CSS pixels.
+    fn at(element: &Element, (x, y): (f64, f64)) -> PointerAction {
+        PointerAction::MoveToElement {
+            element: element.clone(),
+            duration: Some(Duration::ZERO),
+            x: x.round(),
+            y: y.round(),
+        }
+    }
+
+    /// Moves the mouse to `at`, an offset from `element`'s centre.
+    pub fn hover(&self, element: &Element, at: (f64, f64)) {
+        let mouse = MouseActions::new("mouse".into()).then(Self::at(element, at));
+        self.call(self.client().perform_actions(mouse))
+            .unwrap_or_else(|e| panic!("cannot move the mouse: {e}"));
+    }
+
+    /// Drags with the left button from `from` to `to`, offsets from `element`'s centre, in a
+    /// few steps as a hand would.
+    pub fn drag(&self, element: &Element, from: (f64, f64), to: (f64, f64)) {
+        let mut mouse = MouseActions::new("mouse".into())
+            .then(Self::at(element, from))
+            .then(PointerAction::Down {
+                button: MOUSE_BUTTON_LEFT,
+            });
+        for k in 1..=4 {
+            let t = k as f64 / 4.0;
+            let p = (from.0 + t * (to.0 - from.0), from.1 + t * (to.1 - from.1));
+            mouse = mouse.then(Self::at(element, p));
+        }
+        mouse = mouse.then(PointerAction::Up {
+            button: MOUSE_BUTTON_LEFT,
+        });
+        self.call(self.client().perform_actions(mouse))
+            .unwrap_or_else(|e| panic!("cannot drag: {e}"));
+    }
+
+    /// Two left clicks at `at` (an offset from `element`'s centre) in one gesture: a
+    /// double-click.
+    pub fn double_click(&self, element: &Element, at: (f64, f64)) {
+        let mut mouse = MouseActions::new("mouse".into()).then(Self::at(element, at));
+        for _ in 0..2 {
+            mouse = mouse
+                .then(PointerAction::Down {
+                    button: MOUSE_BUTTON_LEFT,
+                })
+                .then(PointerAction::Up {
+                    button: MOUSE_BUTTON_LEFT,
+                });
+        }
+        self.call(self.client().perform_actions(mouse))
+            .unwrap_or_else(|e| panic!("cannot double-click: {e}"));
+    }
+
+    /// Clicks `element` (WebDriver's element click: scrolled into view, at its centre).
+    pub fn click(&self, element: &Element) {
+        self.call(element.click())
+            .unwrap_or_else(|e| panic!("cannot click: {e}"));
+    }
+
+    /// The page's console errors since the last call to `console`, but a missing favicon
+    /// (Chromium asks for one; the app has none).
+    pub fn console_errors(&self) -> Vec<String> {
+        self.console()
+            .into_iter()
+            .filter(|line| line.contains("SEVERE") && !line.contains("favicon.ico"))
+            .collect()
     }
 
     /// A PNG of the window.
