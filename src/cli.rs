@@ -198,8 +198,15 @@ pub enum Command {
     /// comparisons of runs.
     ///
     /// Everything works offline; the page's assets are in the binary. Binds to loopback unless
-    /// --addr says otherwise. The API (GET /api/runs, GET /api/runs/NAME, POST
-    /// /api/runs/NAME/predict) is described in the README.
+    /// --addr says otherwise. The New run page launches `mnist train` (this program) for a
+    /// config edited in the browser, at most --max-parallel at once; runs can be stopped (at a
+    /// clean point), resumed and deleted from their page.
+    ///
+    /// A random token is made at start and printed in the address to open: requests that change
+    /// something (launch, stop, resume, delete) need it (the page keeps it in a cookie; API
+    /// clients send `Authorization: Bearer TOKEN`), requests from other sites' pages are
+    /// refused, and on loopback so is any Host but localhost, 127.0.0.1 and [::1]. The API is
+    /// described in the README.
     Serve {
         /// The folder of run directories.
         #[arg(long, value_name = "DIR", default_value = "artifacts")]
@@ -207,6 +214,13 @@ pub enum Command {
         /// Address and port to listen on (port 0: any free port).
         #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
         addr: std::net::SocketAddr,
+        /// The folder of config files the New run page starts from; relative paths in a config
+        /// typed in the browser resolve against it, as if the file were there.
+        #[arg(long, value_name = "DIR", default_value = "configs")]
+        configs: PathBuf,
+        /// Runs trained at once; more wait as `queued` [default: one per two cores, at least 1]
+        #[arg(long, value_name = "N")]
+        max_parallel: Option<NonZeroUsize>,
     },
     /// Compare finished runs in one static HTML page, figures beside it.
     ///

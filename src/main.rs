@@ -180,13 +180,29 @@ fn execute(command: Command, backend: &Backend) -> Result<(), Error> {
                 print!("\n{}", render::bench(&report));
             }
         }
-        Command::Serve { artifacts, addr } => {
+        Command::Serve {
+            artifacts,
+            addr,
+            configs,
+            max_parallel,
+        } => {
             if let Some(warning) = render::serve_warning(addr) {
                 eprintln!("{warning}");
             }
-            let config = mnist_serve::ServeConfig { artifacts, addr };
-            mnist_serve::serve(&config, backend.clone(), |bound| {
-                println!("{}", render::serving(&config.artifacts, bound));
+            // Runs launched from the browser are this very program, `mnist train`.
+            let program = std::env::current_exe()
+                .map_err(|e| Error::Check(format!("cannot find this program's path: {e}")))?;
+            let mut config = mnist_serve::ServeConfig::new(artifacts, addr);
+            config.configs = configs;
+            config.trainer = Some(mnist_serve::TrainerProgram {
+                program,
+                backend: backend.name.to_string(),
+            });
+            if let Some(n) = max_parallel {
+                config.max_parallel = n.get();
+            }
+            mnist_serve::serve(&config, backend.clone(), |serving| {
+                println!("{}", render::serving(&config.artifacts, serving));
             })?;
         }
         Command::Compare { runs, out } => {

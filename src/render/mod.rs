@@ -262,10 +262,18 @@ pub fn serve_warning(addr: SocketAddr) -> Option<String> {
 }
 
 /// `mnist serve` once it listens.
-pub fn serving(artifacts: &Path, bound: SocketAddr) -> String {
+pub fn serving(artifacts: &Path, serving: &mnist_serve::Serving) -> String {
+    // An unspecified address (0.0.0.0) is reached as localhost from this machine.
+    let host = if serving.addr.ip().is_unspecified() {
+        format!("localhost:{}", serving.addr.port())
+    } else {
+        serving.addr.to_string()
+    };
     format!(
-        "serving  {} on http://{bound}/ (Ctrl-C stops)",
-        display_path(artifacts)
+        "serving  {} on http://{host}/ (Ctrl-C stops)\nopen     http://{host}/?token={} \
+         (the token lets this browser launch, stop and delete runs)",
+        display_path(artifacts),
+        serving.token
     )
 }
 

@@ -37,6 +37,22 @@ async function getJSON(url) {
   return readJSON(await fetch(url, { cache: 'no-store' }));
 }
 
+/**
+ * A request that changes something (launch, stop, resume, delete). The server's token travels
+ * in its HttpOnly cookie, set when the page was opened with `?token=…`; without it the server
+ * answers 403, and the message says how to get it.
+ */
+async function send(method, url, body, type = 'application/json') {
+  const init = { method, cache: 'no-store', headers: {} };
+  if (body != null) {
+    init.body = body;
+    init.headers['Content-Type'] = type;
+  }
+  const response = await fetch(url, init);
+  if (response.status === 204) return null;
+  return readJSON(response);
+}
+
 // ---- runs page ----
 
 const COLUMNS = [
@@ -80,8 +96,18 @@ function runsPage() {
     location.href = '/compare?runs=' + [...checked].map(encodeURIComponent).join(',');
   });
 
+  const filter = $('#filter');
+  filter.value = new URLSearchParams(location.search).get('filter') || '';
+  filter.addEventListener('input', () => render());
+  /** Whether a run matches every word of the filter box in one of its shown columns. */
+  function matches(r) {
+    const words = filter.value.toLowerCase().split(/\s+/).filter((w) => w);
+    const text = COLUMNS.map(([key]) => r[key] ?? '').join(' ').toLowerCase();
+    return words.every((w) => text.includes(w));
+  }
+
   function render() {
-    const rows = [...runs].sort((a, b) => {
+    const rows = runs.filter(matches).sort((a, b) => {
       const x = a[sortKey];
       const y = b[sortKey];
       const order = x == null ? 1 : y == null ? -1 : x < y ? -1 : x > y ? 1 : 0;
@@ -115,7 +141,9 @@ function runsPage() {
     try {
       runs = await getJSON('/api/runs');
       const training = runs.filter((r) => r.state === 'training').length;
-      status.textContent = runs.length + ' runs' + (training ? ', ' + training + ' training now' : '');
+      const queued = runs.filter((r) => r.state === 'queued').length;
+      status.textContent = runs.length + ' runs' + (training ? ', ' + training + ' training now' : '') +
+        (queued ? ', ' + queued + ' queued' : '');
       render();
     } catch (e) {
       status.textContent = 'cannot list the runs: ' + e.message;
@@ -157,9 +185,54 @@ function runPage(name) {
         el('td', {}, pct(e.valid_acc)), el('td', {}, fixed(2)(e.seconds)),
         el('td', {}, fixed(2)(e.train_seconds))));
     }
-    if (run.state === 'training') setTimeout(refresh, 2000);
+    controls(run);
+    if (run.state === 'training' || run.state === 'queued') {
+      showLog();
+      setTimeout(refresh, 2000);
+    }
+  }
+
+  const bar = $('#controls');
+  const path = '/api/runs/' + encodeURIComponent(name);
+  /** Stop, resume, delete and "run again", as the run's state allows. */
+  function controls(run) {
+    const buttons = [];
+    const act = (label, method, url, confirmText) => {
+      const b = el('button', { type: 'button', 'data-action': label.toLowerCase() }, label);
+      b.addEventListener('click', async () => {
+        if (confirmText && !confirm(confirmText)) return;
+        b.disabled = true;
+        try {
+          await send(method, url);
+          if (method === 'DELETE') { location.href = '/'; return; }
+          refresh();
+        } catch (e) {
+          bar.append(el('span', { class: 'error' }, ' ' + e.message));
+        }
+      });
+      buttons.push(b);
+    };
+    if (run.state === 'training' || run.state === 'queued') act('Stop', 'POST', path + '/stop');
+    if (run.state === 'stopped' || run.state === 'interrupted') act('Resume', 'POST', path + '/resume');
+    if (run.state !== 'training' && run.state !== 'queued') {
+      act('Delete', 'DELETE', path, 'Delete the run ' + name + ' and all its files?');
+    }
+    if (run.config) {
+      buttons.push(el('a', { href: '/new?run=' + encodeURIComponent(name) }, 'Run again with changes'));
+    }
+    bar.replaceChildren(...buttons);
+  }
+
+  async function showLog() {
+    try {
+      const response = await fetch(path + '/log', { cache: 'no-store' });
+      if (!response.ok) return;
+      $('#log-text').textContent = await response.text();
+      $('#log').hidden = false;
+    } catch (e) { /* no log: the run was trained from a terminal */ }
   }
   refresh();
+  showLog();
   Charts.mount($('#charts'), [name]);
   drawPanel(() => name);
 }
@@ -169,6 +242,97 @@ function runPage(name) {
 function comparePage() {
   const charts = $('#charts');
   if (charts) Charts.mount(charts, JSON.parse(charts.dataset.runs));
+}
+
+// ---- new run page ----
+
+async function newRunPage() {
+  const source = $('#source');
+  const nameBox = $('#run-name');
+  const text = $('#config');
+  const check = $('#check');
+  const launch = $('#launch');
+  const status = $('#new-status');
+  let configs = [];
+  let runs = [];
+  try {
+    [configs, runs] = await Promise.all([getJSON('/api/configs'), getJSON('/api/runs')]);
+  } catch (e) {
+    status.textContent = 'cannot list the configs and runs: ' + e.message;
+    status.className = 'error';
+  }
+  const taken = new Set(runs.map((r) => r.name));
+  /** `base`, or `base-2`, `base-3`, … : the first name no run has. */
+  const freeName = (base) => {
+    let n = 1;
+    let name = base;
+    while (taken.has(name)) name = base + '-' + ++n;
+    return name;
+  };
+  const files = el('optgroup', { label: 'config files' });
+  for (const c of configs) files.append(el('option', { value: 'config:' + c.file }, c.file));
+  const own = el('optgroup', { label: "runs' own configs" });
+  for (const r of runs.filter((r) => r.state !== 'queued')) own.append(el('option', { value: 'run:' + r.name }, r.name));
+  source.append(files, own);
+  const params = new URLSearchParams(location.search);
+  if (params.get('run')) source.value = 'run:' + params.get('run');
+  else if (params.get('config')) source.value = 'config:' + params.get('config');
+
+  async function load() {
+    const [kind, id] = [source.value.slice(0, source.value.indexOf(':')), source.value.slice(source.value.indexOf(':') + 1)];
+    if (kind === 'config') {
+      text.value = configs.find((c) => c.file === id)?.text ?? '';
+      nameBox.value = freeName(id.replace(/\.toml$/, ''));
+    } else if (kind === 'run') {
+      try {
+        text.value = (await getJSON('/api/runs/' + encodeURIComponent(id))).config ?? '';
+      } catch (e) {
+        text.value = '';
+        check.textContent = 'cannot read the run: ' + e.message;
+      }
+      nameBox.value = freeName(id);
+    }
+    validate();
+  }
+
+  let pending = null;
+  let valid = false;
+  /** Asks the server to check the config as `mnist train` would, a moment after the last key. */
+  function validate() {
+    clearTimeout(pending);
+    valid = false;
+    launch.disabled = true;
+    pending = setTimeout(async () => {
+      try {
+        const plan = await send('POST', '/api/configs/check?name=' + encodeURIComponent(nameBox.value),
+          text.value, 'application/toml');
+        check.className = 'hint ok';
+        check.textContent = '✓ ' + [plan.model, plan.training, plan.epochs + ' epochs',
+          'validated on the ' + plan.validation].join(' · ');
+        valid = true;
+      } catch (e) {
+        check.className = 'error';
+        check.textContent = e.message;
+      }
+      launch.disabled = !valid || !nameBox.value;
+    }, 250);
+  }
+  source.addEventListener('change', load);
+  text.addEventListener('input', validate);
+  nameBox.addEventListener('input', validate);
+  $('#new-run').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    launch.disabled = true;
+    try {
+      await send('POST', '/api/runs', JSON.stringify({ name: nameBox.value, config: text.value }));
+      location.href = '/runs/' + encodeURIComponent(nameBox.value) + '/';
+    } catch (e) {
+      status.textContent = 'not launched: ' + e.message;
+      status.className = 'error';
+      launch.disabled = false;
+    }
+  });
+  if (source.value) load();
 }
 
 // ---- draw page ----
@@ -298,4 +462,5 @@ document.addEventListener('DOMContentLoaded', () => {
   else if (page === 'run') runPage(document.body.dataset.run);
   else if (page === 'draw') drawPage();
   else if (page === 'compare') comparePage();
+  else if (page === 'new') newRunPage();
 });

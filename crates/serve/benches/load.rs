@@ -169,10 +169,7 @@ fn main() {
         return huge(&o, n, &drawings[0], test.image(0));
     }
     let (tx, rx) = mpsc::channel();
-    let config = mnist_serve::ServeConfig {
-        artifacts: o.artifacts.clone(),
-        addr: "127.0.0.1:0".parse().unwrap(),
-    };
+    let config = mnist_serve::ServeConfig::new(o.artifacts.clone(), "127.0.0.1:0".parse().unwrap());
     // Stopped at the end, so that its scratch folder is removed.
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = std::thread::spawn(move || {
@@ -183,7 +180,7 @@ fn main() {
             &config,
             backend,
             &std::env::temp_dir(),
-            |a| tx.send(a).unwrap(),
+            |serving| tx.send(serving.addr).unwrap(),
             stopped,
         )
         .expect("server");

@@ -89,8 +89,9 @@ pub fn no_endpoint(method: &Method, path: &str) -> Response {
     ApiError(
         StatusCode::NOT_FOUND,
         format!(
-            "no API endpoint {method} {path}: there are GET /api/runs, GET /api/runs/<name>, \
-             GET /api/runs/<name>/metrics and POST /api/runs/<name>/predict"
+            "no API endpoint {method} {path}: there are GET and POST /api/runs, GET and DELETE \
+             /api/runs/<name>, GET /api/runs/<name>/metrics and /log, POST /api/runs/<name>/stop, \
+             /resume and /predict, GET /api/configs and POST /api/configs/check"
         ),
     )
     .into_response()
@@ -152,18 +153,59 @@ impl PredictGate {
 }
 
 pub async fn runs(State(state): State<Arc<AppState>>) -> Response {
-    let artifacts = state.artifacts.clone();
-    match tokio::task::spawn_blocking(move || catalog::list(&artifacts)).await {
+    let work = move || {
+        let mut list = catalog::list(&state.artifacts);
+        state.lab.overlay(&mut list);
+        list
+    };
+    match tokio::task::spawn_blocking(work).await {
         Ok(list) => Json(list).into_response(),
+        Err(e) => ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+/// Largest part of a run's log `GET /api/runs/<name>/log` answers: its end.
+const LOG_TAIL: u64 = 64 * 1024;
+
+/// `GET /api/runs/<name>/log`: the end of the run's `train.log` as text (404 if it has none: it
+/// was trained from a terminal, whose output went there).
+pub async fn log(State(state): State<Arc<AppState>>, Path(name): Path<String>) -> Response {
+    let Some(run) = catalog::find(&state.artifacts, &name) else {
+        return unknown_run(&name).into_response();
+    };
+    match tokio::task::spawn_blocking(move || catalog::log_tail(&run, LOG_TAIL)).await {
+        Ok(Some(text)) => {
+            ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response()
+        }
+        Ok(None) => ApiError(
+            StatusCode::NOT_FOUND,
+            format!("`{name}` has no train.log: it was not launched from the web app"),
+        )
+        .into_response(),
         Err(e) => ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }
 }
 
 pub async fn run(State(state): State<Arc<AppState>>, Path(name): Path<String>) -> Response {
     let Some(run) = catalog::find(&state.artifacts, &name) else {
+        let mut queued = vec![];
+        state.lab.overlay(&mut queued);
+        if let Some(summary) = queued.into_iter().find(|r| r.name == name) {
+            return Json(summary).into_response();
+        }
         return unknown_run(&name).into_response();
     };
-    match tokio::task::spawn_blocking(move || catalog::detail(&run)).await {
+    let lab = state.lab.clone();
+    let work = move || {
+        let mut detail = catalog::detail(&run);
+        let mut one = vec![detail.summary.clone()];
+        lab.overlay(&mut one);
+        if let Some(summary) = one.into_iter().next() {
+            detail.summary = summary;
+        }
+        detail
+    };
+    match tokio::task::spawn_blocking(work).await {
         Ok(detail) => Json(detail).into_response(),
         Err(e) => ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }

@@ -36,6 +36,8 @@ pub struct RunSummary {
     /// When `model.bpk` was last written, in seconds since the Unix epoch: which finished run
     /// is the most recent (the draw page opens on it).
     pub model_time: Option<u64>,
+    /// Queued or training by this web app (which can then stop it).
+    pub launched: bool,
 }
 
 /// A run's summary with its epochs and figures, for `GET /api/runs/<name>` and the run page.
@@ -87,10 +89,17 @@ pub fn list(artifacts: &Path) -> Vec<RunSummary> {
 }
 
 fn broken(run: &RunDir, why: String) -> RunSummary {
+    let mut summary = placeholder(&run.name(), RunState::Broken);
+    summary.note = Some(why);
+    summary
+}
+
+/// A run known only by its name and state (broken, or queued before its directory exists).
+pub fn placeholder(name: &str, state: RunState) -> RunSummary {
     RunSummary {
-        name: run.name(),
-        state: RunState::Broken,
-        note: Some(why),
+        name: name.to_string(),
+        state,
+        note: None,
         model: None,
         trainer: None,
         optimizer: None,
@@ -105,6 +114,7 @@ fn broken(run: &RunDir, why: String) -> RunSummary {
         backend: None,
         has_model: false,
         model_time: None,
+        launched: false,
     }
 }
 
@@ -173,6 +183,7 @@ pub fn summarize(run: &RunDir) -> RunSummary {
         backend: (!info.backend.is_empty()).then_some(info.backend),
         has_model,
         model_time,
+        launched: false,
     }
 }
 
@@ -421,4 +432,53 @@ mod tests {
         let size = bucket_size(&sparse, None);
         assert!(bucket_count(&sparse, size) <= MAX_POINTS, "{size}");
     }
+}
+
+/// A config file of the configs folder, as the New run page offers it.
+#[derive(Clone, Debug, Serialize)]
+pub struct ConfigFile {
+    pub file: String,
+    pub text: String,
+}
+
+/// Largest config file offered (configs are a few hundred bytes; anything far larger is not one).
+const MAX_CONFIG_BYTES: u64 = 256 * 1024;
+
+/// The `.toml` files directly in `folder`, by name; unreadable or oversized ones are left out.
+pub fn configs(folder: &Path) -> Vec<ConfigFile> {
+    let Ok(entries) = std::fs::read_dir(folder) else {
+        return Vec::new();
+    };
+    let mut files: Vec<ConfigFile> = entries
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .filter(|e| e.metadata().is_ok_and(|m| m.len() <= MAX_CONFIG_BYTES))
+        .filter_map(|e| {
+            let file = e.file_name().to_str()?.to_string();
+            if !file.ends_with(".toml") || file.starts_with('.') {
+                return None;
+            }
+            let text = std::fs::read_to_string(e.path()).ok()?;
+            Some(ConfigFile { file, text })
+        })
+        .collect();
+    files.sort_by(|a, b| a.file.cmp(&b.file));
+    files
+}
+
+/// The end of a run's `train.log` (at most `max` bytes, from a line start), if it has one.
+pub fn log_tail(run: &RunDir, max: u64) -> Option<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = std::fs::File::open(run.log_file()).ok()?;
+    let len = file.metadata().ok()?.len();
+    let from = len.saturating_sub(max);
+    file.seek(SeekFrom::Start(from)).ok()?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).ok()?;
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    // Progress bars are not drawn into a log (it is not a terminal), but a cut line is cut.
+    Some(match (from > 0, text.find('\n')) {
+        (true, Some(k)) => text[k + 1..].to_string(),
+        _ => text,
+    })
 }

@@ -39,7 +39,7 @@ fn shell(title: &str, page: &str, run: Option<&str>, body: &str) -> Html<String>
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>{}</title>{chart_css}<link rel=\"stylesheet\" href=\"/assets/app.css\"></head>\n\
-         <body data-page=\"{page}\"{run}><nav><a href=\"/\">Runs</a><a href=\"/draw\">Draw</a></nav>\n\
+         <body data-page=\"{page}\"{run}><nav><a href=\"/\">Runs</a><a href=\"/new\">New run</a><a href=\"/draw\">Draw</a></nav>\n\
          {body}\n{chart_js}<script src=\"/assets/app.js\"></script></body></html>\n",
         escape(title)
     ))
@@ -101,9 +101,30 @@ const DRAW_PANEL: &str = "<section id=\"draw\" class=\"draw\"><h2>Draw a digit</
 
 pub async fn runs() -> Html<String> {
     let body = "<h1>Runs</h1><p id=\"status\" class=\"hint\">loading…</p>\
+        <p><label>filter <input id=\"filter\" type=\"search\" placeholder=\"name, model, state…\" \
+        autocomplete=\"off\"></label></p>\
         <table id=\"runs\" class=\"runs\"><thead></thead><tbody></tbody></table>\
         <p><button id=\"compare\" type=\"button\" disabled>Compare the checked runs</button></p>";
     shell("Runs", "runs", None, body)
+}
+
+/// The New run page: a config from the configs folder or a run, edited as TOML with live
+/// validation, a name, and a launch button; `app.js` does the work through the API.
+pub async fn new_run() -> Html<String> {
+    let body = "<h1>New run</h1>\
+        <p class=\"hint\">Start from a config file or from a run's own config, change what you \
+        like, name the run and launch it. The server checks the config as <code>mnist train</code> \
+        does while you type; the run trains in <code>mnist train</code>, a process of its own, \
+        into this server's artifacts folder.</p>\
+        <p id=\"new-status\" class=\"hint\"></p>\
+        <form id=\"new-run\" class=\"new-run\">\
+        <p><label>start from <select id=\"source\"></select></label> \
+        <label>run name <input id=\"run-name\" required autocomplete=\"off\" spellcheck=\"false\"></label></p>\
+        <textarea id=\"config\" rows=\"28\" cols=\"90\" spellcheck=\"false\" \
+        aria-label=\"the run's config (TOML)\"></textarea>\
+        <p id=\"check\" class=\"hint\">–</p>\
+        <p><button id=\"launch\" type=\"submit\" disabled>Launch</button></p></form>";
+    shell("New run", "new", None, body)
 }
 
 pub async fn draw() -> Html<String> {
@@ -126,12 +147,17 @@ const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'~');
 
 /// Percent-encodes a run name for a URL path segment.
-fn encode(name: &str) -> String {
+pub(crate) fn encode(name: &str) -> String {
     utf8_percent_encode(name, PATH_SEGMENT).to_string()
 }
 
 pub async fn run(State(state): State<Arc<AppState>>, Path(name): Path<String>) -> Response {
     let Some(run) = catalog::find(&state.artifacts, &name) else {
+        if state.lab.is_queued(&name) {
+            // Queued before its directory exists: the page fills in once it starts.
+            let body = run_body(&name, &details(None, None));
+            return shell(&format!("Run {name}"), "run", Some(&name), &body).into_response();
+        }
         return not_found_page(&format!("No run called `{name}`."));
     };
     let (report, model) = tokio::task::spawn_blocking(move || {
@@ -154,14 +180,21 @@ pub async fn run(State(state): State<Arc<AppState>>, Path(name): Path<String>) -
     })
     .await
     .unwrap_or((None, None));
-    let body = format!(
-        "<h1>Run <code>{}</code></h1><p id=\"state\" class=\"hint\"></p>\
-         <section id=\"charts\" class=\"charts\"></section>{DRAW_PANEL}\
-         <section id=\"details\"><h2>Details</h2>{}</section>",
-        escape(&name),
-        details(report.as_deref(), model.as_deref())
-    );
+    let body = run_body(&name, &details(report.as_deref(), model.as_deref()));
     shell(&format!("Run {name}"), "run", Some(&name), &body).into_response()
+}
+
+/// The run page top-down: name, summary and controls, charts, the draw panel, then the details
+/// and the trainer's log (where the web app launched it).
+fn run_body(name: &str, details: &str) -> String {
+    format!(
+        "<h1>Run <code>{}</code></h1><p id=\"state\" class=\"hint\"></p>\
+         <p id=\"controls\" class=\"controls\"></p>\
+         <section id=\"charts\" class=\"charts\"></section>{DRAW_PANEL}\
+         <section id=\"details\"><h2>Details</h2>{details}\
+         <section id=\"log\" hidden><h2>Log</h2><pre id=\"log-text\"></pre></section></section>",
+        escape(name)
+    )
 }
 
 /// The run's epochs, filled and kept current by `app.js` (a run that trains has no report yet).

@@ -16,13 +16,10 @@ pub fn serve_if_child() {
     let Some(artifacts) = std::env::var_os(CHILD) else {
         return;
     };
-    let config = mnist_serve::ServeConfig {
-        artifacts: artifacts.into(),
-        addr: "127.0.0.1:0".parse().unwrap(),
-    };
+    let config = mnist_serve::ServeConfig::new(artifacts, "127.0.0.1:0".parse().unwrap());
     let backend = mnist_trainer::backend::default_backend();
-    let result = mnist_serve::serve(&config, backend, |addr| {
-        println!("serving  on http://{addr}/ (Ctrl-C stops)");
+    let result = mnist_serve::serve(&config, backend, |serving| {
+        println!("serving  on http://{}/ (Ctrl-C stops)", serving.addr);
     });
     match result {
         Ok(()) => std::process::exit(0),

@@ -42,11 +42,17 @@ pub fn fixture_runs(dir: &Path) -> PathBuf {
 /// test's own temporary folder, removed by the test, since this server never stops), else in
 /// the temporary folder itself.
 pub fn start_server(artifacts: &Path) -> SocketAddr {
+    start_with(mnist_serve::ServeConfig::new(
+        artifacts,
+        "127.0.0.1:0".parse().unwrap(),
+    ))
+    .addr
+}
+
+/// [`start_server`] with a config of the test's own (its `addr` should be a free loopback port).
+pub fn start_with(config: mnist_serve::ServeConfig) -> mnist_serve::Serving {
     let (tx, rx) = mpsc::channel();
-    let config = mnist_serve::ServeConfig {
-        artifacts: artifacts.to_path_buf(),
-        addr: "127.0.0.1:0".parse().unwrap(),
-    };
+    let artifacts = config.artifacts.clone();
     let temp = std::env::temp_dir();
     let scratch_in = artifacts
         .parent()
@@ -58,7 +64,13 @@ pub fn start_server(artifacts: &Path) -> SocketAddr {
             &config,
             default_backend(),
             &scratch_in,
-            |addr| tx.send(addr).unwrap(),
+            |serving| {
+                tx.send(mnist_serve::Serving {
+                    addr: serving.addr,
+                    token: serving.token.clone(),
+                })
+                .unwrap()
+            },
             std::future::pending(),
         );
         if let Err(e) = result {

@@ -18,6 +18,7 @@
 //!                               what `mnist eval` wrote for those weights
 //!   training.lock               locked (an OS advisory lock) while a `mnist train` process
 //!                               trains or replaces the run; the file itself stays
+//!   train.log                   the trainer's output, where the web app launched it
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -49,6 +50,8 @@ const ONNX_MODEL: &str = "model.onnx";
 /// is never removed while the run exists (removing a lock file lets two processes hold "the"
 /// lock on two different files).
 const LOCK: &str = "training.lock";
+/// The output of a trainer the web app started (appended to by each start and resume).
+const LOG: &str = "train.log";
 /// How long `lock` retries a lock held by someone else before calling the run busy: a reader
 /// such as the web app holds a shared lock for microseconds to ask whether the run trains.
 const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_millis(250);
@@ -294,13 +297,14 @@ impl RunDir {
         std::fs::create_dir_all(&self.path).map_err(|e| Error::io(&self.path, "cannot create", e))
     }
 
-    /// Whether the folder is absent or holds nothing but the run's lock file (what a refused
-    /// start or a process killed before its first write leaves).
+    /// Whether the folder is absent or holds nothing but the run's lock file and log (what a
+    /// refused start or a process killed before its first write leaves, or the web app made for
+    /// the output of a run it launches).
     pub(crate) fn is_vacant(&self) -> bool {
         match std::fs::read_dir(&self.path) {
             Ok(entries) => entries
                 .filter_map(|e| e.ok())
-                .all(|e| e.file_name() == LOCK),
+                .all(|e| e.file_name() == LOCK || e.file_name() == LOG),
             Err(_) => !self.path.exists(),
         }
     }
@@ -313,7 +317,8 @@ impl RunDir {
             std::fs::read_dir(&self.path).map_err(|e| Error::io(&self.path, "cannot read", e))?;
         for entry in entries {
             let entry = entry.map_err(|e| Error::io(&self.path, "cannot read", e))?;
-            if entry.file_name() == LOCK {
+            // The log goes on: it tells the story of every start.
+            if entry.file_name() == LOCK || entry.file_name() == LOG {
                 continue;
             }
             let path = entry.path();
@@ -388,6 +393,22 @@ impl RunDir {
                 });
             }
         }
+    }
+
+    /// The trainer's output where the web app launched it (`train.log`).
+    pub fn log_file(&self) -> PathBuf {
+        self.path.join(LOG)
+    }
+
+    /// Deletes the run directory, under its lock (so never while a trainer holds it); refuses a
+    /// folder that is not a run.
+    pub fn remove(&self) -> Result<(), Error> {
+        self.refuse_foreign()?;
+        let lock = self.lock()?;
+        std::fs::remove_dir_all(&self.path)
+            .map_err(|e| Error::io(&self.path, "cannot remove", e))?;
+        drop(lock);
+        Ok(())
     }
 
     /// The error for a run another process holds.

@@ -452,6 +452,14 @@ impl Plan {
     /// Reads and validates a config file; every error names the file, and the key where it can.
     pub fn load(path: &Path) -> Result<Self, Error> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, "cannot read", e))?;
+        Self::parse(&text, path)
+    }
+
+    /// Validates config `text` as if it were the file at `path` (which need not exist): relative
+    /// paths resolve against its folder, and errors name it, the line and the key. The web app
+    /// checks a config typed in the browser so, as a file of its configs folder.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, Error> {
+        let text = text.to_string();
         let fail = |why| Error::Config {
             path: path.to_path_buf(),
             why,

@@ -51,13 +51,34 @@ pub fn run_name(config: &Path, name: Option<&str>) -> Result<String, Error> {
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default(),
     };
-    if name.is_empty() || name.contains(['/', '\\']) || name == "." || name == ".." {
-        return Err(Error::Config {
-            path: config.to_path_buf(),
-            why: format!("`{name}` cannot name a run directory; pass --name NAME"),
-        });
-    }
+    check_run_name(&name).map_err(|why| Error::Config {
+        path: config.to_path_buf(),
+        why: format!("{why}; pass --name NAME"),
+    })?;
     Ok(name)
+}
+
+/// Longest run name, in bytes: a folder name and a URL segment with room to spare.
+pub const MAX_RUN_NAME: usize = 128;
+
+/// Whether `name` can name a run directory: one plain folder name (no separators, not `.` or
+/// `..`, no control characters), not hidden (the runs table lists no hidden folders), at most
+/// [`MAX_RUN_NAME`] bytes. The command line and the web app use this one rule.
+pub fn check_run_name(name: &str) -> Result<(), String> {
+    let plain = !name.is_empty()
+        && !name.starts_with('.')
+        && !name.contains(['/', '\\'])
+        && !name.chars().any(char::is_control)
+        && name.len() <= MAX_RUN_NAME;
+    if plain {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{}` cannot name a run directory (a plain folder name of up to {MAX_RUN_NAME} \
+             bytes, not starting with `.`, without `/`, `\\` or control characters)",
+            name.escape_debug()
+        ))
+    }
 }
 
 /// Checks everything that can be checked before training starts, prepares the run directory,

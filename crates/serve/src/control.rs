@@ -1,0 +1,144 @@
+//! The routes that change something: launch, stop, resume and delete runs, and check a config
+//! before launching it. All of them pass the token and Origin checks of `security` first.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use mnist_trainer::run::dir::RunState;
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::api::ApiError;
+use crate::lab::Refusal;
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let (status, why) = match self {
+            Refusal::BadName(why) => (StatusCode::BAD_REQUEST, why),
+            Refusal::Invalid(why) => (StatusCode::UNPROCESSABLE_ENTITY, why),
+            Refusal::NoSuchRun(name) => (StatusCode::NOT_FOUND, format!("no run called `{name}`")),
+            Refusal::Conflict(why) => (StatusCode::CONFLICT, why),
+            Refusal::CannotLaunch => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "this server was started without a trainer to launch runs with".into(),
+            ),
+            Refusal::Failed(why) => (StatusCode::INTERNAL_SERVER_ERROR, why),
+        };
+        ApiError(status, why).into_response()
+    }
+}
+
+/// The state a request left a run in.
+fn state(status: StatusCode, name: &str, state: RunState) -> Response {
+    (
+        status,
+        Json(serde_json::json!({ "name": name, "state": state })),
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+pub struct CheckQuery {
+    /// The run's name, if chosen: the config is read as `<configs>/<name>.toml`.
+    #[serde(default)]
+    name: String,
+}
+
+/// `POST /api/configs/check`, body: a config's TOML text. 200 with what the run would be, or
+/// 422 with the one-line error `mnist train` would print.
+pub async fn check(
+    State(state): State<Arc<AppState>>,
+    axum::extract::Query(q): axum::extract::Query<CheckQuery>,
+    body: String,
+) -> Response {
+    match state.lab.check(&body, &q.name) {
+        Ok(checked) => Json(checked).into_response(),
+        Err(refusal) => refusal.into_response(),
+    }
+}
+
+/// `GET /api/configs`: the config files of the configs folder, with their text.
+pub async fn configs(State(state): State<Arc<AppState>>) -> Response {
+    let folder = state.lab.configs().to_path_buf();
+    let list = tokio::task::spawn_blocking(move || crate::catalog::configs(&folder)).await;
+    match list {
+        Ok(list) => Json(list).into_response(),
+        Err(e) => ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct LaunchBody {
+    name: String,
+    /// The config's TOML text.
+    config: String,
+}
+
+/// `POST /api/runs`, body `{name, config}`: 201 with the run's state (`queued` or `training`),
+/// 409 for a name in use, 422 for a config that does not pass the checks.
+pub async fn launch(
+    State(state): State<Arc<AppState>>,
+    body: Result<Json<LaunchBody>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Json(body) = match body {
+        Ok(b) => b,
+        Err(rejection) => {
+            return ApiError(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "the body must be JSON {{\"name\": \"...\", \"config\": \"<TOML text>\"}}: {}",
+                    rejection.body_text()
+                ),
+            )
+            .into_response();
+        }
+    };
+    let lab = state.lab.clone();
+    let name = body.name.clone();
+    match tokio::task::spawn_blocking(move || lab.launch(&body.name, &body.config)).await {
+        Ok(Ok(run_state)) => {
+            let mut answer = self::state(StatusCode::CREATED, &name, run_state);
+            if let Ok(location) = format!("/runs/{}/", crate::pages::encode(&name)).parse() {
+                answer.headers_mut().insert(header::LOCATION, location);
+            }
+            answer
+        }
+        Ok(Err(refusal)) => refusal.into_response(),
+        Err(e) => ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+/// `POST /api/runs/<name>/stop`: out of the queue, or its trainer stops at the next clean point
+/// (202: the state changes to `stopped` when it has).
+pub async fn stop(State(state): State<Arc<AppState>>, Path(name): Path<String>) -> Response {
+    match state.lab.stop(&name) {
+        Ok(RunState::Training) => self::state(StatusCode::ACCEPTED, &name, RunState::Training),
+        Ok(s) => self::state(StatusCode::OK, &name, s),
+        Err(refusal) => refusal.into_response(),
+    }
+}
+
+/// `POST /api/runs/<name>/resume`: a stopped or interrupted run goes on from its last
+/// checkpoint (202, `queued` or `training`).
+pub async fn resume(State(state): State<Arc<AppState>>, Path(name): Path<String>) -> Response {
+    let lab = state.lab.clone();
+    let run = name.clone();
+    match tokio::task::spawn_blocking(move || lab.resume(&run)).await {
+        Ok(Ok(s)) => self::state(StatusCode::ACCEPTED, &name, s),
+        Ok(Err(refusal)) => refusal.into_response(),
+        Err(e) => ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+/// `DELETE /api/runs/<name>`: 204, or 409 while it is queued or training.
+pub async fn delete(State(state): State<Arc<AppState>>, Path(name): Path<String>) -> Response {
+    let lab = state.lab.clone();
+    match tokio::task::spawn_blocking(move || lab.delete(&name)).await {
+        Ok(Ok(())) => StatusCode::NO_CONTENT.into_response(),
+        Ok(Err(refusal)) => refusal.into_response(),
+        Err(e) => ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
