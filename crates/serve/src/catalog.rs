@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use mnist_trainer::run::dir::{Figure, RunDir, RunState, Weights};
 use mnist_trainer::run::metrics::{EpochRecord, median};
+use mnist_trainer::run::sweep_dir::SweepDir;
 use serde::Serialize;
 
 /// What the runs table shows of a run.
@@ -73,6 +74,8 @@ pub fn list(artifacts: &Path) -> Vec<RunSummary> {
         .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| !n.starts_with('.'))
+        // A sweep's own folder (its sweep.toml, point configs, logs) is not a run.
+        .filter(|n| !SweepDir::is_sweep(&artifacts.join(n)))
         .collect();
     names.sort();
     names
@@ -117,20 +120,11 @@ pub fn summarize(run: &RunDir) -> RunSummary {
     let has_model = run.weights_file(Weights::Final).is_file();
     let done = epochs.len();
     let info = run.info();
-    // Finished: all epochs done, or training ended by itself (early stopping) and said so.
-    let ended = info.outcome.is_some() || done >= plan.epochs();
-    let (state, note) = if run.is_training() {
-        (RunState::Training, None)
-    } else if has_model && ended {
-        (RunState::Finished, None)
-    } else {
-        let checkpoints = run.checkpoint_epochs(kind);
-        let note = match checkpoints.last() {
-            Some(e) => format!("resumable after epoch {e}: mnist train <config> --resume"),
-            None => "stopped before its first checkpoint".to_string(),
-        };
-        (RunState::Interrupted, Some(note))
-    };
+    let state = run.state(&plan, done);
+    let note = (state == RunState::Interrupted).then(|| match run.checkpoint_epochs(kind).last() {
+        Some(e) => format!("resumable after epoch {e}: mnist train <config> --resume"),
+        None => "stopped before its first checkpoint".to_string(),
+    });
     let optimizer = plan.trainer().optimizer();
     let outcome = info.outcome.as_ref().map(|o| {
         format!(
