@@ -4,6 +4,7 @@
 //! observer of a run, progress bar on a terminal) is [`console`].
 
 pub mod console;
+pub mod sweep;
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
