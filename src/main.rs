@@ -84,8 +84,13 @@ fn execute(command: Command, backend: &Backend) -> Result<(), Error> {
                 }
                 command
             };
-            println!("{}", render::sweep::HEADER);
+            // The header with the first point's line: a sweep refused before it runs prints
+            // only its error.
+            let mut header = Some(render::sweep::HEADER);
             let outcome = run_sweep::run(&request, launch, |event| {
+                if let Some(header) = header.take() {
+                    println!("{header}");
+                }
                 println!("{}", render::sweep::event(event));
             })?;
             mnist_report::figures::sweep::write(&outcome.dir, &outcome.rows)?;
