@@ -83,6 +83,43 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Train one config over lists of values: a run per point, then a table, CSV and figures.
+    ///
+    /// FILE is a run config (what `mnist train` takes) plus a [sweep] table. Every key there
+    /// whose value is a list is swept, written as the config's key path:
+    ///
+    ///   [sweep]
+    ///   "optimizer.lr" = [1e-4, 1e-3, 1e-2]
+    ///   batch_size = [10, 50, 500]
+    ///   mode = "grid"      # every combination (default), or "random":
+    ///   # trials = 4       #   that many of them, drawn without repeats
+    ///   # seed = 1         #   by this seed [default: the config's seed]
+    ///
+    /// (`seed = [1, 2, 3]`, a list, sweeps the run config's seed.) Every point is checked by
+    /// `mnist train`'s own checks before anything runs; an error names the file, line and key.
+    ///
+    /// Each point is a run `<sweep>-<key>-<value>-…` (e.g. sweep-batch-batch_size-500) in the
+    /// config's artifacts folder, trained by `mnist train` in a process of its own. The sweep's
+    /// folder, <artifacts>/<sweep>/, keeps sweep.toml (the file as given), points/<run>.toml
+    /// (each point's resolved config), logs/<run>.log (each point's output), and when all have
+    /// run sweep.csv, sweep.png (accuracy against each swept key) and curves.png (training
+    /// loss against updates and seconds).
+    ///
+    /// Running a sweep again skips finished points, resumes interrupted ones (--resume) and
+    /// starts over those stopped before their first checkpoint; a run directory holding another
+    /// config is never overwritten, and a changed sweep file needs a new --name. A failed point
+    /// does not stop the others; the sweep then exits 1.
+    Sweep {
+        /// The sweep file, e.g. configs/sweep-batch.toml
+        file: PathBuf,
+        /// The sweep's name: its folder and its runs' prefix [default: FILE's name without
+        /// .toml]
+        #[arg(long)]
+        name: Option<String>,
+        /// Train up to N points at once (they share the machine, and so their seconds).
+        #[arg(long, value_name = "N", default_value = "1")]
+        parallel: NonZeroUsize,
+    },
     /// Evaluate a run on the test set: loss, accuracy, confusion matrix.
     ///
     /// Rebuilds the model from the run's own config.toml, loads its final weights (or a

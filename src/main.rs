@@ -16,6 +16,7 @@ use mnist_infer::{export, predict};
 use mnist_trainer::backend::{self, Backend};
 use mnist_trainer::run::dir::RunDir;
 use mnist_trainer::run::plan::Plan;
+use mnist_trainer::sweep as run_sweep;
 use mnist_trainer::training::stop::StopFlag;
 use mnist_trainer::training::train::{self, TrainRequest};
 use mnist_trainer::{Error, gradcheck, sys};
@@ -86,6 +87,49 @@ fn execute(command: Command, backend: &Backend) -> Result<(), Error> {
             mnist_report::write_outcome(&outcome, &backend.device)?;
             if let Some(line) = render::trained(&outcome) {
                 println!("{line}");
+            }
+        }
+        Command::Sweep {
+            file,
+            name,
+            parallel,
+        } => {
+            let exe = std::env::current_exe()
+                .map_err(|e| Error::Check(format!("cannot find this program's path: {e}")))?;
+            let request = run_sweep::SweepRequest {
+                file,
+                name,
+                parallel,
+            };
+            // Each point is this program again, `mnist train`, in a process of its own.
+            let launch = |l: &run_sweep::Launch| {
+                let mut command = Process::new(&exe);
+                command
+                    .args(["--backend", backend.name, "train"])
+                    .arg(&l.config)
+                    .arg("--name")
+                    .arg(&l.run);
+                if l.resume {
+                    command.arg("--resume");
+                }
+                if l.force {
+                    command.arg("--force");
+                }
+                command
+            };
+            // The header with the first point's line: a sweep refused before it runs prints
+            // only its error.
+            let mut header = Some(render::sweep::HEADER);
+            let outcome = run_sweep::run(&request, launch, |event| {
+                if let Some(header) = header.take() {
+                    println!("{header}");
+                }
+                println!("{}", render::sweep::event(event));
+            })?;
+            mnist_report::figures::sweep::write(&outcome.dir, &outcome.rows)?;
+            print!("{}", render::sweep::done(&outcome));
+            if !outcome.failures.is_empty() {
+                return Err(Error::Check(render::sweep::failures(&outcome)));
             }
         }
         Command::Predict {

@@ -545,11 +545,23 @@ fn serve_says_where_it_listens_and_warns_off_loopback() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let (mut line, mut open) = (String::new(), String::new());
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    stdout.read_line(&mut line).unwrap();
+    stdout.read_line(&mut open).unwrap();
     child.kill().unwrap();
+    // The address to open carries the token: 48 hex digits (192 random bits).
+    let token = open
+        .split("?token=")
+        .nth(1)
+        .and_then(|t| t.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no token in {open:?}"));
+    assert!(
+        open.starts_with("open") && open.contains("http://localhost:"),
+        "{open}"
+    );
+    assert_eq!(token.len(), 48, "{open}");
+    assert!(token.bytes().all(|b| b.is_ascii_hexdigit()), "{open}");
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

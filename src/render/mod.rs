@@ -4,6 +4,7 @@
 //! observer of a run, progress bar on a terminal) is [`console`].
 
 pub mod console;
+pub mod sweep;
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -270,9 +271,10 @@ pub fn serving(artifacts: &Path, serving: &mnist_serve::Serving) -> String {
         serving.addr.to_string()
     };
     format!(
-        "serving  {} on http://{host}/ (Ctrl-C stops)\nopen     http://{host}/?token={} \
+        "serving  {} on http://{}/ (Ctrl-C stops)\nopen     http://{host}/?token={} \
          (the token lets this browser launch, stop and delete runs)",
         display_path(artifacts),
+        serving.addr,
         serving.token
     )
 }

@@ -186,10 +186,8 @@ function runPage(name) {
         el('td', {}, fixed(2)(e.train_seconds))));
     }
     controls(run);
-    if (run.state === 'training' || run.state === 'queued') {
-      showLog();
-      setTimeout(refresh, 2000);
-    }
+    if (run.has_log) showLog();
+    if (run.state === 'training' || run.state === 'queued') setTimeout(refresh, 2000);
   }
 
   const bar = $('#controls');
@@ -232,7 +230,6 @@ function runPage(name) {
     } catch (e) { /* no log: the run was trained from a terminal */ }
   }
   refresh();
-  showLog();
   Charts.mount($('#charts'), [name]);
   drawPanel(() => name);
 }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use mnist_trainer::Error;
 use mnist_trainer::run::dir::{Figure, RunDir, RunState, Weights};
 use mnist_trainer::run::metrics::{EpochRecord, IterationRecord, RateRecord, median};
+use mnist_trainer::run::sweep_dir::SweepDir;
 use serde::Serialize;
 
 /// What the runs table shows of a run.
@@ -50,6 +51,8 @@ pub struct RunDetail {
     /// The figure files the run has, by file name.
     pub figures: Vec<&'static str>,
     pub config: Option<String>,
+    /// Whether the run has a `train.log` (it was launched from the web app).
+    pub has_log: bool,
 }
 
 /// The run directory called `name` directly under `artifacts`, if `name` is a plain name of an
@@ -79,6 +82,8 @@ pub fn list(artifacts: &Path) -> Vec<RunSummary> {
         .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| !n.starts_with('.'))
+        // A sweep's own folder (its sweep.toml, point configs, logs) is not a run.
+        .filter(|n| !SweepDir::is_sweep(&artifacts.join(n)))
         .collect();
     names.sort();
     names
@@ -138,25 +143,12 @@ pub fn summarize(run: &RunDir) -> RunSummary {
         .map(|d| d.as_secs());
     let done = epochs.len();
     let info = run.info();
-    // Finished: all epochs done, or training ended by itself (early stopping) and said so.
-    let ended = info.outcome.is_some() || done >= plan.epochs();
-    let (state, note) = if run.is_training() {
-        (RunState::Training, None)
-    } else if has_model && ended {
-        (RunState::Finished, None)
-    } else {
-        let checkpoints = run.checkpoint_epochs(kind);
-        let note = match checkpoints.last() {
-            Some(e) => format!("resumable after epoch {e}: mnist train <config> --resume"),
-            None => "stopped before its first checkpoint".to_string(),
-        };
-        let state = if info.stopped.is_some() {
-            RunState::Stopped
-        } else {
-            RunState::Interrupted
-        };
-        (state, Some(note))
-    };
+    let state = run.state(&plan, done);
+    let resumable = matches!(state, RunState::Interrupted | RunState::Stopped);
+    let note = resumable.then(|| match run.checkpoint_epochs(kind).last() {
+        Some(e) => format!("resumable after epoch {e}: mnist train <config> --resume"),
+        None => "stopped before its first checkpoint".to_string(),
+    });
     let optimizer = plan.trainer().optimizer();
     let outcome = info.outcome.as_ref().map(|o| {
         format!(
@@ -199,6 +191,7 @@ pub fn detail(run: &RunDir) -> RunDetail {
             .map(|f| f.file_name())
             .collect(),
         config: run.config_text(),
+        has_log: run.log_file().is_file(),
     }
 }
 

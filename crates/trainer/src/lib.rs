@@ -1,5 +1,7 @@
 //! Training the MNIST models. Two rooms: [`run`] (configs validated into plans, the run
-//! directory and its files) and [`training`] (the trainers and what they run on); beside them
+//! directory and its files) and [`training`] (the trainers and what they run on), and
+//! [`sweep`], which trains one config over lists of values, a `mnist train` process per point;
+//! beside them
 //! backend selection, the gradient check of the hand-written gradient, and NaN-aware number
 //! checks ([`approx`]). Inference is `mnist-infer`'s, benchmarks `mnist-bench`'s, what explains
 //! a finished run (figures, report) `mnist-report`'s.
@@ -12,6 +14,7 @@ pub mod backend;
 mod error;
 pub mod gradcheck;
 pub mod run;
+pub mod sweep;
 pub mod sys;
 /// Test tooling: configs on the fixture data (only with the `fixtures` feature).
 #[cfg(feature = "fixtures")]

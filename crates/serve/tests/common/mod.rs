@@ -41,12 +41,13 @@ pub fn fixture_runs(dir: &Path) -> PathBuf {
 /// comparison figures) is made beside `artifacts` when that is inside the temporary folder (a
 /// test's own temporary folder, removed by the test, since this server never stops), else in
 /// the temporary folder itself.
+/// The token of the servers [`start_server`] starts.
+pub const TEST_TOKEN: &str = "test-token-0123456789";
+
 pub fn start_server(artifacts: &Path) -> SocketAddr {
-    start_with(mnist_serve::ServeConfig::new(
-        artifacts,
-        "127.0.0.1:0".parse().unwrap(),
-    ))
-    .addr
+    let mut config = mnist_serve::ServeConfig::new(artifacts, "127.0.0.1:0".parse().unwrap());
+    config.token = Some(TEST_TOKEN.into());
+    start_with(config).addr
 }
 
 /// [`start_server`] with a config of the test's own (its `addr` should be a free loopback port).

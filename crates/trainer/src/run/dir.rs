@@ -453,6 +453,26 @@ impl RunDir {
         )
     }
 
+    /// Where the run stands, given its plan and the epochs it has recorded: the one definition
+    /// the runs table and `mnist sweep` (which skips finished runs) share. Finished: the final
+    /// weights are written and either every planned epoch is done or training ended by itself
+    /// (early stopping) and said so in `run.toml`; stopped, where `run.toml` says a stop was
+    /// asked for; interrupted otherwise. Never `Broken` (a run whose plan or records cannot be
+    /// read has no state to ask for) nor `Queued` (only the web app queues).
+    pub fn state(&self, plan: &Plan, epochs_done: usize) -> RunState {
+        let has_model = self.weights_file(Weights::Final).is_file();
+        let ended = self.info().outcome.is_some() || epochs_done >= plan.epochs();
+        if self.is_training() {
+            RunState::Training
+        } else if has_model && ended {
+            RunState::Finished
+        } else if self.info().stopped.is_some() {
+            RunState::Stopped
+        } else {
+            RunState::Interrupted
+        }
+    }
+
     // --- config.toml and run.toml ---
 
     pub fn config_file(&self) -> PathBuf {

@@ -1,0 +1,459 @@
+//! `mnist serve` as the lab: runs launched, queued, stopped, resumed and deleted over its API by
+//! a real server process (this build's binary, which starts `mnist train` children), and every
+//! rule that keeps other web pages out of it, each with a request that breaks it.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use mnist_trainer::testing::{TestConfig, mnist_idx as fixtures};
+use serde_json::Value;
+
+mod common;
+use common::{bin, config, repo};
+
+/// A `mnist serve` process over `dir/runs`, with `dir` as its configs folder, stopped (SIGTERM,
+/// a clean stop of its trainers) when dropped.
+struct Lab {
+    child: Child,
+    base: String,
+    port: u16,
+    token: String,
+    artifacts: PathBuf,
+}
+
+impl Lab {
+    fn start(dir: &Path, max_parallel: usize) -> Self {
+        let artifacts = dir.join("runs");
+        std::fs::create_dir_all(&artifacts).unwrap();
+        let mut child = Command::new(bin())
+            .args(["serve", "--addr", "127.0.0.1:0", "--artifacts"])
+            .arg(&artifacts)
+            .arg("--configs")
+            .arg(dir)
+            .args(["--max-parallel", &max_parallel.to_string()])
+            .current_dir(repo())
+            .env_remove("BURN_DEVICE")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let (mut serving, mut open) = (String::new(), String::new());
+        out.read_line(&mut serving).unwrap();
+        out.read_line(&mut open).unwrap();
+        // `serving  DIR on http://127.0.0.1:PORT/ (…)` and `open     http://…/?token=TOKEN (…)`.
+        let addr = serving
+            .split("http://")
+            .nth(1)
+            .and_then(|r| r.split('/').next())
+            .unwrap_or_else(|| panic!("no address in {serving:?}"))
+            .to_string();
+        let token = open
+            .split("?token=")
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .unwrap_or_else(|| panic!("no token in {open:?}"))
+            .to_string();
+        let port = addr.rsplit(':').next().unwrap().parse().unwrap();
+        Self {
+            child,
+            base: format!("http://{addr}"),
+            port,
+            token,
+            artifacts,
+        }
+    }
+
+    /// A request to `path`, no redirects followed, a 30 s limit.
+    fn request(&self, method: &str, path: &str) -> ureq::Request {
+        ureq::AgentBuilder::new()
+            .redirects(0)
+            .timeout(Duration::from_secs(30))
+            .build()
+            .request(method, &format!("{}{path}", self.base))
+    }
+
+    /// With the token, as an API client sends it.
+    fn authed(&self, method: &str, path: &str) -> ureq::Request {
+        self.request(method, path)
+            .set("Authorization", &format!("Bearer {}", self.token))
+    }
+
+    fn launch(&self, name: &str, config: &str) -> (u16, Value) {
+        let body = serde_json::json!({ "name": name, "config": config }).to_string();
+        answer(
+            self.authed("POST", "/api/runs")
+                .set("Content-Type", "application/json")
+                .send_string(&body),
+        )
+    }
+
+    fn runs(&self) -> Vec<Value> {
+        let (status, runs) = answer(self.request("GET", "/api/runs").call());
+        assert_eq!(status, 200, "{runs}");
+        runs.as_array().unwrap().clone()
+    }
+
+    /// The state of run `name` in the runs table (`absent` if it is not there).
+    fn state(&self, name: &str) -> String {
+        self.runs()
+            .iter()
+            .find(|r| r["name"] == name)
+            .map_or("absent".into(), |r| r["state"].as_str().unwrap().into())
+    }
+
+    /// Waits (at most 3 minutes) until run `name`'s row satisfies `done`.
+    fn wait(&self, name: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let start = Instant::now();
+        loop {
+            let row = self.runs().into_iter().find(|r| r["name"] == name);
+            if let Some(row) = row.filter(|r| done(r)) {
+                return row;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(180),
+                "{name}: {what}: not after 3 minutes; the table says {:?}; log: {}",
+                self.runs(),
+                std::fs::read_to_string(self.artifacts.join(name).join("train.log"))
+                    .unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let start = Instant::now();
+        while self.child.try_wait().ok().flatten().is_none()
+            && start.elapsed() < Duration::from_secs(20)
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Status and JSON (or text, as a JSON string) of an answer.
+fn answer(result: Result<ureq::Response, ureq::Error>) -> (u16, Value) {
+    let response = match result {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("no answer: {e}"),
+    };
+    let status = response.status();
+    let text = response.into_string().unwrap_or_default();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+fn error_of(v: &Value) -> String {
+    v["error"].as_str().unwrap_or_default().to_string()
+}
+
+/// A quick run on the fixture images, as TOML text.
+fn quick(epochs: usize) -> String {
+    TestConfig::mlp(16)
+        .data(&fixtures())
+        .batch_size(50)
+        .epochs(epochs)
+        .toml()
+}
+
+/// A run on the full data whose epochs last seconds: long enough to act while it trains.
+fn slow(dir: &Path, epochs: usize) -> String {
+    let data = repo().join("data/mnist_all.mat");
+    let file = config(dir, "slow", &data, TestConfig::mlp(64), epochs);
+    std::fs::read_to_string(file).unwrap()
+}
+
+#[test]
+fn every_request_that_breaks_a_rule_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let lab = Lab::start(dir.path(), 1);
+    let config = quick(1);
+    let body = serde_json::json!({ "name": "x", "config": config }).to_string();
+    let post = |request: ureq::Request| {
+        answer(
+            request
+                .set("Content-Type", "application/json")
+                .send_string(&body),
+        )
+    };
+
+    // The token: none, a wrong one, one of another length.
+    let (status, v) = post(lab.request("POST", "/api/runs"));
+    assert_eq!(status, 403, "{v}");
+    assert!(error_of(&v).contains("token"), "{v}");
+    for wrong in [
+        format!("Bearer {}x", &lab.token[..lab.token.len() - 1]),
+        "Bearer 0".to_string(),
+        lab.token.clone(),
+    ] {
+        let (status, v) = post(
+            lab.request("POST", "/api/runs")
+                .set("Authorization", &wrong),
+        );
+        assert_eq!(status, 403, "{wrong}: {v}");
+    }
+    // Every route that changes something, not only the launch.
+    for (method, path) in [
+        ("POST", "/api/runs/x/stop"),
+        ("POST", "/api/runs/x/resume"),
+        ("DELETE", "/api/runs/x"),
+        ("POST", "/api/configs/check"),
+    ] {
+        let (status, v) = answer(lab.request(method, path).send_string(&config));
+        assert_eq!(status, 403, "{method} {path}: {v}");
+        assert!(error_of(&v).contains("token"), "{method} {path}: {v}");
+    }
+    // A foreign page, even with the token (a page cannot read it, but must not use it either).
+    let (status, v) = post(
+        lab.authed("POST", "/api/runs")
+            .set("Origin", "http://evil.example"),
+    );
+    assert_eq!(status, 403, "{v}");
+    assert!(error_of(&v).contains("evil.example"), "{v}");
+    let (status, v) = post(
+        lab.authed("POST", "/api/runs")
+            .set("Sec-Fetch-Site", "cross-site"),
+    );
+    assert_eq!(status, 403, "{v}");
+    // A foreign Host on every route, GET included (DNS rebinding), and a wrong port.
+    for path in ["/", "/api/runs", "/new", "/assets/app.js"] {
+        for host in [
+            format!("evil.example:{}", lab.port),
+            format!("localhost:{}", lab.port.wrapping_add(1)),
+        ] {
+            let (status, v) = answer(lab.request("GET", path).set("Host", &host).call());
+            assert_eq!(status, 403, "{path} with Host {host}: {v}");
+        }
+        let host = format!("localhost:{}", lab.port);
+        let (status, _) = answer(lab.request("GET", path).set("Host", &host).call());
+        assert_eq!(status, 200, "{path} with Host {host}");
+    }
+    // Names that are not plain names, with a valid config and the token: nothing is made.
+    for name in ["..", "../escape", "a/b", ".hidden", "", "a\\b", "tab\there"] {
+        let body = serde_json::json!({ "name": name, "config": config }).to_string();
+        let (status, v) = answer(
+            lab.authed("POST", "/api/runs")
+                .set("Content-Type", "application/json")
+                .send_string(&body),
+        );
+        assert_eq!(status, 400, "{name:?}: {v}");
+        assert!(error_of(&v).contains("cannot name a run"), "{name:?}: {v}");
+    }
+    let outside: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(!outside.iter().any(|n| n.contains("escape")), "{outside:?}");
+    assert!(lab.runs().is_empty());
+    // An invalid config: the check and the launch answer mnist train's own one-line error.
+    let invalid = config.replace("batch_size = 50", "batch_size = 0");
+    assert_ne!(invalid, config);
+    let (status, v) = answer(
+        lab.authed("POST", "/api/configs/check?name=bad")
+            .send_string(&invalid),
+    );
+    assert_eq!(status, 422, "{v}");
+    assert!(
+        error_of(&v).contains("batch_size must be at least 1") && error_of(&v).contains("line"),
+        "{v}"
+    );
+    assert!(
+        error_of(&v).contains("bad.toml"),
+        "named as a file of the configs folder: {v}"
+    );
+    let (status, v) = lab.launch("bad", &invalid);
+    assert_eq!(status, 422, "{v}");
+    assert!(error_of(&v).contains("batch_size"), "{v}");
+    assert_eq!(lab.state("bad"), "absent");
+
+    // The rules kept, each way in: the check passes with the header, with the cookie, and from
+    // the server's own page (its Origin).
+    let (status, v) = answer(
+        lab.authed("POST", "/api/configs/check")
+            .send_string(&config),
+    );
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["epochs"], 1, "{v}");
+    let cookie = format!("mnist_token_{}={}", lab.port, lab.token);
+    let (status, v) = answer(
+        lab.request("POST", "/api/configs/check")
+            .set("Cookie", &cookie)
+            .set("Origin", &lab.base)
+            .set("Sec-Fetch-Site", "same-origin")
+            .send_string(&config),
+    );
+    assert_eq!(status, 200, "{v}");
+    // Opening the printed address sets the cookie (HttpOnly, SameSite=Strict) and takes the
+    // token out of the address bar.
+    let response = lab
+        .request("GET", &format!("/new?config=a.toml&token={}", lab.token))
+        .call()
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    assert_eq!(response.header("Location"), Some("/new?config=a.toml"));
+    let set = response
+        .header("Set-Cookie")
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        set.starts_with(&cookie) && set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+        "{set}"
+    );
+    // A wrong token in the address sets nothing.
+    let response = lab.request("GET", "/?token=nope").call().unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.header("Set-Cookie").is_none());
+
+    // A config that names another artifacts folder still trains into the served one.
+    let elsewhere = dir.path().join("elsewhere");
+    // (A top-level key: before the first table.)
+    let moved = format!(
+        "artifacts = \"{}\"\n{}",
+        elsewhere.display(),
+        config
+            .lines()
+            .filter(|l| !l.starts_with("artifacts"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    let (status, v) = lab.launch("kept-in", &moved);
+    assert_eq!(status, 201, "{v}");
+    lab.wait("kept-in", "finish", |r| r["state"] == "finished");
+    assert!(lab.artifacts.join("kept-in/model.bpk").is_file());
+    assert!(!elsewhere.exists());
+}
+
+#[test]
+fn launched_runs_queue_train_stop_resume_and_are_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let lab = Lab::start(dir.path(), 1);
+    // One place: the second run waits until the first ends.
+    let (status, v) = lab.launch("first", &slow(dir.path(), 2));
+    assert_eq!(status, 201, "{v}");
+    assert_eq!(v["state"], "training", "{v}");
+    let (status, v) = lab.launch("second", &quick(2));
+    assert_eq!(status, 201, "{v}");
+    assert_eq!(v["state"], "queued", "{v}");
+    assert_eq!(lab.state("second"), "queued");
+    // A name in use, queued or trained.
+    for name in ["first", "second"] {
+        let (status, v) = lab.launch(name, &quick(1));
+        assert_eq!(status, 409, "{name}: {v}");
+    }
+    // Deleting a run that trains or waits is refused.
+    for name in ["first", "second"] {
+        let (status, v) = answer(lab.authed("DELETE", &format!("/api/runs/{name}")).call());
+        assert_eq!(status, 409, "{name}: {v}");
+    }
+    let start = Instant::now();
+    let mut seen_second = Vec::new();
+    loop {
+        let runs = lab.runs();
+        let state = |n: &str| {
+            runs.iter()
+                .find(|r| r["name"] == n)
+                .map_or(String::new(), |r| r["state"].as_str().unwrap().to_string())
+        };
+        let (a, b) = (state("first"), state("second"));
+        assert!(
+            !(a == "training" && b == "training"),
+            "two runs train at once with --max-parallel 1"
+        );
+        if seen_second.last() != Some(&b) {
+            seen_second.push(b.clone());
+        }
+        if a == "finished" && b == "finished" {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(180), "{runs:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        seen_second.first().map(String::as_str),
+        Some("queued"),
+        "{seen_second:?}"
+    );
+    // A run launched here is a run like any other: its own config, records, final model, and
+    // the trainer's output in its log.
+    let first = lab.artifacts.join("first");
+    for file in [
+        "config.toml",
+        "run.toml",
+        "epochs.csv",
+        "metrics.csv",
+        "model.bpk",
+    ] {
+        assert!(first.join(file).is_file(), "{file}");
+    }
+    let log = std::fs::read_to_string(first.join("train.log")).unwrap();
+    assert!(
+        log.contains("== started by mnist serve") && log.contains("2/2"),
+        "{log}"
+    );
+    assert!(log.contains("== the trainer finished"), "{log}");
+
+    // Stop one that trains, at a clean point after an epoch; it is `stopped`, resumable.
+    let (status, v) = lab.launch("third", &slow(dir.path(), 3));
+    assert_eq!(status, 201, "{v}");
+    lab.wait("third", "an epoch done", |r| {
+        r["epochs_done"].as_u64() >= Some(1)
+    });
+    let (status, v) = answer(lab.authed("POST", "/api/runs/third/stop").call());
+    assert_eq!(status, 202, "{v}");
+    let row = lab.wait("third", "stop", |r| r["state"] == "stopped");
+    let done = row["epochs_done"].as_u64().unwrap();
+    assert!((1..3).contains(&done), "{row}");
+    assert!(!lab.artifacts.join("third/model.bpk").exists());
+    let log = std::fs::read_to_string(lab.artifacts.join("third/train.log")).unwrap();
+    assert!(log.contains("stopped on request"), "{log}");
+    // Stopping what does not train is a conflict; so is resuming a finished run.
+    let (status, _) = answer(lab.authed("POST", "/api/runs/third/stop").call());
+    assert_eq!(status, 409);
+    let (status, v) = answer(lab.authed("POST", "/api/runs/first/resume").call());
+    assert_eq!(status, 409, "{v}");
+    // Resumed, it goes on to its end.
+    let (status, v) = answer(lab.authed("POST", "/api/runs/third/resume").call());
+    assert_eq!(status, 202, "{v}");
+    let row = lab.wait("third", "finish after resuming", |r| {
+        r["state"] == "finished"
+    });
+    assert_eq!(row["epochs_done"], 3, "{row}");
+    let log = std::fs::read_to_string(lab.artifacts.join("third/train.log")).unwrap();
+    assert!(log.contains("== resumed by mnist serve"), "{log}");
+
+    // Deleted: gone from the table and the disk; a second delete finds nothing.
+    let (status, v) = answer(lab.authed("DELETE", "/api/runs/second").call());
+    assert_eq!(status, 204, "{v}");
+    assert!(!lab.artifacts.join("second").exists());
+    assert_eq!(lab.state("second"), "absent");
+    let (status, _) = answer(lab.authed("DELETE", "/api/runs/second").call());
+    assert_eq!(status, 404);
+}
+
+#[test]
+fn a_queued_run_can_be_taken_out_of_the_queue() {
+    let dir = tempfile::tempdir().unwrap();
+    let lab = Lab::start(dir.path(), 1);
+    let (status, v) = lab.launch("long", &slow(dir.path(), 2));
+    assert_eq!(status, 201, "{v}");
+    let (status, v) = lab.launch("waiting", &quick(1));
+    assert_eq!((status, v["state"].as_str()), (201, Some("queued")), "{v}");
+    let (status, v) = answer(lab.authed("POST", "/api/runs/waiting/stop").call());
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(lab.state("waiting"), "absent");
+    lab.wait("long", "finish", |r| r["state"] == "finished");
+    // It never started: no directory was made for it.
+    assert!(!lab.artifacts.join("waiting").exists());
+}
