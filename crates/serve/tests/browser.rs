@@ -619,3 +619,235 @@ fn runs_run_draw_and_compare_pages_work_in_chromium() {
         lap("/draw opened on the latest finished run");
     }
 }
+
+/// The `mnist` binary the lab launches runs with: `MNIST_TEST_BIN`, or this build's, beside the
+/// `deps` folder this test runs from (`cargo test --workspace` builds it with the tests).
+fn mnist_binary() -> PathBuf {
+    if let Some(bin) = std::env::var_os("MNIST_TEST_BIN") {
+        return PathBuf::from(bin);
+    }
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|dir| dir.join("mnist"))
+        .filter(|bin| bin.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "no mnist binary beside {}: run the tests with `cargo test --release \
+                 --workspace` (which builds it) or set MNIST_TEST_BIN",
+                exe.display()
+            )
+        });
+    bin
+}
+
+/// On the New run page (open): picks `config`, replaces `from` by `to` in the editor as a user's
+/// typing would, names the run `name`, waits for the server's check to pass and launches; waits
+/// for the run page.
+fn launch_from_new_run_page(browser: &Browser, config: &str, edit: (&str, &str), name: &str) {
+    browser.wait(
+        &format!("the editor to hold {config}"),
+        &format!(
+            "const s = document.getElementById('source');\
+             if (s.value !== 'config:{config}') {{ s.value = 'config:{config}';\
+                 s.dispatchEvent(new Event('change')); return false; }}\
+             return document.getElementById('config').value.includes('{}');",
+            edit.0
+        ),
+    );
+    let edited = browser.run(
+        "const [from, to, name] = arguments;\
+         const text = document.getElementById('config');\
+         if (!text.value.includes(from)) return false;\
+         text.value = text.value.replace(from, to);\
+         text.dispatchEvent(new Event('input'));\
+         const box = document.getElementById('run-name');\
+         box.value = name;\
+         box.dispatchEvent(new Event('input'));\
+         return true;",
+        json!([edit.0, edit.1, name]),
+    );
+    assert_eq!(edited, true, "{config} has no `{}`", edit.0);
+    let checked = browser.wait_showing(
+        "the server's check of the edited config to pass",
+        "const c = document.getElementById('check');\
+         return c.textContent.startsWith('✓') && !document.getElementById('launch').disabled\
+             && c.textContent;",
+        Some("return document.getElementById('check').textContent;"),
+    );
+    eprintln!("check: {checked}");
+    browser.click(&browser.element("#launch"));
+    browser.wait(
+        &format!("the run page of {name}"),
+        &format!(
+            "return decodeURIComponent(location.pathname) === '/runs/{name}/'\
+                 && document.getElementById('state').textContent;"
+        ),
+    );
+}
+
+/// Longest wait for a launched run to reach a state (loading the full data and training a few
+/// epochs on a busy 2-core machine).
+const TRAINING_WAIT: Duration = Duration::from_secs(120);
+
+/// The state the run page shows (its summary line starts with it).
+const PAGE_STATE: &str =
+    "return (document.getElementById('state').textContent || '').split(' ')[0];";
+
+#[test]
+#[cfg_attr(
+    not(has_browser),
+    ignore = "no Chromium or ChromeDriver when built: apt-get install chromium chromium-driver \
+              (or set MNIST_CHROMIUM and MNIST_CHROMEDRIVER)"
+)]
+fn the_lab_launches_stops_and_resumes_runs_in_chromium() {
+    assert!(
+        Browser::available(),
+        "no {} or no {}: install Debian's chromium and chromium-driver (bash .ci/run does)",
+        webdriver::CHROMIUM,
+        webdriver::CHROMEDRIVER
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let configs = dir.path().join("configs");
+    std::fs::create_dir_all(&configs).unwrap();
+    let artifacts = dir.path().join("artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    // A quick run on the fixture images, and one on the full data whose epochs last seconds
+    // (time enough to press Stop).
+    use mnist_trainer::testing::{TestConfig, mnist_idx};
+    TestConfig::mlp(16)
+        .data(&mnist_idx())
+        .epochs(2)
+        .write(&configs.join("quick.toml"));
+    let full = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/mnist_all.mat");
+    TestConfig::mlp(64)
+        .data(&full.canonicalize().unwrap())
+        .epochs(2)
+        .write(&configs.join("slow.toml"));
+    let mut config = mnist_serve::ServeConfig::new(&artifacts, "127.0.0.1:0".parse().unwrap());
+    config.configs = configs;
+    config.max_parallel = 1;
+    config.trainer = Some(mnist_serve::TrainerProgram {
+        program: mnist_binary(),
+        backend: mnist_trainer::backend::default_backend().name.to_string(),
+    });
+    let serving = common::start_with(config);
+    let base = format!("http://{}", serving.addr);
+    let browser = Browser::start();
+
+    // Opened with the token, as `mnist serve` prints it: the page keeps it in its cookie.
+    browser.open(&format!("{base}/new?token={}", serving.token));
+    browser.wait(
+        "the token to leave the address bar",
+        "return location.pathname === '/new' && !location.search.includes('token');",
+    );
+    // A bad edit is caught by the server's check, with mnist train's message.
+    browser.wait(
+        "the configs in the New run page's list",
+        "return document.querySelectorAll('#source option').length >= 2;",
+    );
+    let bad = browser.wait(
+        "the editor to hold quick.toml",
+        "const s = document.getElementById('source');\
+         if (s.value !== 'config:quick.toml') { s.value = 'config:quick.toml';\
+             s.dispatchEvent(new Event('change')); return false; }\
+         const t = document.getElementById('config');\
+         if (!t.value.includes('epochs = 2')) return false;\
+         t.value = t.value.replace('epochs = 2', 'epochs = 0');\
+         t.dispatchEvent(new Event('input')); return true;",
+    );
+    assert_eq!(bad, true);
+    let message = browser.wait(
+        "the check to report the bad epochs",
+        "const c = document.getElementById('check');\
+         return c.className === 'error' && document.getElementById('launch').disabled\
+             && c.textContent;",
+    );
+    assert!(
+        message
+            .as_str()
+            .unwrap()
+            .contains("epochs must be at least 1"),
+        "{message}"
+    );
+
+    browser.run(
+        "const t = document.getElementById('config');\
+         t.value = t.value.replace('epochs = 0', 'epochs = 2');\
+         t.dispatchEvent(new Event('input'));",
+        json!([]),
+    );
+
+    // Change the epochs, launch, and watch it reach `finished` in the runs table.
+    launch_from_new_run_page(
+        &browser,
+        "quick.toml",
+        ("epochs = 2", "epochs = 3"),
+        "from-browser",
+    );
+    browser.open(&format!("{base}/"));
+    browser.wait_within(
+        "from-browser to finish in the runs table",
+        TRAINING_WAIT,
+        "const row = document.querySelector('#runs tbody tr[data-run=\"from-browser\"]');\
+         return !!row && [...row.cells].some(c => c.textContent === 'finished')\
+             && [...row.cells].some(c => c.textContent === '3 / 3');",
+        None,
+    );
+    let epochs = std::fs::read_to_string(artifacts.join("from-browser/epochs.csv")).unwrap();
+    assert_eq!(epochs.lines().count(), 4, "a header and 3 epochs: {epochs}");
+
+    // One more, stopped from its page, then resumed to its end.
+    browser.open(&format!("{base}/new"));
+    launch_from_new_run_page(
+        &browser,
+        "slow.toml",
+        ("epochs = 2", "epochs = 3"),
+        "to-stop",
+    );
+    browser.wait_within(
+        "to-stop to train, with a Stop button",
+        TRAINING_WAIT,
+        "const s = (document.getElementById('state').textContent || '').split(' ')[0];\
+         return s === 'training' && !!document.querySelector('#controls button[data-action=stop]');",
+        Some(PAGE_STATE),
+    );
+    browser.click(&browser.element("#controls button[data-action=stop]"));
+    browser.wait_within(
+        "to-stop to be stopped, with a Resume button",
+        TRAINING_WAIT,
+        "const s = (document.getElementById('state').textContent || '').split(' ')[0];\
+         return s === 'stopped' && !!document.querySelector('#controls button[data-action=resume]');",
+        Some(PAGE_STATE),
+    );
+    assert!(!artifacts.join("to-stop/model.bpk").exists());
+    browser.click(&browser.element("#controls button[data-action=resume]"));
+    let finished = browser.wait_within(
+        "to-stop to finish after resuming",
+        TRAINING_WAIT,
+        "const s = (document.getElementById('state').textContent || '').split(' ')[0];\
+         return s === 'finished' && document.getElementById('state').textContent;",
+        Some(PAGE_STATE),
+    );
+    assert!(
+        finished.as_str().unwrap().contains("3 of 3 epochs"),
+        "{finished}"
+    );
+    let log = browser.wait(
+        "the run's log on its page",
+        "const l = document.getElementById('log');\
+         return !l.hidden && document.getElementById('log-text').textContent;",
+    );
+    assert!(
+        log.as_str().unwrap().contains("stopped on request"),
+        "{log}"
+    );
+    // The browser logs the 422 of the bad edit's check as a failed load; nothing else may fail.
+    let errors: Vec<String> = browser
+        .console_errors()
+        .into_iter()
+        .filter(|e| !(e.contains("/api/configs/check") && e.contains("422")))
+        .collect();
+    assert!(errors.is_empty(), "console errors: {errors:?}");
+}

@@ -227,12 +227,23 @@ impl Browser {
 
     /// `wait`, and on giving up the panic also shows what the script `state` returns then.
     pub fn wait_showing(&self, what: &str, script: &str, state: Option<&str>) -> Value {
+        self.wait_within(what, PAGE_WAIT, script, state)
+    }
+
+    /// `wait_showing` with a limit of its own (a training run takes longer than a page).
+    pub fn wait_within(
+        &self,
+        what: &str,
+        limit: Duration,
+        script: &str,
+        state: Option<&str>,
+    ) -> Value {
         // A script can fail while a navigation swaps documents; that is retried like a false.
         let last_error = RefCell::new(None);
         let execute = |script: &str| self.call(self.client().execute(script, vec![]));
         wait_for(
             what,
-            PAGE_WAIT,
+            limit,
             || match execute(script) {
                 Ok(v) => (!v.is_null() && v != false).then_some(v),
                 Err(e) => {
