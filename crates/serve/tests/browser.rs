@@ -627,8 +627,7 @@ fn mnist_binary() -> PathBuf {
         return PathBuf::from(bin);
     }
     let exe = std::env::current_exe().unwrap();
-    let bin = exe
-        .parent()
+    exe.parent()
         .and_then(Path::parent)
         .map(|dir| dir.join("mnist"))
         .filter(|bin| bin.is_file())
@@ -638,8 +637,7 @@ fn mnist_binary() -> PathBuf {
                  --workspace` (which builds it) or set MNIST_TEST_BIN",
                 exe.display()
             )
-        });
-    bin
+        })
 }
 
 /// On the New run page (open): picks `config`, replaces `from` by `to` in the editor as a user's
