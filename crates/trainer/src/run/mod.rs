@@ -5,5 +5,6 @@
 pub mod config;
 pub mod dir;
 pub mod fsutil;
+pub mod live;
 pub mod metrics;
 pub mod plan;
