@@ -364,13 +364,12 @@ fn compare_needs_two_readable_runs() {
     let (status, page) = get(addr, "/compare?runs=linear,mlp");
     assert_eq!(status, 200, "{page}");
     let page = page.as_str().unwrap().to_string();
-    for figure in [
-        "epochs.png",
-        "nll.png",
-        "disagreements.png",
-        "matrix-0.png",
-        "matrix-1.png",
-    ] {
+    // The curves are the page's interactive charts, not figures drawn a second time.
+    assert!(page.contains("id=\"charts\""), "{page}");
+    for curves in ["epochs.png", "nll.png"] {
+        assert!(!page.contains(curves), "{curves} on the page: {page}");
+    }
+    for figure in ["disagreements.png", "matrix-0.png", "matrix-1.png"] {
         let src = page
             .split("src=\"")
             .skip(1)
@@ -571,9 +570,10 @@ fn comparisons_are_kept_per_weights_version_and_old_figures_are_deleted() {
     assert_eq!(scratch.len(), 1, "{scratch:?}");
     let scratch = &scratch[0];
     let figures = figure_sources(&first);
-    assert_eq!(figures.len(), 5, "{figures:?}");
+    // Disagreements and two confusion matrices (the curves are the page's charts).
+    assert_eq!(figures.len(), 3, "{figures:?}");
     let drawn = files_in(scratch);
-    assert_eq!(drawn, 5);
+    assert_eq!(drawn, 3);
     // Asked again: the same page and figures, nothing drawn anew.
     let start = std::time::Instant::now();
     let (status, again) = get(addr, "/compare?runs=linear,mlp");
