@@ -67,10 +67,20 @@ pub fn gather<R, E>(
     Ok((compared, test))
 }
 
+/// Whether a comparison draws its per-epoch and per-iteration curves as figures: the static
+/// page (`mnist compare`) does; the web app's compare page shows them as interactive charts
+/// above, so drawn again they would appear twice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Curves {
+    Figures,
+    Omitted,
+}
+
 /// The figures of a comparison, written into `dir`; their file names, for the page.
 pub struct CompareFigures {
-    pub epochs: String,
-    pub nll: String,
+    /// The epoch curves and the NLL per iteration, unless [`Curves::Omitted`].
+    pub epochs: Option<String>,
+    pub nll: Option<String>,
     /// Present when the first two runs share their test set.
     pub disagreements: Option<String>,
     /// Each run's confusion matrix, in order.
@@ -83,6 +93,7 @@ pub fn write_figures(
     test: &Split,
     dir: &Path,
     prefix: &str,
+    curves: Curves,
 ) -> Result<CompareFigures, Error> {
     let file = |what: &str| format!("{prefix}{what}.png");
     // A run validated on a hold-out says so in the legend; the others validate on the test set.
@@ -93,17 +104,21 @@ pub fn write_figures(
             Validation::Holdout(_) => format!("{} (hold-out)", r.name),
         })
         .collect();
-    let epochs: Vec<(&str, &[EpochRecord])> = runs
-        .iter()
-        .zip(&legend)
-        .map(|(r, name)| (name.as_str(), r.epochs.as_slice()))
-        .collect();
-    figures::run::compare_epoch_curves(&epochs, &dir.join(file("epochs")))?;
-    let nll: Vec<(&str, &[IterationRecord])> = runs
-        .iter()
-        .map(|r| (r.name.as_str(), r.iterations.as_slice()))
-        .collect();
-    figures::compare::compare_nll(&nll, &dir.join(file("nll")))?;
+    let (mut epoch_file, mut nll_file) = (None, None);
+    if curves == Curves::Figures {
+        let epochs: Vec<(&str, &[EpochRecord])> = runs
+            .iter()
+            .zip(&legend)
+            .map(|(r, name)| (name.as_str(), r.epochs.as_slice()))
+            .collect();
+        figures::run::compare_epoch_curves(&epochs, &dir.join(file("epochs")))?;
+        let nll: Vec<(&str, &[IterationRecord])> = runs
+            .iter()
+            .map(|r| (r.name.as_str(), r.iterations.as_slice()))
+            .collect();
+        figures::compare::compare_nll(&nll, &dir.join(file("nll")))?;
+        (epoch_file, nll_file) = (Some(file("epochs")), Some(file("nll")));
+    }
     let disagreements = match runs {
         [a, b, ..] if a.plan.data() == b.plan.data() => {
             let name = file("disagreements");
@@ -125,8 +140,8 @@ pub fn write_figures(
         confusions.push(name);
     }
     Ok(CompareFigures {
-        epochs: file("epochs"),
-        nll: file("nll"),
+        epochs: epoch_file,
+        nll: nll_file,
         disagreements,
         confusions,
     })
@@ -170,16 +185,20 @@ pub fn html(runs: &[Compared], figures: &CompareFigures, link: &dyn Fn(&str) -> 
             escape(file)
         );
     };
-    figure(
-        &mut h,
-        &figures.epochs,
-        "Loss and accuracy per epoch of every run on the same axes: validation (the test set, or the run's hold-out where its name says so) with dots, training as a plain line of the same colour.",
-    );
-    figure(
-        &mut h,
-        &figures.nll,
-        "Training NLL of the correct class per iteration, smoothed, against the epoch.",
-    );
+    if let Some(file) = &figures.epochs {
+        figure(
+            &mut h,
+            file,
+            "Loss and accuracy per epoch of every run on the same axes: validation (the test set, or the run's hold-out where its name says so) with dots, training as a plain line of the same colour.",
+        );
+    }
+    if let Some(file) = &figures.nll {
+        figure(
+            &mut h,
+            file,
+            "Training NLL of the correct class per iteration, smoothed, against the epoch.",
+        );
+    }
     let _ = writeln!(
         h,
         "<h2>Per class (test set): recall, the accuracy on the class's images</h2><table><thead><tr><th>class</th>"
@@ -245,7 +264,7 @@ pub fn write_static(runs: &[RunDir], out: &Path, backend: &Backend) -> Result<()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
     let test = test.expect("at least two runs");
-    let figures = write_figures(&compared, &test, dir, &format!("{stem}-"))?;
+    let figures = write_figures(&compared, &test, dir, &format!("{stem}-"), Curves::Figures)?;
     let names: Vec<&str> = compared.iter().map(|c| c.name.as_str()).collect();
     let body = html(&compared, &figures, &|f| f.to_string());
     let page = crate::html::page(&format!("Compare {}", names.join(", ")), &body);

@@ -19,6 +19,27 @@ function el(tag, attrs = {}, ...children) {
 const pct = (x) => (x == null ? '' : (100 * x).toFixed(2) + '%');
 const fixed = (digits) => (x) => (x == null ? '' : Number(x).toFixed(digits));
 
+/** A duration as people read it: `45 s`, `1 min 20 s`, `2 h 5 min`. */
+function duration(seconds) {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return s + ' s';
+  if (s < 3600) return Math.floor(s / 60) + ' min ' + (s % 60) + ' s';
+  return Math.floor(s / 3600) + ' h ' + Math.floor((s % 3600) / 60) + ' min';
+}
+
+/**
+ * A run's state in words: a training run with where its epoch stands and when it should end
+ * (`training · epoch 3/6 · 42% · ETA 1 min 20 s`, from /api/runs' `progress`), others as is.
+ */
+function stateText(run) {
+  const p = run.progress;
+  if (run.state !== 'training' || !p) return run.state;
+  const share = p.items_total > 0 ? Math.floor((100 * p.items_done) / p.items_total) + '%' : '';
+  return ['training', 'epoch ' + p.epoch + '/' + p.epochs,
+    (p.phase === 'valid' ? 'validating ' : '') + share,
+    p.eta_seconds == null ? '' : 'ETA ' + duration(p.eta_seconds)].filter((x) => x).join(' · ');
+}
+
 /**
  * The JSON of a response, or an Error with the server's message. The status is checked before
  * parsing: an error may come from a proxy or the browser and not be JSON at all.
@@ -57,7 +78,7 @@ async function send(method, url, body, type = 'application/json') {
 
 const COLUMNS = [
   ['name', 'run', (r) => el('a', { href: '/runs/' + encodeURIComponent(r.name) + '/' }, r.name)],
-  ['state', 'state', (r) => r.state],
+  ['state', 'state', stateText],
   ['model', 'model', (r) => r.model],
   ['trainer', 'trainer', (r) => r.trainer],
   ['optimizer', 'optimizer', (r) => r.optimizer],
@@ -169,7 +190,7 @@ function runPage(name) {
     }
     state.className = 'hint';
     // The run in a line: state, model, optimizer, epochs, accuracy, how it ended.
-    state.textContent = [run.state + (run.note ? ' (' + run.note + ')' : ''),
+    state.textContent = [stateText(run) + (run.note ? ' (' + run.note + ')' : ''),
       run.model, run.optimizer && run.optimizer + (run.lr == null ? '' : ' lr ' + run.lr),
       run.epochs_done + ' of ' + (run.epochs_planned ?? '?') + ' epochs',
       run.test_accuracy == null ? null : 'test accuracy ' + pct(run.test_accuracy),

@@ -2,7 +2,8 @@
 // /assets/uPlot.iife.min.js): the values under the pointer in each chart's legend, drag to zoom,
 // double-click to zoom out, click a legend entry to hide or show its series, a log scale for
 // the losses. A run that is training is asked every 2 s for the iterations it has recorded
-// since the last answer (GET /api/runs/<name>/metrics?since=N), so its curves grow as it trains.
+// since the last answer (GET /api/runs/<name>/metrics?since=N, the epoch in progress included),
+// so its curves grow as it trains; the new points are appended to those already drawn.
 // Kept apart from app.js, which calls Charts.mount on the run and compare pages.
 'use strict';
 
@@ -57,6 +58,7 @@ const Charts = (() => {
   }
 
   async function fetchMetrics(run) {
+    const wasTraining = run.state === 'training';
     const query = '?since=' + run.nextSince + (run.every ? '&every=' + run.every : '');
     const response = await fetch('/api/runs/' + encodeURIComponent(run.name) + '/metrics' + query, { cache: 'no-store' });
     const text = await response.text();
@@ -71,6 +73,12 @@ const Charts = (() => {
     run.state = answer.state;
     run.every = answer.every;
     run.nextSince = answer.next_since;
+    // Training has ended: a stop drops the epoch in progress, whose iterations were shown as
+    // they came; what the run keeps is read once more, whole.
+    if (wasTraining && run.state !== 'training') {
+      Object.assign(run, runData(run.name));
+      await fetchMetrics(run);
+    }
   }
 
   /** uPlot's aligned data for `chart` over `runs`: [xs, ys of each series…]. */

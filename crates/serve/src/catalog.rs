@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use mnist_trainer::Error;
 use mnist_trainer::run::dir::{Figure, RunDir, RunState, Weights};
+use mnist_trainer::run::live::LiveProgress;
 use mnist_trainer::run::metrics::{EpochRecord, IterationRecord, RateRecord, median};
 use mnist_trainer::run::sweep_dir::SweepDir;
 use serde::Serialize;
@@ -39,6 +40,23 @@ pub struct RunSummary {
     pub model_time: Option<u64>,
     /// Queued or training by this web app (which can then stop it).
     pub launched: bool,
+    /// Where the epoch in progress stands, while the run is training and has said so.
+    pub progress: Option<TrainingProgress>,
+}
+
+/// A training run's epoch in progress, from its `progress.toml` (written about once a second).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TrainingProgress {
+    /// The epoch in progress (1-based) and the epochs planned.
+    pub epoch: usize,
+    pub epochs: usize,
+    /// `train` or `valid`: which pass of the epoch, over which images.
+    pub phase: String,
+    pub items_done: usize,
+    pub items_total: usize,
+    /// Seconds until the last planned epoch ends, estimated (see [`eta_seconds`]); none before
+    /// there is anything to estimate from.
+    pub eta_seconds: Option<f64>,
 }
 
 /// A run's summary with its epochs and figures, for `GET /api/runs/<name>` and the run page.
@@ -120,7 +138,50 @@ pub fn placeholder(name: &str, state: RunState) -> RunSummary {
         has_model: false,
         model_time: None,
         launched: false,
+        progress: None,
     }
+}
+
+/// Seconds until training ends, at `now` (seconds since the Unix epoch), for the epoch in
+/// progress `p` after epochs that took `epoch_seconds`: the rest of the current epoch and the
+/// epochs after it, each as long as the median epoch so far. In a run's first epoch there is
+/// no epoch to go by, so the epoch's length comes from the rate of its training pass so far
+/// (once the training pass is over, the epoch so far: validation is short next to it). Never
+/// negative; none where nothing can be estimated yet.
+pub fn eta_seconds(p: &LiveProgress, epoch_seconds: &[f64], now: f64) -> Option<f64> {
+    let elapsed = (now - p.epoch_started).max(0.0);
+    let per_epoch = if epoch_seconds.is_empty() {
+        match p.phase.as_str() {
+            "train" if p.items_done > 0 && p.items_total >= p.items_done => {
+                elapsed * p.items_total as f64 / p.items_done as f64
+            }
+            "valid" => elapsed,
+            _ => return None,
+        }
+    } else {
+        median(epoch_seconds)
+    };
+    let later = p.epochs.saturating_sub(p.epoch) as f64;
+    let eta = (per_epoch - elapsed).max(0.0) + later * per_epoch;
+    eta.is_finite().then_some(eta)
+}
+
+/// The run's progress, while it trains and its trainer has written one.
+fn training_progress(run: &RunDir, epochs: &[EpochRecord]) -> Option<TrainingProgress> {
+    let p = run.live_progress()?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_secs_f64();
+    let seconds: Vec<f64> = epochs.iter().map(|e| e.seconds).collect();
+    Some(TrainingProgress {
+        eta_seconds: eta_seconds(&p, &seconds, now),
+        epoch: p.epoch,
+        epochs: p.epochs,
+        phase: p.phase,
+        items_done: p.items_done,
+        items_total: p.items_total,
+    })
 }
 
 /// What the runs table shows of one run; a run that cannot be read is `broken`, with why.
@@ -144,6 +205,9 @@ pub fn summarize(run: &RunDir) -> RunSummary {
     let done = epochs.len();
     let info = run.info();
     let state = run.state(&plan, done);
+    let progress = (state == RunState::Training)
+        .then(|| training_progress(run, &epochs))
+        .flatten();
     let resumable = matches!(state, RunState::Interrupted | RunState::Stopped);
     let note = resumable.then(|| match run.checkpoint_epochs(kind).last() {
         Some(e) => format!("resumable after epoch {e}: mnist train <config> --resume"),
@@ -176,6 +240,7 @@ pub fn summarize(run: &RunDir) -> RunSummary {
         has_model,
         model_time,
         launched: false,
+        progress,
     }
 }
 
@@ -249,18 +314,35 @@ pub struct RatePoint {
 }
 
 /// The iterations a run has recorded after iteration `since`. The one place that reads them:
-/// iterations of an epoch still in progress, once the trainer writes them, are merged here.
+/// `metrics.csv`, then, while the run trains, the iterations of its epoch in progress.
 pub fn iterations(run: &RunDir, since: usize) -> Result<Vec<IterationRecord>, Error> {
-    let mut all = run.iterations()?;
-    all.retain(|r| r.iteration > since);
-    Ok(all)
+    Ok(recorded(run, since)?.0)
 }
 
-/// The learning rates a run has recorded after iteration `since` (none without a scheduler).
-fn rates(run: &RunDir, since: usize) -> Result<Vec<RateRecord>, Error> {
-    let mut all = run.rates()?;
-    all.retain(|r| r.iteration > since);
-    Ok(all)
+/// The iterations and learning rates (none without a scheduler) a run has recorded after
+/// iteration `since`, those of the epoch in progress included.
+fn recorded(run: &RunDir, since: usize) -> Result<(Vec<IterationRecord>, Vec<RateRecord>), Error> {
+    // The live file first: an epoch that ends between the two reads is then in metrics.csv
+    // (and its live rows, numbered as there, are dropped below); read the other way round, it
+    // could be in neither, and a poll that goes on from the answer would skip it for good.
+    let live = run.live_iterations();
+    let mut iterations = run.iterations()?;
+    let mut rates = run.rates()?;
+    let last = iterations.last().map_or(0, |r| r.iteration);
+    // Only rows that continue metrics.csv: a live file numbered otherwise is not this epoch's.
+    let continues = live
+        .iterations
+        .iter()
+        .find(|r| r.iteration > last)
+        .is_some_and(|r| r.iteration == last + 1);
+    if continues {
+        iterations.extend(live.iterations.into_iter().filter(|r| r.iteration > last));
+        let last_rate = rates.last().map_or(0, |r| r.iteration);
+        rates.extend(live.rates.into_iter().filter(|r| r.iteration > last_rate));
+    }
+    iterations.retain(|r| r.iteration > since);
+    rates.retain(|r| r.iteration > since);
+    Ok((iterations, rates))
 }
 
 /// How many buckets of `every` the (increasing) `iterations` fall into.
@@ -335,7 +417,7 @@ fn buckets<T, const N: usize>(
 /// iterations and at most [`MAX_POINTS`] points.
 pub fn metrics(run: &RunDir, since: usize, every: Option<usize>) -> Result<Metrics, Error> {
     let epochs = run.epochs()?;
-    let records = iterations(run, since)?;
+    let (records, rates) = recorded(run, since)?;
     let numbers: Vec<usize> = records.iter().map(|r| r.iteration).collect();
     let every = bucket_size(&numbers, every);
     let iterations: Vec<IterationPoint> = buckets(
@@ -355,19 +437,14 @@ pub fn metrics(run: &RunDir, since: usize, every: Option<usize>) -> Result<Metri
         },
     )
     .collect();
-    let rates = buckets(
-        &rates(run, since)?,
-        every,
-        |r| (r.iteration, r.epoch),
-        |r| [r.lr],
-    )
-    .into_iter()
-    .map(|(iteration, epoch, [lr], _)| RatePoint {
-        iteration,
-        epoch,
-        lr,
-    })
-    .collect();
+    let rates = buckets(&rates, every, |r| (r.iteration, r.epoch), |r| [r.lr])
+        .into_iter()
+        .map(|(iteration, epoch, [lr], _)| RatePoint {
+            iteration,
+            epoch,
+            lr,
+        })
+        .collect();
     let last = records.last().map_or(since, |r| r.iteration);
     // The last bucket may still fill while the run trains; it is asked for again.
     let next_since = (last / every * every).max(since);
@@ -385,6 +462,48 @@ pub fn metrics(run: &RunDir, since: usize, every: Option<usize>) -> Result<Metri
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn progress(epoch: usize, phase: &str, items_done: usize) -> LiveProgress {
+        LiveProgress {
+            epoch,
+            epochs: 5,
+            phase: phase.into(),
+            items_done,
+            items_total: 1000,
+            epoch_started: 1000.0,
+        }
+    }
+
+    #[test]
+    fn eta_goes_by_the_median_epoch_or_in_the_first_by_the_rate_so_far() {
+        // Epoch 3 of 5, 4 s in, after epochs of 10, 30 and 12 s (median 12): 8 s of this
+        // one and two more of 12.
+        let p = progress(3, "train", 400);
+        assert_eq!(
+            eta_seconds(&p, &[10.0, 30.0, 12.0], 1004.0),
+            Some(8.0 + 24.0)
+        );
+        // An epoch that runs past the median: none of it left, the later ones still.
+        assert_eq!(eta_seconds(&p, &[10.0, 30.0, 12.0], 1020.0), Some(24.0));
+        // The first epoch: 250 of 1000 images in 5 s makes a 20 s epoch, 15 s of it left.
+        let first = progress(1, "train", 250);
+        assert_eq!(eta_seconds(&first, &[], 1005.0), Some(15.0 + 4.0 * 20.0));
+        // Validating the first epoch after 30 s: 30 s an epoch.
+        assert_eq!(
+            eta_seconds(&progress(1, "valid", 10), &[], 1030.0),
+            Some(4.0 * 30.0)
+        );
+        // Nothing done yet, a clock behind the start, or nonsense: no estimate, never negative.
+        assert_eq!(eta_seconds(&progress(1, "train", 0), &[], 1005.0), None);
+        assert_eq!(eta_seconds(&progress(1, "other", 5), &[], 1005.0), None);
+        assert_eq!(eta_seconds(&first, &[], 900.0), Some(0.0));
+        assert_eq!(eta_seconds(&p, &[f64::NAN], 1004.0), None);
+        let last = LiveProgress {
+            epochs: 3,
+            ..progress(3, "valid", 10)
+        };
+        assert_eq!(eta_seconds(&last, &[10.0], 1004.0), Some(6.0));
+    }
 
     #[test]
     fn buckets_average_aligned_runs_of_iterations() {

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tempfile::TempDir;
 
 use mnist_data::Split;
-use mnist_report::compare::{CompareFigures, Compared};
+use mnist_report::compare::{CompareFigures, Compared, Curves};
 use mnist_trainer::backend::Backend;
 use mnist_trainer::run::dir::{RunDir, Weights};
 
@@ -177,8 +177,16 @@ impl Comparisons {
         let test = test.expect("at least two runs");
         let prefix = format!("{}-", self.drawn.fetch_add(1, Ordering::Relaxed));
         let scratch = self.scratch.path()?;
-        let figures = mnist_report::compare::write_figures(&compared, &test, &scratch, &prefix)
-            .map_err(|e| e.to_string())?;
+        // The page's interactive charts show the epoch and NLL curves (from the same records):
+        // not drawn a second time as figures.
+        let figures = mnist_report::compare::write_figures(
+            &compared,
+            &test,
+            &scratch,
+            &prefix,
+            Curves::Omitted,
+        )
+        .map_err(|e| e.to_string())?;
         let html = mnist_report::compare::html(&compared, &figures, &|f| format!("/compare/{f}"));
         Ok(self.keep(Page {
             key,
@@ -246,8 +254,9 @@ impl Comparisons {
 }
 
 fn files(f: &CompareFigures) -> Vec<String> {
-    [&f.epochs, &f.nll]
-        .into_iter()
+    f.epochs
+        .iter()
+        .chain(&f.nll)
         .chain(&f.disagreements)
         .chain(&f.confusions)
         .cloned()

@@ -364,13 +364,12 @@ fn compare_needs_two_readable_runs() {
     let (status, page) = get(addr, "/compare?runs=linear,mlp");
     assert_eq!(status, 200, "{page}");
     let page = page.as_str().unwrap().to_string();
-    for figure in [
-        "epochs.png",
-        "nll.png",
-        "disagreements.png",
-        "matrix-0.png",
-        "matrix-1.png",
-    ] {
+    // The curves are the page's interactive charts, not figures drawn a second time.
+    assert!(page.contains("id=\"charts\""), "{page}");
+    for curves in ["epochs.png", "nll.png"] {
+        assert!(!page.contains(curves), "{curves} on the page: {page}");
+    }
+    for figure in ["disagreements.png", "matrix-0.png", "matrix-1.png"] {
         let src = page
             .split("src=\"")
             .skip(1)
@@ -573,9 +572,10 @@ fn comparisons_are_kept_per_weights_version_and_old_figures_are_deleted() {
     assert_eq!(scratch.len(), 1, "{scratch:?}");
     let scratch = &scratch[0];
     let figures = figure_sources(&first);
-    assert_eq!(figures.len(), 5, "{figures:?}");
+    // Disagreements and two confusion matrices (the curves are the page's charts).
+    assert_eq!(figures.len(), 3, "{figures:?}");
     let drawn = files_in(scratch);
-    assert_eq!(drawn, 5);
+    assert_eq!(drawn, 3);
     // Asked again: the same page and figures, nothing drawn anew.
     let start = std::time::Instant::now();
     let (status, again) = get(addr, "/compare?runs=linear,mlp");
@@ -792,4 +792,122 @@ fn metrics_come_after_since_averaged_within_the_bound() {
     let (status, damaged) = get(addr, "/api/runs/fresh/metrics");
     assert_eq!(status, 409, "{damaged}");
     assert!(error_of(&damaged).contains("line 2"), "{damaged}");
+}
+
+#[test]
+fn a_training_run_shows_its_epoch_in_progress() {
+    use mnist_trainer::run::dir::RunDir;
+    use mnist_trainer::run::live::LiveProgress;
+    use mnist_trainer::run::metrics::{EpochRecord, epochs_csv};
+    let dir = tempfile::tempdir().unwrap();
+    let artifacts = dir.path().join("artifacts");
+    let mlp = common::train_run(&artifacts, "mlp", TestConfig::mlp(16).epochs(2));
+    // `live`: epoch 1 (10 iterations, 10 s) recorded, epoch 2 of 3 in progress.
+    let run = RunDir::new(artifacts.join("live"));
+    std::fs::create_dir(run.path()).unwrap();
+    std::fs::copy(mlp.config_file(), run.config_file()).unwrap();
+    let epoch_1 = EpochRecord {
+        epoch: 1,
+        train_loss: 1.0,
+        train_acc: 0.5,
+        valid_loss: 1.0,
+        valid_acc: 0.5,
+        seconds: 10.0,
+        train_seconds: 9.0,
+    };
+    let recorded = |n: usize| {
+        let iterations = numbered_iterations(n, 10);
+        std::fs::write(
+            run.path().join("metrics.csv"),
+            metrics_csv(std::slice::from_ref(&epoch_1), &iterations),
+        )
+        .unwrap();
+    };
+    std::fs::write(
+        run.path().join("epochs.csv"),
+        epochs_csv(std::slice::from_ref(&epoch_1)),
+    )
+    .unwrap();
+    recorded(10);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let progress = |items_done: usize| LiveProgress {
+        epoch: 2,
+        epochs: 3,
+        phase: "train".into(),
+        items_done,
+        items_total: 200,
+        epoch_started: now - 4.0,
+    };
+    let all = numbered_iterations(20, 10);
+    let mut writer = run.live_writer();
+    for r in &all[10..14] {
+        writer.push(r, None);
+    }
+    writer.flush(&progress(80)).unwrap();
+    let addr = common::start_server(&artifacts);
+    let summary = || {
+        let (status, runs) = get(addr, "/api/runs");
+        assert_eq!(status, 200, "{runs}");
+        runs.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == "live")
+            .unwrap()
+            .clone()
+    };
+    let iterations = |since: usize| {
+        let (status, answer) = get(addr, &format!("/api/runs/live/metrics?since={since}"));
+        assert_eq!(status, 200, "{answer}");
+        points(&answer).iter().map(|p| p.0).collect::<Vec<u64>>()
+    };
+
+    // Nobody trains it: the live files are a killed trainer's, neither shown nor counted.
+    let idle = summary();
+    assert_eq!(idle["state"], "interrupted", "{idle}");
+    assert_eq!(idle["progress"], Value::Null, "{idle}");
+    assert_eq!(iterations(0), (1..=10).collect::<Vec<_>>());
+
+    // Trained (its lock held): the progress, and the iterations of the epoch so far.
+    let lock = run.lock().unwrap();
+    let training = summary();
+    assert_eq!(training["state"], "training", "{training}");
+    let p = &training["progress"];
+    assert_eq!(
+        (&p["epoch"], &p["epochs"], &p["phase"]),
+        (&Value::from(2), &Value::from(3), &Value::from("train")),
+        "{p}"
+    );
+    assert_eq!(
+        (&p["items_done"], &p["items_total"]),
+        (&Value::from(80), &Value::from(200))
+    );
+    // 6 s left of a 10 s epoch, and one more epoch: 16 s (less the test's own time).
+    let eta = p["eta_seconds"].as_f64().unwrap_or_else(|| panic!("{p}"));
+    assert!((10.0..=16.0).contains(&eta), "{eta}");
+    assert_eq!(iterations(0), (1..=14).collect::<Vec<_>>());
+    assert_eq!(iterations(12), [13, 14]);
+    // The values are the live file's, as written.
+    let (_, answer) = get(addr, "/api/runs/live/metrics?since=13");
+    assert_eq!(points(&answer), [(14, 2, 14.0, 0.14, 1)]);
+    // Appended rows come with the next poll.
+    writer.push(&all[14], None);
+    writer.push(&all[15], None);
+    writer.flush(&progress(120)).unwrap();
+    assert_eq!(iterations(14), [15, 16]);
+    assert_eq!(summary()["progress"]["items_done"], 120);
+    // The epoch ends: metrics.csv has it, the live rows still there are not counted twice.
+    recorded(20);
+    assert_eq!(iterations(0), (1..=20).collect::<Vec<_>>());
+    // A live file that does not continue metrics.csv (numbered past a gap) is not shown.
+    recorded(10);
+    writer.start_epoch().unwrap();
+    writer.push(&all[15], None);
+    writer.flush(&progress(20)).unwrap();
+    assert_eq!(iterations(0), (1..=10).collect::<Vec<_>>());
+    // Training over: no progress.
+    drop(lock);
+    assert_eq!(summary()["progress"], Value::Null);
 }

@@ -151,8 +151,10 @@ fn stops_on_signal_leaving_no_scratch_folder(artifacts: &Path, signal: &str) {
     let scratch = common::scratch_folders(tmp.path());
     assert_eq!(scratch.len(), 1, "{scratch:?}");
     let figures = std::fs::read_dir(&scratch[0]).unwrap().count();
+    // Each run's confusion matrix and the disagreements (the web page draws its curves with
+    // the interactive charts, not as figures).
     assert!(
-        figures >= 4,
+        figures >= 3,
         "{figures} figures in {}",
         scratch[0].display()
     );

@@ -169,3 +169,12 @@ pub fn sgd(lr: f64) -> OptimizerConfig {
         weight_decay: 0.0,
     }
 }
+
+/// Makes every training in this process write its live files (`live_iterations.csv`,
+/// `progress.toml`) at most once per `every` instead of once a second: the fixture's epochs take
+/// milliseconds, so a test that looks at an epoch in progress flushes after every batch
+/// (`Duration::ZERO`).
+pub fn flush_live_every(every: std::time::Duration) {
+    let ms = u64::try_from(every.as_millis()).unwrap_or(u64::MAX);
+    crate::run::live::FLUSH_EVERY_MS.store(ms, std::sync::atomic::Ordering::Relaxed);
+}

@@ -711,3 +711,230 @@ fn the_scratch_trainer_records_the_weights_each_step_changed() {
         assert!(u % 10 == 0 && (20..7850).contains(&u), "{it:?}");
     }
 }
+
+/// Holds training in `progress` once epoch `epoch`'s training pass reaches `items` images: says
+/// so on `reached`, then waits for `go` (a minute at most, so that a test that fails while it
+/// waits does not hang the run).
+struct Pause {
+    epoch: usize,
+    items: usize,
+    reached: Mutex<std::sync::mpsc::Sender<Progress>>,
+    go: Mutex<std::sync::mpsc::Receiver<()>>,
+    held: std::sync::atomic::AtomicBool,
+}
+
+impl TrainObserver for Pause {
+    fn progress(&self, p: &Progress) {
+        use mnist_trainer::training::observer::Phase;
+        let here = p.epoch == self.epoch && p.phase == Phase::Train && p.items_done >= self.items;
+        if here && !self.held.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            let _ = self.reached.lock().unwrap().send(*p);
+            let _ = self
+                .go
+                .lock()
+                .unwrap()
+                .recv_timeout(std::time::Duration::from_secs(60));
+        }
+    }
+}
+
+/// The run's files that only an epoch in progress has.
+fn live_files(run: &RunDir) -> Vec<String> {
+    std::fs::read_dir(run.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n == "live_iterations.csv" || n == "progress.toml")
+        .collect()
+}
+
+/// What a reader sees of a run held in epoch 2's training pass, and how the training ended.
+struct Paused {
+    progress: Progress,
+    /// metrics.csv's iterations, the live ones, and the live progress, as read while held.
+    recorded: Vec<mnist_trainer::run::metrics::IterationRecord>,
+    live: mnist_trainer::run::live::LiveRecords,
+    live_progress: Option<mnist_trainer::run::live::LiveProgress>,
+    trained: Result<TrainOutcome, mnist_trainer::Error>,
+}
+
+/// Trains `request` on a thread, held at epoch 2 after 100 images while the run's files are
+/// read through `RunDir`'s readers (the live files first, as the web app reads them).
+fn train_paused_in_epoch_2(request: TrainRequest) -> Paused {
+    use std::sync::mpsc::channel;
+    let (reached, reached_rx) = channel();
+    let (go, go_rx) = channel();
+    let observer = Arc::new(Pause {
+        epoch: 2,
+        items: 100,
+        reached: Mutex::new(reached),
+        go: Mutex::new(go_rx),
+        held: Default::default(),
+    });
+    let run = RunDir::new(request.plan.artifacts().join(&request.name));
+    let trainer = std::thread::spawn(move || try_train(&request, observer));
+    // Training the fixture data takes seconds; a test that waits longer has failed.
+    let progress = match reached_rx.recv_timeout(std::time::Duration::from_secs(300)) {
+        Ok(p) => p,
+        Err(e) => {
+            let ended = trainer.join().map(|r| r.err().map(|e| e.to_string()));
+            panic!("training never reached epoch 2's 100th image ({e}): {ended:?}");
+        }
+    };
+    assert!(run.is_training());
+    let live = run.live_iterations();
+    let live_progress = run.live_progress();
+    let recorded = run.iterations().unwrap();
+    go.send(()).unwrap();
+    Paused {
+        progress,
+        recorded,
+        live,
+        live_progress,
+        trained: trainer.join().expect("the training thread panicked"),
+    }
+}
+
+#[test]
+fn the_epoch_in_progress_is_live_and_continues_metrics_csv() {
+    // The fixture's epochs take milliseconds: flush after every batch.
+    mnist_trainer::testing::flush_live_every(std::time::Duration::ZERO);
+    let dir = tempfile::tempdir().unwrap();
+    let step = SchedulerConfig::Step {
+        every_epochs: 1,
+        gamma: 0.5,
+    };
+    // Batches of 20 of the 200 fixture images: 10 iterations an epoch.
+    for config in [
+        TestConfig::mlp(32).epochs(3).scheduler(step),
+        TestConfig::scratch().epochs(3),
+    ] {
+        let kind = config.plan().trainer().kind();
+        let held = train_paused_in_epoch_2(request(&config, dir.path(), "held", false));
+        let run = RunDir::new(dir.path().join("runs/held"));
+        let outcome = held.trained.unwrap();
+        // Held after 100 images (5 batches) or, should burn report coarser steps, the first
+        // report past them.
+        let done = held.progress.items_done;
+        assert!(
+            (100..200).contains(&done) && done.is_multiple_of(20),
+            "{done}"
+        );
+        let batches = done / 20;
+        // While held, metrics.csv has epoch 1 and the live file epoch 2's first iterations,
+        // numbered on from it.
+        assert_eq!(held.recorded.len(), 10, "{kind:?}");
+        let numbers: Vec<(usize, usize)> = held
+            .live
+            .iterations
+            .iter()
+            .map(|r| (r.epoch, r.iteration))
+            .collect();
+        let expected: Vec<(usize, usize)> = (11..=10 + batches).map(|i| (2, i)).collect();
+        assert_eq!(numbers, expected, "{kind:?}");
+        // Exactly what metrics.csv says of them once the epoch is over.
+        let all = run.iterations().unwrap();
+        assert_eq!(all.len(), 30);
+        assert_eq!(held.recorded, all[..10]);
+        assert_eq!(held.live.iterations, all[10..10 + batches], "{kind:?}");
+        // The rates too, where the run records them.
+        let rates = run.rates().unwrap();
+        let live_rates = &held.live.rates;
+        match kind {
+            TrainerKind::Learner => assert_eq!(live_rates[..], rates[10..10 + batches]),
+            TrainerKind::Scratch => assert!(live_rates.is_empty() && rates.is_empty()),
+        }
+        let p = held.live_progress.expect("a progress file while training");
+        assert_eq!(
+            (
+                p.epoch,
+                p.epochs,
+                p.phase.as_str(),
+                p.items_done,
+                p.items_total
+            ),
+            (2, 3, "train", done, 200),
+            "{kind:?}"
+        );
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64();
+        assert!(
+            p.epoch_started <= now && p.epoch_started > now - 300.0,
+            "{p:?}"
+        );
+        // Training over: no live file, nor progress, is left.
+        assert_eq!(live_files(&run), Vec::<String>::new(), "{kind:?}");
+        assert_eq!(outcome.epochs.len(), 3);
+        std::fs::remove_dir_all(run.path()).unwrap();
+    }
+}
+
+#[test]
+fn leftovers_of_a_stopped_run_are_ignored_and_removed_when_it_resumes() {
+    mnist_trainer::testing::flush_live_every(std::time::Duration::ZERO);
+    let dir = tempfile::tempdir().unwrap();
+    let config = TestConfig::scratch().epochs(3);
+    let stop = StopFlag::new();
+    let observer = Arc::new(StopAt {
+        epoch: 2,
+        items: 100,
+        stop: stop.clone(),
+    });
+    let stopped = {
+        let _turn = one_at_a_time();
+        train::train_until(
+            &request(&config, dir.path(), "stopped", false),
+            &default_backend(),
+            observer,
+            &stop,
+        )
+    };
+    assert!(matches!(stopped, Err(mnist_trainer::Error::Stopped { .. })));
+    let run = RunDir::new(dir.path().join("runs/stopped"));
+    // Stopped mid-epoch, the trainer took its live files away with it.
+    assert_eq!(live_files(&run), Vec::<String>::new());
+    // What a killed trainer would leave: live files of an epoch it never finished.
+    let mut stale = run.live_writer();
+    stale.push(
+        &mnist_trainer::run::metrics::IterationRecord {
+            epoch: 2,
+            iteration: 11,
+            loss: 99.0,
+            accuracy: 0.0,
+            weights_updated: None,
+        },
+        None,
+    );
+    stale
+        .flush(&mnist_trainer::run::live::LiveProgress {
+            epoch: 2,
+            epochs: 3,
+            phase: "train".into(),
+            items_done: 20,
+            items_total: 200,
+            epoch_started: 0.0,
+        })
+        .unwrap();
+    // Not training: the readers pass over them.
+    assert_eq!(run.live_iterations().iterations.len(), 0);
+    assert!(run.live_progress().is_none());
+    assert_eq!(live_files(&run).len(), 2, "the files are there");
+    {
+        let _held = run.lock().unwrap();
+        assert_eq!(run.live_iterations().iterations.len(), 1);
+        assert_eq!(run.live_progress().map(|p| p.items_done), Some(20));
+    }
+    // Resumed: epoch 2 numbered on from epoch 1, none of the stale rows.
+    let held = train_paused_in_epoch_2(request(&config, dir.path(), "stopped", true));
+    held.trained.unwrap();
+    let all = run.iterations().unwrap();
+    let batches = held.progress.items_done / 20;
+    assert!(batches >= 5);
+    assert_eq!(held.live.iterations, all[10..10 + batches]);
+    assert!(held.live.iterations.iter().all(|r| r.loss != 99.0));
+    assert_eq!(
+        held.live_progress.map(|p| p.items_done),
+        Some(held.progress.items_done)
+    );
+}

@@ -11,7 +11,13 @@
 //!                               a checkpoint per epoch (burn's Learner names them so; the
 //!                               scratch trainer writes only model-N.bpk)
 //!   model.bpk                   the final weights
-//!   epochs.csv, metrics.csv     per-epoch and per-iteration records
+//!   epochs.csv, metrics.csv     per-epoch and per-iteration records, rewritten as each epoch
+//!                               ends
+//!   live_iterations.csv         while an epoch trains, its iterations so far (metrics.csv's
+//!                               numbering, appended about once a second); removed once the
+//!                               epoch is in metrics.csv and when training ends
+//!   progress.toml               while an epoch trains, where it stands (epoch, phase, images
+//!                               done, when it began), replaced at the same flushes
 //!   test_batches.csv            correct per test batch of 50
 //!   confusion.csv, *.png        confusion matrix and figures; report.html
 //!   confusion-final.*, confusion-epoch-N.*
@@ -20,6 +26,10 @@
 //!                               trains or replaces the run; the file itself stays
 //!   train.log                   the trainer's output, where the web app launched it
 //! ```
+//!
+//! The two live files count only while the run is training: a run whose trainer was killed
+//! keeps them, so readers ignore them unless `is_training`, and a trainer that starts or resumes
+//! removes them.
 
 use std::path::{Path, PathBuf};
 
@@ -31,6 +41,7 @@ use serde::{Deserialize, Serialize};
 use crate::Error;
 use crate::run::config::TrainerKind;
 use crate::run::fsutil::atomic_write;
+use crate::run::live::{LiveProgress, LiveRecords, LiveWriter};
 use crate::run::metrics::{self, EpochRecord, IterationRecord, RateRecord};
 use crate::run::plan::{Plan, folder_of};
 
@@ -41,6 +52,10 @@ const FINAL_MODEL: &str = "model.bpk";
 const EPOCHS: &str = "epochs.csv";
 const METRICS: &str = "metrics.csv";
 const RATES: &str = "learning_rate.csv";
+/// The iterations of the epoch in progress (`run::live`).
+const LIVE_ITERATIONS: &str = "live_iterations.csv";
+/// Where the epoch in progress stands (`run::live`).
+const PROGRESS: &str = "progress.toml";
 const TEST_BATCHES: &str = "test_batches.csv";
 const CONFUSION: &str = "confusion";
 const REPORT: &str = "report.html";
@@ -712,6 +727,36 @@ impl RunDir {
             };
         }
         atomic_write(&path, metrics::rates_csv(rates).as_bytes())
+    }
+
+    // --- the epoch in progress ---
+
+    /// The writer of the live files. Only the process that holds the run's lock writes them:
+    /// readers trust them exactly while the lock is held.
+    pub fn live_writer(&self) -> LiveWriter {
+        LiveWriter::new(self.path.join(LIVE_ITERATIONS), self.path.join(PROGRESS))
+    }
+
+    /// The iterations of the epoch in progress flushed so far; nothing unless the run is
+    /// training (what a killed or stopped trainer left is not current). They continue
+    /// `metrics.csv` as it was when the epoch began: read these first, then `metrics.csv`,
+    /// and an epoch that ends in between is in `metrics.csv`, never in neither.
+    pub fn live_iterations(&self) -> LiveRecords {
+        if !self.is_training() {
+            return LiveRecords::default();
+        }
+        std::fs::read_to_string(self.path.join(LIVE_ITERATIONS))
+            .map(|text| crate::run::live::parse_live(&text))
+            .unwrap_or_default()
+    }
+
+    /// Where the epoch in progress stands, while the run is training and has said so.
+    pub fn live_progress(&self) -> Option<LiveProgress> {
+        if !self.is_training() {
+            return None;
+        }
+        let text = std::fs::read_to_string(self.path.join(PROGRESS)).ok()?;
+        toml::from_str(&text).ok()
     }
 
     // --- what explains a run ---

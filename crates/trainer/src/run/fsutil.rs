@@ -17,6 +17,17 @@ pub fn is_temporary(name: &str) -> bool {
 /// over `path`: a crash leaves either the old file or the new one, never half of one, and two
 /// writers of the same file each replace it whole. On failure the temporary file is removed.
 pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    write_then_rename(path, bytes, true)
+}
+
+/// As [`atomic_write`] without the sync: a reader still sees the old file or the new one whole,
+/// but a crash may lose the new one. For files rewritten every second that are worthless after
+/// a crash (a run's progress), where a sync each time would cost more than it keeps.
+pub fn replace(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    write_then_rename(path, bytes, false)
+}
+
+fn write_then_rename(path: &Path, bytes: &[u8], sync: bool) -> Result<(), Error> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -39,7 +50,9 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     }
     let mut tmp = builder.tempfile_in(dir).map_err(fail)?;
     tmp.write_all(bytes).map_err(fail)?;
-    tmp.as_file().sync_all().map_err(fail)?;
+    if sync {
+        tmp.as_file().sync_all().map_err(fail)?;
+    }
     // On error `persist` hands the file back, and dropping it removes it.
     tmp.persist(path).map_err(|e| fail(e.error))?;
     Ok(())

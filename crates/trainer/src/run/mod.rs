@@ -6,6 +6,7 @@
 pub mod config;
 pub mod dir;
 pub mod fsutil;
+pub mod live;
 pub mod metrics;
 pub mod plan;
 pub mod sweep_dir;

@@ -166,6 +166,8 @@ struct Bridge {
     batch_acc: Vec<f64>,
     /// The current epoch's learning rates, one per batch, where the run records them.
     batch_lr: Vec<f64>,
+    /// The current epoch's batches handed to the recorder's live files so far.
+    batches_live: usize,
     record_lr: bool,
     running_loss: Running,
     running_acc: Running,
@@ -187,6 +189,7 @@ impl Bridge {
             batch_loss: Vec::new(),
             batch_acc: Vec::new(),
             batch_lr: Vec::new(),
+            batches_live: 0,
             record_lr,
             running_loss: Running::default(),
             running_acc: Running::default(),
@@ -315,6 +318,10 @@ impl TrainingProgressLogger for Bridge {
             self.batch_loss.clear();
             self.batch_acc.clear();
             self.batch_lr.clear();
+            self.batches_live = 0;
+            if let Ok(mut recorder) = self.recorder.lock() {
+                recorder.start_epoch(self.epoch);
+            }
         } else {
             self.phase = Phase::Valid;
             self.train_seconds = self.epoch_start.elapsed().as_secs_f64();
@@ -332,9 +339,24 @@ impl TrainingProgressLogger for Bridge {
             loss: self.running_loss.mean(),
             accuracy: self.running_acc.mean(),
         };
-        if let Ok(recorder) = self.recorder.lock() {
-            recorder.observer().progress(&progress);
+        let Ok(mut recorder) = self.recorder.lock() else {
+            return;
+        };
+        if self.phase == Phase::Train {
+            // burn updates every metric of a batch before its progress: the batch's loss and
+            // accuracy (and rate) are in by now.
+            let complete = self.batch_loss.len().min(self.batch_acc.len());
+            for k in self.batches_live..complete {
+                recorder.iteration(&BatchResult {
+                    loss: self.batch_loss[k],
+                    accuracy: self.batch_acc[k],
+                    weights_updated: None,
+                    lr: self.batch_lr.get(k).copied(),
+                });
+            }
+            self.batches_live = self.batches_live.max(complete);
         }
+        recorder.progress(&progress);
     }
 
     fn end_split(&mut self) {}

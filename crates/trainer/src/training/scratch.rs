@@ -45,6 +45,7 @@ pub(crate) fn train(
     let total_items = loader.num_items();
     for epoch in resume_from + 1..=plan.epochs() {
         let start = Instant::now();
+        recorder.start_epoch(epoch);
         let mut batches: Vec<BatchResult> = Vec::new();
         let mut loss = Running::default();
         // Counted, not averaged: the epoch's accuracy is exactly correct / seen.
@@ -58,17 +59,19 @@ pub(crate) fn train(
             let batch_loss = step.loss.into_scalar::<f64>();
             model = model.sgd_step(step.gradient, lr.get());
             let batch_acc = right as f64 / n as f64;
-            batches.push(BatchResult {
+            let result = BatchResult {
                 loss: batch_loss,
                 accuracy: batch_acc,
                 weights_updated: Some(weights_updated),
                 // The course's constant rate: not recorded per iteration.
                 lr: None,
-            });
+            };
+            recorder.iteration(&result);
+            batches.push(result);
             loss.add(batch_loss, n);
             correct_sum += right;
             done += n;
-            recorder.observer().progress(&Progress {
+            recorder.progress(&Progress {
                 epoch,
                 epochs: plan.epochs(),
                 phase: Phase::Train,

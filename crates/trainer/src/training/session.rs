@@ -1,7 +1,9 @@
 //! What both trainers share: the training set's loader and the records of the run, persisted as
-//! each epoch ends so that a killed run keeps its history.
+//! each epoch ends so that a killed run keeps its history, and followed while it trains through
+//! the run's live files.
 
 use std::sync::Arc;
+use std::time::{Instant, SystemTime};
 
 use burn::prelude::Device;
 use mnist_data::{MnistLoader, Split};
@@ -9,9 +11,10 @@ use mnist_data::{MnistLoader, Split};
 use crate::Error;
 use crate::backend::Backend;
 use crate::run::dir::RunDir;
+use crate::run::live::{LiveProgress, LiveWriter, flush_every};
 use crate::run::metrics::{EpochRecord, IterationRecord, RateRecord};
 use crate::run::plan::Plan;
-use crate::training::observer::Observer;
+use crate::training::observer::{Observer, Phase, Progress};
 use crate::training::stop::StopFlag;
 
 /// What a trainer is given: the run, its data, where to start, and where to record.
@@ -84,7 +87,8 @@ pub(crate) struct BatchResult {
     pub lr: Option<f64>,
 }
 
-/// The run's epoch and iteration records, written to the run directory as each epoch ends.
+/// The run's epoch and iteration records, written to the run directory as each epoch ends;
+/// the epoch in progress goes to the live files as its iterations arrive.
 pub(crate) struct Recorder {
     run: RunDir,
     epochs: Vec<EpochRecord>,
@@ -92,6 +96,36 @@ pub(crate) struct Recorder {
     rates: Vec<RateRecord>,
     total_epochs: usize,
     observer: Observer,
+    live: Live,
+}
+
+/// The epoch in progress, as the live files show it.
+struct Live {
+    writer: LiveWriter,
+    /// The epoch whose iterations are being numbered (0 before the first).
+    epoch: usize,
+    /// Its iterations numbered so far.
+    numbered: usize,
+    started: SystemTime,
+    /// When the live files were last written, and in which phase; `None` before the epoch's
+    /// first flush.
+    flushed: Option<(Instant, Phase)>,
+    /// A write failed this epoch: no more tries until the next (the run goes on; its records
+    /// are written at the epoch's end as ever).
+    failed: bool,
+    /// Whether the observer was warned of a failure (once a run).
+    warned: bool,
+}
+
+impl Live {
+    /// Whether the files are due: at an epoch's or a pass's first batch (so a reader sees it
+    /// begin), and then at most once per [`flush_every`].
+    fn due(&self, phase: Phase) -> bool {
+        match self.flushed {
+            None => true,
+            Some((at, p)) => p != phase || at.elapsed() >= flush_every(),
+        }
+    }
 }
 
 impl Recorder {
@@ -110,6 +144,9 @@ impl Recorder {
         let mut rates = run.rates()?;
         rates.retain(|r| r.epoch <= resume_from);
         run.write_records(&epochs, &iterations, &rates)?;
+        // What a killed trainer left is not this run's epoch in progress.
+        let mut writer = run.live_writer();
+        writer.clear()?;
         Ok(Self {
             run,
             epochs,
@@ -117,7 +154,82 @@ impl Recorder {
             rates,
             total_epochs,
             observer,
+            live: Live {
+                writer,
+                epoch: 0,
+                numbered: 0,
+                started: SystemTime::now(),
+                flushed: None,
+                failed: false,
+                warned: false,
+            },
         })
+    }
+
+    /// An epoch begins: its iterations are numbered after those recorded so far.
+    pub(crate) fn start_epoch(&mut self, epoch: usize) {
+        let live = &mut self.live;
+        live.epoch = epoch;
+        live.numbered = 0;
+        live.started = SystemTime::now();
+        live.flushed = None;
+        live.failed = false;
+        let cleared = live.writer.start_epoch();
+        self.live_failed(cleared);
+    }
+
+    /// One training iteration of the epoch in progress, numbered as `epoch_done` will number
+    /// it; written to the live file at the next flush.
+    pub(crate) fn iteration(&mut self, batch: &BatchResult) {
+        let live = &mut self.live;
+        live.numbered += 1;
+        if live.failed {
+            return;
+        }
+        let record = IterationRecord {
+            epoch: live.epoch,
+            iteration: self.iterations.len() + live.numbered,
+            loss: batch.loss,
+            accuracy: batch.accuracy,
+            weights_updated: batch.weights_updated,
+        };
+        live.writer.push(&record, batch.lr);
+    }
+
+    /// Where the epoch stands after a batch: the live files are written when due, then the
+    /// observer is told.
+    pub(crate) fn progress(&mut self, progress: &Progress) {
+        let live = &mut self.live;
+        if !live.failed && live.due(progress.phase) {
+            let started = live
+                .started
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64());
+            let flushed = live.writer.flush(&LiveProgress {
+                epoch: progress.epoch,
+                epochs: progress.epochs,
+                phase: progress.phase.name().to_string(),
+                items_done: progress.items_done,
+                items_total: progress.items_total,
+                epoch_started: started,
+            });
+            live.flushed = Some((Instant::now(), progress.phase));
+            self.live_failed(flushed);
+        }
+        self.observer.progress(progress);
+    }
+
+    /// Stops the live files for the epoch where a write failed, and warns once.
+    fn live_failed(&mut self, result: Result<(), Error>) {
+        if let Err(e) = result {
+            self.live.failed = true;
+            if !std::mem::replace(&mut self.live.warned, true) {
+                self.observer.warning(&format!(
+                    "the epoch in progress is not shown live ({e}); its records are written \
+                     when it ends"
+                ));
+            }
+        }
     }
 
     /// Persists a finished epoch and tells the observer.
@@ -146,6 +258,9 @@ impl Recorder {
         self.epochs.push(record);
         self.run
             .write_records(&self.epochs, &self.iterations, &self.rates)?;
+        // Only now: until metrics.csv has the epoch, a reader has its iterations from here.
+        let cleared = self.live.writer.clear();
+        self.live_failed(cleared);
         let last = self.epochs.last().expect("just pushed");
         self.observer.epoch(last, self.total_epochs);
         Ok(())
@@ -157,5 +272,13 @@ impl Recorder {
 
     pub fn epochs(&self) -> &[EpochRecord] {
         &self.epochs
+    }
+}
+
+impl Drop for Recorder {
+    /// Training is over, however it ended: the live files are no longer current. (Readers would
+    /// ignore them once the lock is released; removed, they cannot mislead anyone.)
+    fn drop(&mut self) {
+        let _ = self.live.writer.clear();
     }
 }
