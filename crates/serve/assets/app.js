@@ -231,7 +231,10 @@ function runPage(name) {
       });
       buttons.push(b);
     };
-    if (run.state === 'training' || run.state === 'queued') act('Stop', 'POST', path + '/stop');
+    // Only a run this server started can be stopped from here; one started in a terminal is
+    // stopped there (Ctrl-C), where its output is.
+    if (run.launched) act('Stop', 'POST', path + '/stop');
+    else if (run.state === 'training') buttons.push(el('span', { class: 'hint' }, 'started outside this web app: stop it where it runs (Ctrl-C)'));
     if (run.state === 'stopped' || run.state === 'interrupted') act('Resume', 'POST', path + '/resume');
     if (run.state !== 'training' && run.state !== 'queued') {
       act('Delete', 'DELETE', path, 'Delete the run ' + name + ' and all its files?');
