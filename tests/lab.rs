@@ -155,6 +155,23 @@ fn answer(result: Result<ureq::Response, ureq::Error>) -> (u16, Value) {
     )
 }
 
+/// Waits (at most 30 s) until the log file `path` holds `text`.
+fn wait_for_log(path: &Path, text: &str) {
+    let start = Instant::now();
+    loop {
+        let log = std::fs::read_to_string(path).unwrap_or_default();
+        if log.contains(text) {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no {text:?} in {} after 30 s: {log}",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 fn error_of(v: &Value) -> String {
     v["error"].as_str().unwrap_or_default().to_string()
 }
@@ -402,7 +419,8 @@ fn launched_runs_queue_train_stop_resume_and_are_deleted() {
         log.contains("== started by mnist serve") && log.contains("2/2"),
         "{log}"
     );
-    assert!(log.contains("== the trainer finished"), "{log}");
+    // Noted once the server has seen the process end, a moment after the run is `finished`.
+    wait_for_log(&first.join("train.log"), "== the trainer finished");
 
     // Stop one that trains, at a clean point after an epoch; it is `stopped`, resumable.
     let (status, v) = lab.launch("third", &slow(dir.path(), 3));
@@ -416,8 +434,9 @@ fn launched_runs_queue_train_stop_resume_and_are_deleted() {
     let done = row["epochs_done"].as_u64().unwrap();
     assert!((1..3).contains(&done), "{row}");
     assert!(!lab.artifacts.join("third/model.bpk").exists());
-    let log = std::fs::read_to_string(lab.artifacts.join("third/train.log")).unwrap();
-    assert!(log.contains("stopped on request"), "{log}");
+    // The run is `stopped` once its trainer lets go of it, a moment before the process ends;
+    // the server notes the end in the log once it no longer counts it as running.
+    wait_for_log(&lab.artifacts.join("third/train.log"), "stopped on request");
     // Stopping what does not train is a conflict; so is resuming a finished run.
     let (status, _) = answer(lab.authed("POST", "/api/runs/third/stop").call());
     assert_eq!(status, 409);
@@ -574,11 +593,10 @@ fn a_sweep_launched_over_the_api_trains_its_points_one_run_each() {
         assert_eq!(lab.state(run), "finished");
     }
     assert_eq!(lab.state("bs"), "absent", "a sweep's folder is not a run");
-    let log = std::fs::read_to_string(lab.artifacts.join("bs/sweep.log")).unwrap();
-    assert!(
-        log.contains("== started by mnist serve") && log.contains("== the sweep finished"),
-        "{log}"
-    );
+    let log = lab.artifacts.join("bs/sweep.log");
+    wait_for_log(&log, "== the sweep finished");
+    let log = std::fs::read_to_string(log).unwrap();
+    assert!(log.contains("== started by mnist serve"), "{log}");
     // Its figures are served, and nothing else of its folder.
     let figure = lab.request("GET", "/sweeps/bs/sweep.png").call().unwrap();
     assert_eq!(figure.header("Content-Type"), Some("image/png"));
@@ -620,8 +638,7 @@ fn a_stopped_sweep_keeps_its_points_resumable_and_goes_on_when_resumed() {
     assert_eq!(stopped["points_detail"][0]["state"], "stopped", "{stopped}");
     assert_eq!(stopped["points_detail"][1]["state"], "missing", "{stopped}");
     assert_eq!(lab.state("long-seed-2"), "absent");
-    let log = std::fs::read_to_string(lab.artifacts.join("long/sweep.log")).unwrap();
-    assert!(log.contains("stopped on request"), "{log}");
+    wait_for_log(&lab.artifacts.join("long/sweep.log"), "stopped on request");
     // Resumed: the stopped point goes on from its checkpoint, the other one trains.
     let (status, v) = answer(lab.authed("POST", "/api/sweeps/long/resume").call());
     assert_eq!(status, 202, "{v}");

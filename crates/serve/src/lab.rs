@@ -373,9 +373,11 @@ impl Lab {
             },
             Err(e) => format!("lost: {e}"),
         };
+        // Out of the running jobs before the log says it ended: whoever reads that line finds
+        // it stoppable no more, and resumable.
+        lock(&self.jobs).running.remove(&job.name);
         let what = if job.sweep { "sweep" } else { "trainer" };
         self.log(&job, &format!("== the {what} {how}"));
-        lock(&self.jobs).running.remove(&job.name);
         self.pump(&job.name);
     }
 
