@@ -200,18 +200,24 @@ mod tests {
     #[test]
     fn the_launched_text_has_absolute_paths_and_the_served_artifacts() {
         let configs = Path::new("/srv/configs");
-        let text = "data = \"../data/x.mat\"\nartifacts = \"elsewhere\"\nepochs = 1\n\
-                    [model]\nkind = \"linear\"\n[sweep]\nbatch_size = [10, 20]\n\
-                    data = [\"a.mat\", \"/abs/b.mat\"]\n";
-        let out = launch_text(text, configs, Path::new("/srv/runs")).unwrap();
+        let base = mnist_trainer::testing::TestConfig::scratch()
+            .data(Path::new("../data/x.mat"))
+            .artifacts(Path::new("elsewhere"))
+            .toml();
+        let text =
+            format!("{base}\n[sweep]\nbatch_size = [10, 20]\ndata = [\"a.mat\", \"/abs/b.mat\"]\n");
+        let out = launch_text(&text, configs, Path::new("/srv/runs")).unwrap();
         let table: toml::Table = toml::from_str(&out).unwrap();
+        let given: toml::Table = toml::from_str(&text).unwrap();
         assert_eq!(table["data"].as_str(), Some("/srv/data/x.mat"), "{out}");
         assert_eq!(table["artifacts"].as_str(), Some("/srv/runs"), "{out}");
         let swept = table["sweep"]["data"].as_array().unwrap();
         assert_eq!(swept[0].as_str(), Some("/srv/configs/a.mat"), "{out}");
         assert_eq!(swept[1].as_str(), Some("/abs/b.mat"), "{out}");
         assert_eq!(table["sweep"]["batch_size"].as_array().unwrap().len(), 2);
-        // The model table is kept as written: a swept model kind merges into it as in the file.
-        assert_eq!(table["model"].as_table().unwrap().len(), 1, "{out}");
+        // Everything else is kept as written: a swept model kind merges into the same tables.
+        for key in ["model", "optimizer", "batch_size", "epochs", "seed"] {
+            assert_eq!(table.get(key), given.get(key), "{key}: {out}");
+        }
     }
 }
