@@ -5,6 +5,7 @@
 mod cli;
 mod render;
 
+use std::io::Write;
 use std::process::{Command as Process, ExitCode};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -14,7 +15,7 @@ use cli::{Cli, Command, DataCommand};
 use mnist_bench::{speed, sweep};
 use mnist_infer::{export, predict};
 use mnist_trainer::backend::{self, Backend};
-use mnist_trainer::run::dir::RunDir;
+use mnist_trainer::run::dir::{RunDir, RunState};
 use mnist_trainer::run::plan::Plan;
 use mnist_trainer::sweep as run_sweep;
 use mnist_trainer::training::stop::StopFlag;
@@ -30,7 +31,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match backend::by_name(&cli.backend).and_then(|b| execute(cli.command, &b)) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e @ Error::Stopped { .. }) => {
+        Err(e @ (Error::Stopped { .. } | Error::SweepStopped { .. })) => {
             eprintln!("{e}");
             ExitCode::from(STOPPED)
         }
@@ -41,17 +42,14 @@ fn main() -> ExitCode {
     }
 }
 
-/// The first Ctrl-C or SIGTERM asks training to stop at the next clean point; a second one ends
-/// the program at once.
-fn stop_on_signals(stop: &StopFlag) {
+/// The first Ctrl-C or SIGTERM asks training to stop at the next clean point (saying so with
+/// `message`); a second one ends the program at once.
+fn stop_on_signals(stop: &StopFlag, message: &'static str) {
     let stop = stop.clone();
     let signals = AtomicUsize::new(0);
     let installed = ctrlc::set_handler(move || {
         if signals.fetch_add(1, Ordering::SeqCst) == 0 {
-            eprintln!(
-                "\nstopping after the batch in progress (the run stays resumable); \
-                 Ctrl-C again ends it at once"
-            );
+            eprintln!("\n{message}");
             stop.stop();
         } else {
             std::process::exit(STOPPED.into());
@@ -82,7 +80,11 @@ fn execute(command: Command, backend: &Backend) -> Result<(), Error> {
                 force,
             };
             let stop = StopFlag::new();
-            stop_on_signals(&stop);
+            stop_on_signals(
+                &stop,
+                "stopping after the batch in progress (the run stays resumable); Ctrl-C again \
+                 ends it at once",
+            );
             let outcome = train::train_until(&request, backend, Arc::new(Console::new()), &stop)?;
             mnist_report::write_outcome(&outcome, &backend.device)?;
             if let Some(line) = render::trained(&outcome) {
@@ -120,7 +122,15 @@ fn execute(command: Command, backend: &Backend) -> Result<(), Error> {
             // The header with the first point's line: a sweep refused before it runs prints
             // only its error.
             let mut header = Some(render::sweep::HEADER);
-            let outcome = run_sweep::run(&request, launch, |event| {
+            let stop = StopFlag::new();
+            // Its points' trainers are in process groups of their own: the sweep passes the
+            // stop on to them, and they stop cleanly even if a second Ctrl-C ends the sweep.
+            stop_on_signals(
+                &stop,
+                "stopping the sweep: no new point starts, the points training stop after their \
+                 batch in progress (resumable: run the same sweep again)",
+            );
+            let outcome = run_sweep::run(&request, &stop, launch, |event| {
                 if let Some(header) = header.take() {
                     println!("{header}");
                 }
@@ -128,6 +138,17 @@ fn execute(command: Command, backend: &Backend) -> Result<(), Error> {
             })?;
             mnist_report::figures::sweep::write(&outcome.dir, &outcome.rows)?;
             print!("{}", render::sweep::done(&outcome));
+            if outcome.stopped {
+                return Err(Error::SweepStopped {
+                    sweep: outcome.dir.path().to_path_buf(),
+                    finished: outcome
+                        .rows
+                        .iter()
+                        .filter(|r| r.state == Some(RunState::Finished))
+                        .count(),
+                    points: outcome.rows.len(),
+                });
+            }
             if !outcome.failures.is_empty() {
                 return Err(Error::Check(render::sweep::failures(&outcome)));
             }
@@ -246,7 +267,10 @@ fn execute(command: Command, backend: &Backend) -> Result<(), Error> {
                 config.max_parallel = n.get();
             }
             mnist_serve::serve(&config, backend.clone(), |serving| {
-                println!("{}", render::serving(&config.artifacts, serving));
+                // Not `println!`: a reader that has gone (`| head -1`, a test that read the
+                // first line) would make it panic and take the server down.
+                let line = render::serving(&config.artifacts, serving);
+                let _ = writeln!(std::io::stdout(), "{line}");
             })?;
         }
         Command::Compare { runs, out } => {

@@ -155,6 +155,23 @@ fn answer(result: Result<ureq::Response, ureq::Error>) -> (u16, Value) {
     )
 }
 
+/// Waits (at most 30 s) until the log file `path` holds `text`.
+fn wait_for_log(path: &Path, text: &str) {
+    let start = Instant::now();
+    loop {
+        let log = std::fs::read_to_string(path).unwrap_or_default();
+        if log.contains(text) {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no {text:?} in {} after 30 s: {log}",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 fn error_of(v: &Value) -> String {
     v["error"].as_str().unwrap_or_default().to_string()
 }
@@ -402,7 +419,8 @@ fn launched_runs_queue_train_stop_resume_and_are_deleted() {
         log.contains("== started by mnist serve") && log.contains("2/2"),
         "{log}"
     );
-    assert!(log.contains("== the trainer finished"), "{log}");
+    // Noted once the server has seen the process end, a moment after the run is `finished`.
+    wait_for_log(&first.join("train.log"), "== the trainer finished");
 
     // Stop one that trains, at a clean point after an epoch; it is `stopped`, resumable.
     let (status, v) = lab.launch("third", &slow(dir.path(), 3));
@@ -416,8 +434,9 @@ fn launched_runs_queue_train_stop_resume_and_are_deleted() {
     let done = row["epochs_done"].as_u64().unwrap();
     assert!((1..3).contains(&done), "{row}");
     assert!(!lab.artifacts.join("third/model.bpk").exists());
-    let log = std::fs::read_to_string(lab.artifacts.join("third/train.log")).unwrap();
-    assert!(log.contains("stopped on request"), "{log}");
+    // The run is `stopped` once its trainer lets go of it, a moment before the process ends;
+    // the server notes the end in the log once it no longer counts it as running.
+    wait_for_log(&lab.artifacts.join("third/train.log"), "stopped on request");
     // Stopping what does not train is a conflict; so is resuming a finished run.
     let (status, _) = answer(lab.authed("POST", "/api/runs/third/stop").call());
     assert_eq!(status, 409);
@@ -456,4 +475,176 @@ fn a_queued_run_can_be_taken_out_of_the_queue() {
     lab.wait("long", "finish", |r| r["state"] == "finished");
     // It never started: no directory was made for it.
     assert!(!lab.artifacts.join("waiting").exists());
+}
+
+impl Lab {
+    fn launch_sweep(&self, name: &str, config: &str) -> (u16, Value) {
+        let body = serde_json::json!({ "name": name, "config": config }).to_string();
+        answer(
+            self.authed("POST", "/api/sweeps")
+                .set("Content-Type", "application/json")
+                .send_string(&body),
+        )
+    }
+
+    fn sweep(&self, name: &str) -> Value {
+        let (status, sweep) = answer(self.request("GET", &format!("/api/sweeps/{name}")).call());
+        assert_eq!(status, 200, "{sweep}");
+        sweep
+    }
+
+    /// Waits (at most 3 minutes) until sweep `name` is in `state`.
+    fn wait_sweep(&self, name: &str, state: &str) -> Value {
+        let start = Instant::now();
+        loop {
+            let sweep = self.sweep(name);
+            if sweep["state"] == state {
+                return sweep;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(180),
+                "{name}: not {state} after 3 minutes: {sweep}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// A sweep file: `base` (a run config's text) with `sweep` as its [sweep] table.
+fn sweep_of(base: &str, sweep: &str) -> String {
+    format!("{base}\n[sweep]\n{sweep}")
+}
+
+#[test]
+fn a_sweep_launched_over_the_api_trains_its_points_one_run_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let lab = Lab::start(dir.path(), 1);
+    let base = TestConfig::scratch().data(&fixtures()).epochs(1).toml();
+    let sweep = sweep_of(&base, "batch_size = [20, 50]\n");
+
+    // Without the token, nothing.
+    for (method, path) in [
+        ("POST", "/api/sweeps"),
+        ("POST", "/api/sweeps/check"),
+        ("POST", "/api/sweeps/x/stop"),
+        ("POST", "/api/sweeps/x/resume"),
+    ] {
+        let (status, v) = answer(lab.request(method, path).send_string(&sweep));
+        assert_eq!(status, 403, "{method} {path}: {v}");
+    }
+    // An invalid sweep: the check and the launch answer `mnist sweep`'s error, naming the key.
+    let empty = sweep_of(&base, "batch_size = []\n");
+    let (status, v) = answer(
+        lab.authed("POST", "/api/sweeps/check?name=bad")
+            .send_string(&empty),
+    );
+    assert_eq!(status, 422, "{v}");
+    assert!(
+        error_of(&v).contains("`batch_size`") && error_of(&v).contains("empty list"),
+        "{v}"
+    );
+    let (status, v) = lab.launch_sweep("bad", &empty);
+    assert_eq!(status, 422, "{v}");
+    assert!(error_of(&v).contains("`batch_size`"), "{v}");
+    assert!(!lab.artifacts.join("bad").exists());
+    // A run config without [sweep] is not a sweep.
+    let (status, v) = lab.launch_sweep("bad", &base);
+    assert_eq!(status, 422, "{v}");
+    assert!(error_of(&v).contains("[sweep]"), "{v}");
+
+    let (status, v) = answer(
+        lab.authed("POST", "/api/sweeps/check?name=bs")
+            .send_string(&sweep),
+    );
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["points"][1]["run"], "bs-batch_size-50", "{v}");
+    let (status, v) = lab.launch_sweep("bs", &sweep);
+    assert_eq!(status, 201, "{v}");
+    assert_eq!(
+        v["points"],
+        serde_json::json!(["bs-batch_size-20", "bs-batch_size-50"]),
+        "{v}"
+    );
+    assert_eq!(v["state"], "running", "{v}");
+    // A name in use: the sweep's, or one of a run.
+    let (status, v) = lab.launch_sweep("bs", &sweep);
+    assert_eq!(status, 409, "{v}");
+    let listed = answer(lab.request("GET", "/api/sweeps").call()).1;
+    assert_eq!(listed[0]["name"], "bs", "{listed}");
+    assert_eq!(listed[0]["points"], 2, "{listed}");
+
+    let done = lab.wait_sweep("bs", "finished");
+    assert_eq!(done["finished"], 2, "{done}");
+    let rows = done["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{done}");
+    for (row, batch) in rows.iter().zip(["20", "50"]) {
+        assert_eq!(row["state"], "finished", "{row}");
+        assert_eq!(row["values"][0]["key"], "batch_size", "{row}");
+        assert_eq!(row["values"][0]["text"], batch, "{row}");
+        assert!(row["best_valid_accuracy"].as_f64().is_some(), "{row}");
+    }
+    assert_eq!(done["keys"], serde_json::json!(["batch_size"]), "{done}");
+    assert_eq!(
+        done["figures"],
+        serde_json::json!(["sweep.png", "curves.png"])
+    );
+    // Its points are runs like any other, in the served folder.
+    for run in ["bs-batch_size-20", "bs-batch_size-50"] {
+        assert_eq!(lab.state(run), "finished");
+    }
+    assert_eq!(lab.state("bs"), "absent", "a sweep's folder is not a run");
+    let log = lab.artifacts.join("bs/sweep.log");
+    wait_for_log(&log, "== the sweep finished");
+    let log = std::fs::read_to_string(log).unwrap();
+    assert!(log.contains("== started by mnist serve"), "{log}");
+    // Its figures are served, and nothing else of its folder.
+    let figure = lab.request("GET", "/sweeps/bs/sweep.png").call().unwrap();
+    assert_eq!(figure.header("Content-Type"), Some("image/png"));
+    for file in [
+        "sweep.toml",
+        "sweep.log",
+        "sweep.csv",
+        "..%2Fbs-batch_size-20",
+    ] {
+        let (status, _) = answer(lab.request("GET", &format!("/sweeps/bs/{file}")).call());
+        assert_eq!(status, 404, "{file}");
+    }
+    let (status, _) = answer(lab.request("GET", "/sweeps/bs/").call());
+    assert_eq!(status, 200);
+    let (status, _) = answer(lab.request("GET", "/sweeps/nope/").call());
+    assert_eq!(status, 404);
+    // A point's run name is taken too; a finished sweep has nothing to resume.
+    let (status, v) = lab.launch_sweep("bs-batch_size-20", &sweep);
+    assert_eq!(status, 409, "{v}");
+    let (status, v) = answer(lab.authed("POST", "/api/sweeps/bs/resume").call());
+    assert_eq!(status, 409, "{v}");
+}
+
+#[test]
+fn a_stopped_sweep_keeps_its_points_resumable_and_goes_on_when_resumed() {
+    let dir = tempfile::tempdir().unwrap();
+    let lab = Lab::start(dir.path(), 1);
+    // Epochs of seconds (the full data), two points.
+    let sweep = sweep_of(&slow(dir.path(), 3), "seed = [1, 2]\n");
+    let (status, v) = lab.launch_sweep("long", &sweep);
+    assert_eq!(status, 201, "{v}");
+    lab.wait("long-seed-1", "an epoch done", |r| {
+        r["epochs_done"].as_u64() >= Some(1)
+    });
+    let (status, v) = answer(lab.authed("POST", "/api/sweeps/long/stop").call());
+    assert_eq!(status, 202, "{v}");
+    let stopped = lab.wait_sweep("long", "stopped");
+    // The point that trained stopped at a clean point; the next one never started.
+    assert_eq!(stopped["points_detail"][0]["state"], "stopped", "{stopped}");
+    assert_eq!(stopped["points_detail"][1]["state"], "missing", "{stopped}");
+    assert_eq!(lab.state("long-seed-2"), "absent");
+    wait_for_log(&lab.artifacts.join("long/sweep.log"), "stopped on request");
+    // Resumed: the stopped point goes on from its checkpoint, the other one trains.
+    let (status, v) = answer(lab.authed("POST", "/api/sweeps/long/resume").call());
+    assert_eq!(status, 202, "{v}");
+    let done = lab.wait_sweep("long", "finished");
+    assert_eq!(done["finished"], 2, "{done}");
+    let point_log =
+        std::fs::read_to_string(lab.artifacts.join("long/logs/long-seed-1.log")).unwrap();
+    assert!(point_log.contains("--resume"), "{point_log}");
 }

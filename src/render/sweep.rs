@@ -37,6 +37,9 @@ pub fn event(event: &Event) -> String {
             row.best_valid_accuracy,
             Some(*seconds),
         ),
+        Event::Stopped { row, seconds } => {
+            line(&row.run, "stopped", row.best_valid_accuracy, Some(*seconds))
+        }
         Event::Failed {
             run,
             why,

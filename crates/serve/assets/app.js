@@ -174,6 +174,115 @@ function runsPage() {
   setInterval(refresh, 2000);
 }
 
+// ---- the runs page's list of sweeps ----
+
+/** The sweeps above the runs table, each linking to its page; hidden while there are none. */
+function sweepList() {
+  const section = $('#sweeps');
+  const list = $('#sweep-list');
+  async function refresh() {
+    try {
+      const sweeps = await getJSON('/api/sweeps');
+      section.hidden = sweeps.length === 0;
+      list.replaceChildren(...sweeps.map((w) => el('li', { 'data-sweep': w.name },
+        el('a', { href: '/sweeps/' + encodeURIComponent(w.name) + '/' }, w.name),
+        ' ' + w.state + ' · ' + w.finished + ' of ' + w.points + ' points finished' +
+        (w.note ? ' · ' + w.note : ''))));
+    } catch (e) {
+      section.hidden = false;
+      list.replaceChildren(el('li', { class: 'error' }, 'cannot list the sweeps: ' + e.message));
+    }
+  }
+  refresh();
+  setInterval(refresh, 2000);
+}
+
+// ---- sweep page ----
+
+function sweepPage(name) {
+  const state = $('#state');
+  const table = $('#sweep-table');
+  const bar = $('#controls');
+  const path = '/api/sweeps/' + encodeURIComponent(name);
+  let chartsFor = null;
+  let figuresFor = null;
+  async function refresh() {
+    let sweep;
+    try {
+      sweep = await getJSON(path);
+    } catch (e) {
+      state.textContent = 'this sweep cannot be read now: ' + e.message;
+      state.className = 'error';
+      setTimeout(refresh, 2000);
+      return;
+    }
+    state.className = 'hint';
+    state.textContent = [sweep.state, sweep.finished + ' of ' + sweep.points + ' points finished',
+      sweep.keys.length ? 'swept: ' + sweep.keys.join(', ') : null, sweep.note].filter((x) => x).join(' · ');
+    // Best first, by the best epoch's validation accuracy; points without one last.
+    const rows = sweep.rows.slice().sort((a, b) =>
+      (b.best_valid_accuracy ?? -1) - (a.best_valid_accuracy ?? -1));
+    table.replaceChildren(el('tr', {}, ...['#', 'run', ...sweep.keys, 'state', 'epochs',
+      'best valid acc.', 'final valid acc.', 'test acc.', 'final train loss', 'seconds']
+      .map((h) => el('th', {}, h))));
+    rows.forEach((r, k) => {
+      table.append(el('tr', { 'data-run': r.run }, el('td', {}, k + 1),
+        el('td', { class: 'l' }, el('a', { href: '/runs/' + encodeURIComponent(r.run) + '/' }, r.run)),
+        ...r.values.map((v) => el('td', {}, v.text)),
+        el('td', { class: 'l state-' + (r.state ?? 'missing') }, r.state ?? 'not started'),
+        el('td', {}, r.epochs), el('td', {}, pct(r.best_valid_accuracy)),
+        el('td', {}, pct(r.final_valid_accuracy)), el('td', {}, pct(r.test_accuracy)),
+        el('td', {}, fixed(4)(r.final_train_loss)), el('td', {}, fixed(1)(r.seconds))));
+    });
+    // The charts of the points that have started, mounted anew when one starts or ends (the
+    // charts follow a run only while it trains).
+    const started = sweep.points_detail.filter((p) => p.state !== 'missing');
+    const key = started.map((p) => p.run + ':' + p.state).join(',');
+    if (key !== chartsFor && started.length) {
+      chartsFor = key;
+      Charts.mount($('#charts'), started.map((p) => p.run));
+    }
+    // The figures are drawn when the sweep ends: shown anew when they change.
+    const figures = sweep.figures.join(',') + ':' + sweep.state + ':' + sweep.finished;
+    if (figures !== figuresFor) {
+      figuresFor = figures;
+      const stamp = Date.now();
+      $('#figures').replaceChildren(...(sweep.figures.length ? [el('h2', {}, 'Figures')] : []),
+        ...sweep.figures.map((f) => el('figure', {}, el('img', {
+          src: '/sweeps/' + encodeURIComponent(name) + '/' + f + '?v=' + stamp, alt: f, 'data-figure': f,
+        }))));
+    }
+    if (sweep.log) {
+      $('#log-text').textContent = sweep.log;
+      $('#log').hidden = false;
+    }
+    controls(sweep);
+    if (sweep.state === 'running' || sweep.state === 'queued') setTimeout(refresh, 2000);
+  }
+
+  /** Stop while it runs or waits; go on when it has points left. */
+  function controls(sweep) {
+    const buttons = [];
+    const act = (label, url) => {
+      const b = el('button', { type: 'button', 'data-action': label.toLowerCase() }, label);
+      b.addEventListener('click', async () => {
+        b.disabled = true;
+        try {
+          await send('POST', url);
+          refresh();
+        } catch (e) {
+          bar.append(el('span', { class: 'error' }, ' ' + e.message));
+        }
+      });
+      buttons.push(b);
+    };
+    if (sweep.state === 'running' || sweep.state === 'queued') act('Stop', path + '/stop');
+    if (sweep.state === 'stopped') act('Resume', path + '/resume');
+    bar.replaceChildren(...buttons);
+  }
+  refresh();
+}
+
 // ---- run page ----
 
 function runPage(name) {
@@ -276,13 +385,15 @@ async function newRunPage() {
   const status = $('#new-status');
   let configs = [];
   let runs = [];
+  let sweeps = [];
   try {
-    [configs, runs] = await Promise.all([getJSON('/api/configs'), getJSON('/api/runs')]);
+    [configs, runs, sweeps] = await Promise.all([getJSON('/api/configs'), getJSON('/api/runs'),
+      getJSON('/api/sweeps')]);
   } catch (e) {
     status.textContent = 'cannot list the configs and runs: ' + e.message;
     status.className = 'error';
   }
-  const taken = new Set(runs.map((r) => r.name));
+  const taken = new Set(runs.map((r) => r.name).concat(sweeps.map((w) => w.name)));
   /** `base`, or `base-2`, `base-3`, … : the first name no run has. */
   const freeName = (base) => {
     let n = 1;
@@ -318,15 +429,32 @@ async function newRunPage() {
 
   let pending = null;
   let valid = false;
-  /** Asks the server to check the config as `mnist train` would, a moment after the last key. */
+  /** Whether the text is a sweep file: a config with a [sweep] table (the server decides). */
+  const isSweep = () => /^\s*\[\s*sweep\s*[\].]/m.test(text.value);
+  /**
+   * Asks the server to check the config as `mnist train` would (a sweep as `mnist sweep`
+   * would), a moment after the last key.
+   */
   function validate() {
     clearTimeout(pending);
     valid = false;
     launch.disabled = true;
+    const sweep = isSweep();
+    launch.textContent = sweep ? 'Launch the sweep' : 'Launch';
     pending = setTimeout(async () => {
       try {
-        const plan = await send('POST', '/api/configs/check?name=' + encodeURIComponent(nameBox.value),
-          text.value, 'application/toml');
+        const query = '?name=' + encodeURIComponent(nameBox.value);
+        if (sweep) {
+          const checked = await send('POST', '/api/sweeps/check' + query, text.value, 'application/toml');
+          check.className = 'hint ok';
+          check.textContent = '✓ a sweep of ' + checked.points.length + ' points over ' +
+            checked.keys.join(', ') + ', one run each: ' +
+            checked.points.map((p) => p.run + ' (' + p.values + ')').join(', ');
+          valid = true;
+          launch.disabled = !valid || !nameBox.value;
+          return;
+        }
+        const plan = await send('POST', '/api/configs/check' + query, text.value, 'application/toml');
         check.className = 'hint ok';
         check.textContent = '✓ ' + [plan.model, plan.training, plan.epochs + ' epochs',
           'validated on the ' + plan.validation].join(' · ');
@@ -345,7 +473,13 @@ async function newRunPage() {
     event.preventDefault();
     launch.disabled = true;
     try {
-      await send('POST', '/api/runs', JSON.stringify({ name: nameBox.value, config: text.value }));
+      const body = JSON.stringify({ name: nameBox.value, config: text.value });
+      if (isSweep()) {
+        await send('POST', '/api/sweeps', body);
+        location.href = '/sweeps/' + encodeURIComponent(nameBox.value) + '/';
+        return;
+      }
+      await send('POST', '/api/runs', body);
       location.href = '/runs/' + encodeURIComponent(nameBox.value) + '/';
     } catch (e) {
       status.textContent = 'not launched: ' + e.message;
@@ -479,7 +613,8 @@ function drawPanel(runName) {
 
 document.addEventListener('DOMContentLoaded', () => {
   const page = document.body.dataset.page;
-  if (page === 'runs') runsPage();
+  if (page === 'runs') { runsPage(); sweepList(); }
+  else if (page === 'sweep') sweepPage(document.body.dataset.run);
   else if (page === 'run') runPage(document.body.dataset.run);
   else if (page === 'draw') drawPage();
   else if (page === 'compare') comparePage();

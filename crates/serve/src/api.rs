@@ -91,7 +91,9 @@ pub fn no_endpoint(method: &Method, path: &str) -> Response {
         format!(
             "no API endpoint {method} {path}: there are GET and POST /api/runs, GET and DELETE \
              /api/runs/<name>, GET /api/runs/<name>/metrics and /log, POST /api/runs/<name>/stop, \
-             /resume and /predict, GET /api/configs and POST /api/configs/check"
+             /resume and /predict, GET /api/configs and POST /api/configs/check, GET and POST \
+             /api/sweeps, POST /api/sweeps/check, GET /api/sweeps/<name>, POST \
+             /api/sweeps/<name>/stop and /resume"
         ),
     )
     .into_response()
@@ -160,6 +162,31 @@ pub async fn runs(State(state): State<Arc<AppState>>) -> Response {
     };
     match tokio::task::spawn_blocking(work).await {
         Ok(list) => Json(list).into_response(),
+        Err(e) => ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+/// `GET /api/sweeps`: every sweep under the artifacts folder, with its points, how many have
+/// finished and its state.
+pub async fn sweeps(State(state): State<Arc<AppState>>) -> Response {
+    let work = move || crate::sweeps::list(&state.artifacts, |n| state.lab.sweep_job(n));
+    match tokio::task::spawn_blocking(work).await {
+        Ok(list) => Json(list).into_response(),
+        Err(e) => ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+/// `GET /api/sweeps/<name>`: the sweep's summary rows (one per point), its swept keys, each
+/// point's run and state, its figures and the end of its log.
+pub async fn sweep(State(state): State<Arc<AppState>>, Path(name): Path<String>) -> Response {
+    let Some(dir) = crate::sweeps::find(&state.artifacts, &name) else {
+        return ApiError(StatusCode::NOT_FOUND, format!("no sweep called `{name}`"))
+            .into_response();
+    };
+    let lab = state.lab.clone();
+    let work = move || crate::sweeps::detail(&dir, lab.sweep_job(&name));
+    match tokio::task::spawn_blocking(work).await {
+        Ok(detail) => Json(detail).into_response(),
         Err(e) => ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }
 }

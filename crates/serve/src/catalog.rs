@@ -580,8 +580,13 @@ pub fn configs(folder: &Path) -> Vec<ConfigFile> {
 
 /// The end of a run's `train.log` (at most `max` bytes, from a line start), if it has one.
 pub fn log_tail(run: &RunDir, max: u64) -> Option<String> {
+    tail(&run.log_file(), max)
+}
+
+/// The end of the text file `path` (at most `max` bytes, from a line start), if there is one.
+pub fn tail(path: &Path, max: u64) -> Option<String> {
     use std::io::{Read, Seek, SeekFrom};
-    let mut file = std::fs::File::open(run.log_file()).ok()?;
+    let mut file = std::fs::File::open(path).ok()?;
     let len = file.metadata().ok()?.len();
     let from = len.saturating_sub(max);
     file.seek(SeekFrom::Start(from)).ok()?;

@@ -1,5 +1,5 @@
-//! The routes that change something: launch, stop, resume and delete runs, and check a config
-//! before launching it. All of them pass the token and Origin checks of `security` first.
+//! The routes that change something: launch, stop, resume and delete runs, launch, stop and
+//! resume sweeps, and check a config or a sweep file before launching it. All of them pass the token and Origin checks of `security` first.
 
 use std::sync::Arc;
 
@@ -13,6 +13,7 @@ use serde::Deserialize;
 use crate::AppState;
 use crate::api::ApiError;
 use crate::lab::Refusal;
+use crate::sweeps::SweepState;
 
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
@@ -138,6 +139,117 @@ pub async fn delete(State(state): State<Arc<AppState>>, Path(name): Path<String>
     let lab = state.lab.clone();
     match tokio::task::spawn_blocking(move || lab.delete(&name)).await {
         Ok(Ok(())) => StatusCode::NO_CONTENT.into_response(),
+        Ok(Err(refusal)) => refusal.into_response(),
+        Err(e) => ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+/// `POST /api/sweeps/check?name=<sweep>`, body: a sweep file's TOML text. 200 with its points
+/// (run names and values) and swept keys, or 422 with the one-line error `mnist sweep` would
+/// print.
+pub async fn check_sweep(
+    State(state): State<Arc<AppState>>,
+    axum::extract::Query(q): axum::extract::Query<CheckQuery>,
+    body: String,
+) -> Response {
+    let lab = state.lab.clone();
+    match tokio::task::spawn_blocking(move || lab.check_sweep(&body, &q.name)).await {
+        Ok(Ok(sweep)) => {
+            let points: Vec<_> = sweep
+                .points
+                .iter()
+                .map(|p| serde_json::json!({ "run": p.spec.run, "values": p.spec.describe() }))
+                .collect();
+            let keys: Vec<_> = sweep.spec.keys.iter().map(|k| k.path.clone()).collect();
+            Json(serde_json::json!({ "points": points, "keys": keys })).into_response()
+        }
+        Ok(Err(refusal)) => refusal.into_response(),
+        Err(e) => ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+/// `POST /api/sweeps`, body `{name, config}` (a sweep file's text): 201 with the sweep's name,
+/// its points' run names and its state (`queued` or `running`), 409 for a name in use, 422 for
+/// a sweep that does not pass `mnist sweep`'s checks.
+pub async fn launch_sweep(
+    State(state): State<Arc<AppState>>,
+    body: Result<Json<LaunchBody>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Json(body) = match body {
+        Ok(b) => b,
+        Err(rejection) => {
+            return ApiError(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "the body must be JSON {{\"name\": \"...\", \"config\": \"<TOML text of a \
+                     sweep file>\"}}: {}",
+                    rejection.body_text()
+                ),
+            )
+            .into_response();
+        }
+    };
+    let lab = state.lab.clone();
+    let name = body.name.clone();
+    match tokio::task::spawn_blocking(move || lab.launch_sweep(&body.name, &body.config)).await {
+        Ok(Ok((points, run_state))) => {
+            let state = if run_state == RunState::Queued {
+                SweepState::Queued
+            } else {
+                SweepState::Running
+            };
+            let mut answer = (
+                StatusCode::CREATED,
+                Json(serde_json::json!({ "name": name, "points": points, "state": state })),
+            )
+                .into_response();
+            if let Ok(location) = format!("/sweeps/{}/", crate::pages::encode(&name)).parse() {
+                answer.headers_mut().insert(header::LOCATION, location);
+            }
+            answer
+        }
+        Ok(Err(refusal)) => refusal.into_response(),
+        Err(e) => ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+/// `POST /api/sweeps/<name>/stop`: out of the queue, or its `mnist sweep` is asked to stop
+/// (SIGTERM: no new point starts, the training one stops at a clean point; 202).
+pub async fn stop_sweep(State(state): State<Arc<AppState>>, Path(name): Path<String>) -> Response {
+    let answer = |status, s| {
+        (
+            status,
+            Json(serde_json::json!({ "name": name, "state": s })),
+        )
+    };
+    match state.lab.stop(&name) {
+        Ok(RunState::Training) => answer(StatusCode::ACCEPTED, SweepState::Running).into_response(),
+        Ok(_) => answer(StatusCode::OK, SweepState::Stopped).into_response(),
+        Err(refusal) => refusal.into_response(),
+    }
+}
+
+/// `POST /api/sweeps/<name>/resume`: the sweep runs again, skipping its finished points and
+/// resuming the others (202, `queued` or `running`).
+pub async fn resume_sweep(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+) -> Response {
+    let lab = state.lab.clone();
+    let sweep = name.clone();
+    match tokio::task::spawn_blocking(move || lab.resume_sweep(&sweep)).await {
+        Ok(Ok(s)) => {
+            let s = if s == RunState::Queued {
+                SweepState::Queued
+            } else {
+                SweepState::Running
+            };
+            (
+                StatusCode::ACCEPTED,
+                Json(serde_json::json!({ "name": name, "state": s })),
+            )
+                .into_response()
+        }
         Ok(Err(refusal)) => refusal.into_response(),
         Err(e) => ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }

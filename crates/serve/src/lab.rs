@@ -5,7 +5,11 @@
 //!
 //! Nothing the browser sends becomes anything but a validated config and a plain run name: the
 //! config is parsed by the very checks `mnist train` runs, its run always goes into the served
-//! artifacts folder, and the only program started is `mnist train`.
+//! artifacts folder, and the only programs started are `mnist train` and `mnist sweep`.
+//!
+//! A sweep is one job of the queue: `mnist sweep <file> --name <sweep> --parallel 1`, its output
+//! in the sweep folder's `sweep.log`. It takes one place while it runs and trains its points one
+//! at a time; stopping it (SIGTERM) stops the point training at a clean point.
 
 use std::collections::{HashMap, VecDeque};
 use std::fs::OpenOptions;
@@ -16,9 +20,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use mnist_trainer::run::dir::{RunDir, RunState};
 use mnist_trainer::run::plan::Plan;
+use mnist_trainer::run::sweep_dir::SweepDir;
+use mnist_trainer::sweep::Sweep;
 use mnist_trainer::training::train::check_run_name;
 
 use crate::catalog::{self, RunSummary};
+use crate::sweeps;
 
 /// How the server starts a trainer: this program and the backend it serves with.
 #[derive(Clone, Debug)]
@@ -46,9 +53,11 @@ pub enum Refusal {
 
 struct Job {
     name: String,
-    /// The config file the trainer reads.
+    /// The config file the trainer reads (the sweep file, for a sweep).
     config: PathBuf,
     resume: bool,
+    /// `mnist sweep` rather than `mnist train`.
+    sweep: bool,
 }
 
 struct Running {
@@ -165,6 +174,7 @@ impl Lab {
                 name: name.to_string(),
                 config,
                 resume: false,
+                sweep: false,
             });
         }
         Ok(self.pump(name))
@@ -207,6 +217,7 @@ impl Lab {
                 name: name.to_string(),
                 config: run.config_file(),
                 resume: true,
+                sweep: false,
             });
         }
         Ok(self.pump(name))
@@ -264,7 +275,7 @@ impl Lab {
                     let lab = self.clone();
                     std::thread::spawn(move || lab.wait(job, child));
                 }
-                Err(why) => self.log(&job.name, &format!("== cannot start the trainer: {why}")),
+                Err(why) => self.log(&job, &format!("== cannot start it: {why}")),
             }
         }
         if jobs.running.contains_key(name) {
@@ -279,6 +290,9 @@ impl Lab {
     }
 
     fn start(&self, job: &Job) -> Result<std::process::Child, String> {
+        if job.sweep {
+            return self.start_sweep(job);
+        }
         let program = self.program.as_ref().ok_or("no trainer program")?;
         let run = RunDir::new(self.artifacts.join(&job.name));
         run.create().map_err(|e| e.to_string())?;
@@ -316,6 +330,37 @@ impl Lab {
             .map_err(|e| format!("cannot start {}: {e}", program.program.display()))
     }
 
+    /// `mnist sweep <file> --name <sweep> --parallel 1`, its output appended to the sweep's log
+    /// (its folder was made when it was launched).
+    fn start_sweep(&self, job: &Job) -> Result<std::process::Child, String> {
+        let program = self.program.as_ref().ok_or("no trainer program")?;
+        let log_path = SweepDir::new(self.artifacts.join(&job.name)).sweep_log();
+        let mut log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .map_err(|e| format!("{}: {e}", log_path.display()))?;
+        let _ = writeln!(
+            log,
+            "== {} by mnist serve: mnist sweep {} --name {} --parallel 1",
+            if job.resume { "resumed" } else { "started" },
+            job.config.display(),
+            job.name,
+        );
+        let err = log
+            .try_clone()
+            .map_err(|e| format!("{}: {e}", log_path.display()))?;
+        Command::new(&program.program)
+            .args(["--backend", &program.backend, "sweep"])
+            .arg(&job.config)
+            .args(["--name", &job.name, "--parallel", "1"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(log))
+            .stderr(Stdio::from(err))
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", program.program.display()))
+    }
+
     /// Waits for a trainer to end, notes how in its log, and starts the next queued run.
     fn wait(self: Arc<Self>, job: Job, mut child: std::process::Child) {
         let status = child.wait();
@@ -328,13 +373,20 @@ impl Lab {
             },
             Err(e) => format!("lost: {e}"),
         };
-        self.log(&job.name, &format!("== the trainer {how}"));
+        // Out of the running jobs before the log says it ended: whoever reads that line finds
+        // it stoppable no more, and resumable.
         lock(&self.jobs).running.remove(&job.name);
+        let what = if job.sweep { "sweep" } else { "trainer" };
+        self.log(&job, &format!("== the {what} {how}"));
         self.pump(&job.name);
     }
 
-    fn log(&self, name: &str, line: &str) {
-        let path = RunDir::new(self.artifacts.join(name)).log_file();
+    fn log(&self, job: &Job, line: &str) {
+        let path = if job.sweep {
+            SweepDir::new(self.artifacts.join(&job.name)).sweep_log()
+        } else {
+            RunDir::new(self.artifacts.join(&job.name)).log_file()
+        };
         if let Ok(mut log) = OpenOptions::new().create(true).append(true).open(path) {
             let _ = writeln!(log, "{line}");
         }
@@ -359,7 +411,7 @@ impl Lab {
                 run.state = RunState::Queued;
             }
         }
-        for job in &jobs.queue {
+        for job in jobs.queue.iter().filter(|j| !j.sweep) {
             if !runs.iter().any(|r| r.name == job.name) {
                 let mut queued = catalog::placeholder(&job.name, RunState::Queued);
                 queued.launched = true;
@@ -375,6 +427,139 @@ impl Lab {
         jobs.queue.clear();
         for running in jobs.running.values() {
             let _ = terminate(running.pid);
+        }
+    }
+
+    /// Checks sweep file `text` as `mnist sweep` would read `<configs>/<name>.toml`.
+    pub fn check_sweep(&self, text: &str, name: &str) -> Result<Sweep, Refusal> {
+        let (name, file) = if check_run_name(name).is_ok() && !name.is_empty() {
+            (name, format!("{name}.toml"))
+        } else {
+            ("new-sweep", "new-sweep.toml".to_string())
+        };
+        Sweep::parse(text.to_string(), &self.configs.join(file), Some(name))
+            .map_err(|e| Refusal::Invalid(e.to_string()))
+    }
+
+    /// Queues the new sweep `name` of sweep file `text`; answers its points' run names and
+    /// where it stands. Its folder is made at once with the sweep file (as `mnist sweep` stores
+    /// it), which holds the name and lists it.
+    pub fn launch_sweep(
+        self: &Arc<Self>,
+        name: &str,
+        text: &str,
+    ) -> Result<(Vec<String>, RunState), Refusal> {
+        check_run_name(name).map_err(Refusal::BadName)?;
+        // The points' runs are named after the sweep: it takes what a run name and a URL
+        // segment keep as they are (as `mnist sweep` asks).
+        if !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+        {
+            return Err(Refusal::BadName(format!(
+                "`{}` cannot name a sweep: use letters, digits, `.`, `_` and `-`",
+                name.escape_debug()
+            )));
+        }
+        if self.program.is_none() {
+            return Err(Refusal::CannotLaunch);
+        }
+        // The user's text, with its line numbers in the errors; then the text the sweep runs
+        // from: its paths absolute, its runs in the served artifacts folder.
+        self.check_sweep(text, name)?;
+        let launched =
+            sweeps::launch_text(text, &self.configs, &self.artifacts).map_err(Refusal::Invalid)?;
+        let file = self.launch_dir.path().join(format!("{name}.toml"));
+        let sweep = Sweep::parse(launched.clone(), &file, Some(name))
+            .map_err(|e| Refusal::Invalid(e.to_string()))?;
+        let points = sweep.points.iter().map(|p| p.spec.run.clone()).collect();
+        {
+            let mut jobs = lock(&self.jobs);
+            if Self::taken(&jobs, name) || self.artifacts.join(name).exists() {
+                return Err(Refusal::Conflict(format!(
+                    "a run or sweep called `{name}` exists already: pick another name"
+                )));
+            }
+            // A point's run directory that holds something else: the sweep would refuse it.
+            sweep
+                .actions()
+                .map_err(|e| Refusal::Conflict(e.to_string()))?;
+            std::fs::write(&file, &launched)
+                .map_err(|e| Refusal::Failed(format!("cannot write {}: {e}", file.display())))?;
+            sweep
+                .dir
+                .create()
+                .map_err(|e| Refusal::Failed(e.to_string()))?;
+            sweep
+                .dir
+                .write(&sweep.dir.sweep_file(), launched.as_bytes())
+                .map_err(|e| Refusal::Failed(e.to_string()))?;
+            jobs.queue.push_back(Job {
+                name: name.to_string(),
+                config: file,
+                resume: false,
+                sweep: true,
+            });
+        }
+        Ok((points, self.pump(name)))
+    }
+
+    /// Queues sweep `name` again: `mnist sweep` skips its finished points and resumes the rest.
+    pub fn resume_sweep(self: &Arc<Self>, name: &str) -> Result<RunState, Refusal> {
+        if self.program.is_none() {
+            return Err(Refusal::CannotLaunch);
+        }
+        let dir = sweeps::find(&self.artifacts, name)
+            .ok_or_else(|| Refusal::NoSuchRun(name.to_string()))?;
+        let text = dir.stored_text().unwrap_or_default();
+        let file = self.launch_dir.path().join(format!("{name}.toml"));
+        // A sweep made from a terminal may name paths relative to its file's folder, which
+        // this copy is not in: refused here rather than failing in the log.
+        let sweep = Sweep::parse(text.clone(), &file, Some(name)).map_err(|e| {
+            Refusal::Conflict(format!(
+                "cannot go on with `{name}` from the web app ({e}); run `mnist sweep` on its \
+                 file again in a terminal"
+            ))
+        })?;
+        {
+            let mut jobs = lock(&self.jobs);
+            if Self::taken(&jobs, name) {
+                return Err(Refusal::Conflict(format!(
+                    "`{name}` is queued or running already"
+                )));
+            }
+            let actions = sweep
+                .actions()
+                .map_err(|e| Refusal::Conflict(e.to_string()))?;
+            if actions
+                .iter()
+                .all(|a| *a == mnist_trainer::sweep::Action::Skip)
+            {
+                return Err(Refusal::Conflict(format!(
+                    "every point of `{name}` has finished: nothing to resume"
+                )));
+            }
+            std::fs::write(&file, &text)
+                .map_err(|e| Refusal::Failed(format!("cannot write {}: {e}", file.display())))?;
+            jobs.queue.push_back(Job {
+                name: name.to_string(),
+                config: file,
+                resume: true,
+                sweep: true,
+            });
+        }
+        Ok(self.pump(name))
+    }
+
+    /// Whether sweep `name` is running from this server (`Training`) or queued; `None`: neither.
+    pub fn sweep_job(&self, name: &str) -> Option<RunState> {
+        let jobs = lock(&self.jobs);
+        if jobs.running.contains_key(name) {
+            Some(RunState::Training)
+        } else if jobs.queue.iter().any(|j| j.name == name) {
+            Some(RunState::Queued)
+        } else {
+            None
         }
     }
 

@@ -10,6 +10,7 @@ pub mod lab;
 mod models;
 mod pages;
 mod security;
+mod sweeps;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -113,6 +114,9 @@ fn router(
         .route("/runs/{name}", get(pages::run_redirect))
         .route("/runs/{name}/", get(pages::run))
         .route("/runs/{name}/{file}", get(pages::run_figure))
+        .route("/sweeps/{name}", get(pages::sweep_redirect))
+        .route("/sweeps/{name}/", get(pages::sweep))
+        .route("/sweeps/{name}/{file}", get(pages::sweep_figure))
         .route("/assets/{file}", get(pages::asset))
         .route("/new", get(pages::new_run))
         .route("/api/configs", get(control::configs))
@@ -124,6 +128,11 @@ fn router(
         .route("/api/runs/{name}/stop", post(control::stop))
         .route("/api/runs/{name}/resume", post(control::resume))
         .route("/api/runs/{name}/predict", post(api::predict))
+        .route("/api/sweeps", get(api::sweeps).post(control::launch_sweep))
+        .route("/api/sweeps/check", post(control::check_sweep))
+        .route("/api/sweeps/{name}", get(api::sweep))
+        .route("/api/sweeps/{name}/stop", post(control::stop_sweep))
+        .route("/api/sweeps/{name}/resume", post(control::resume_sweep))
         .fallback(pages::not_found)
         .layer(axum::middleware::from_fn(api::json_errors))
         .layer(DefaultBodyLimit::max(MAX_BODY))

@@ -26,7 +26,7 @@ const UPLOT_LICENSE: &str = include_str!("../assets/vendor/uPlot.LICENSE");
 /// The run and compare pages also get the charts' script and uPlot.
 fn shell(title: &str, page: &str, run: Option<&str>, body: &str) -> Html<String> {
     let run = run.map_or(String::new(), |r| format!(" data-run=\"{}\"", escape(r)));
-    let charts = matches!(page, "run" | "compare");
+    let charts = matches!(page, "run" | "compare" | "sweep");
     let (chart_css, chart_js) = if charts {
         (
             "<link rel=\"stylesheet\" href=\"/assets/uPlot.min.css\">",
@@ -101,6 +101,7 @@ const DRAW_PANEL: &str = "<section id=\"draw\" class=\"draw\"><h2>Draw a digit</
 
 pub async fn runs() -> Html<String> {
     let body = "<h1>Runs</h1><p id=\"status\" class=\"hint\">loading…</p>\
+        <section id=\"sweeps\" hidden><h2>Sweeps</h2><ul id=\"sweep-list\"></ul></section>\
         <p><label>filter <input id=\"filter\" type=\"search\" placeholder=\"name, model, state…\" \
         autocomplete=\"off\"></label></p>\
         <table id=\"runs\" class=\"runs\"><thead></thead><tbody></tbody></table>\
@@ -115,7 +116,9 @@ pub async fn new_run() -> Html<String> {
         <p class=\"hint\">Start from a config file or from a run's own config, change what you \
         like, name the run and launch it. The server checks the config as <code>mnist train</code> \
         does while you type; the run trains in <code>mnist train</code>, a process of its own, \
-        into this server's artifacts folder.</p>\
+        into this server's artifacts folder. A config with a <code>[sweep]</code> table is a \
+        sweep: it is checked as <code>mnist sweep</code> does, and launching it trains one run \
+        per point, one at a time, its page showing them together.</p>\
         <p id=\"new-status\" class=\"hint\"></p>\
         <form id=\"new-run\" class=\"new-run\">\
         <p><label>start from <select id=\"source\"></select></label> \
@@ -245,6 +248,42 @@ async fn png(path: PathBuf) -> Response {
     match tokio::fs::read(&path).await {
         Ok(bytes) => ([(header::CONTENT_TYPE, "image/png")], bytes).into_response(),
         Err(_) => not_found_page("The figure is gone (the run changed)."),
+    }
+}
+
+pub async fn sweep_redirect(Path(name): Path<String>) -> Response {
+    Redirect::permanent(&format!("/sweeps/{}/", encode(&name))).into_response()
+}
+
+/// The sweep page: its state and controls, its points ranked, their curves together, its
+/// figures and its log; `app.js` fills it from `GET /api/sweeps/<name>`.
+pub async fn sweep(State(state): State<Arc<AppState>>, Path(name): Path<String>) -> Response {
+    if crate::sweeps::find(&state.artifacts, &name).is_none() {
+        return not_found_page(&format!("No sweep called `{name}`."));
+    }
+    let body = format!(
+        "<h1>Sweep <code>{}</code></h1><p id=\"state\" class=\"hint\">loading…</p>\
+         <p id=\"controls\" class=\"controls\"></p>\
+         <h2>Points, best first</h2><table id=\"sweep-table\" class=\"runs\"></table>\
+         <section id=\"charts\" class=\"charts\"></section>\
+         <section id=\"figures\"></section>\
+         <section id=\"log\" hidden><h2>Log</h2><pre id=\"log-text\"></pre></section>",
+        escape(&name)
+    );
+    shell(&format!("Sweep {name}"), "sweep", Some(&name), &body).into_response()
+}
+
+/// `sweep.png` or `curves.png` of a sweep: only its known figure names are served.
+pub async fn sweep_figure(
+    State(state): State<Arc<AppState>>,
+    Path((name, file)): Path<(String, String)>,
+) -> Response {
+    let Some(dir) = crate::sweeps::find(&state.artifacts, &name) else {
+        return not_found_page(&format!("No sweep called `{name}`."));
+    };
+    match crate::sweeps::figure_file(&dir, &file) {
+        Some(path) => png(path).await,
+        None => not_found_page("No such figure."),
     }
 }
 

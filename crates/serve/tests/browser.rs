@@ -898,3 +898,109 @@ fn the_lab_launches_stops_and_resumes_runs_in_chromium() {
         .collect();
     assert!(errors.is_empty(), "console errors: {errors:?}");
 }
+
+/// A sweep of two points made on disk as `mnist sweep` makes it (its folder with the sweep file,
+/// its points' runs beside it, its figures), in `dir/artifacts`; returns the artifacts folder.
+fn fixture_sweep(dir: &Path) -> PathBuf {
+    use mnist_trainer::run::sweep_dir::SweepDir;
+    use mnist_trainer::testing::TestConfig;
+    let artifacts = dir.join("artifacts");
+    let base = TestConfig::scratch().epochs(2);
+    let sweep = SweepDir::new(artifacts.join("bs"));
+    sweep.create().unwrap();
+    let text = format!("{}\n[sweep]\nbatch_size = [20, 50]\n", base.toml());
+    sweep.write(&sweep.sweep_file(), text.as_bytes()).unwrap();
+    for (point, batch) in sweep.points().unwrap().iter().zip([20, 50]) {
+        common::train_run(&artifacts, &point.run, base.clone().batch_size(batch));
+    }
+    let rows = sweep.rows().unwrap();
+    mnist_report::figures::sweep::write(&sweep, &rows).unwrap();
+    artifacts
+}
+
+#[test]
+#[cfg_attr(
+    not(has_browser),
+    ignore = "no Chromium or ChromeDriver when built: apt-get install chromium chromium-driver \
+              (or set MNIST_CHROMIUM and MNIST_CHROMEDRIVER)"
+)]
+fn a_sweep_page_shows_its_points_table_charts_and_figures_in_chromium() {
+    assert!(
+        Browser::available(),
+        "no {} or no {}: install Debian's chromium and chromium-driver (bash .ci/run does)",
+        webdriver::CHROMIUM,
+        webdriver::CHROMEDRIVER
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let artifacts = fixture_sweep(dir.path());
+    let addr = common::start_server(&artifacts);
+    let base = format!("http://{addr}");
+    let browser = Browser::start();
+
+    // The runs page links to it.
+    browser.open(&format!("{base}/"));
+    let link = browser.wait(
+        "the sweep in the runs page's list of sweeps",
+        "const a = document.querySelector('#sweep-list li[data-sweep=bs] a');\
+         return !!a && !document.getElementById('sweeps').hidden && a.getAttribute('href');",
+    );
+    assert_eq!(link, "/sweeps/bs/");
+
+    browser.open(&format!("{base}/sweeps/bs/"));
+    let rows = browser.wait(
+        "the sweep's table with both points",
+        "const rows = [...document.querySelectorAll('#sweep-table tr[data-run]')];\
+         return rows.length === 2 && rows.map(r => [...r.cells].map(c => c.textContent));",
+    );
+    let rows = rows.as_array().unwrap();
+    // Best first: rank, run, batch_size, state, epochs, best valid accuracy …
+    let accuracy = |r: &Value| percentage(r[5].as_str().unwrap()).unwrap();
+    assert!(accuracy(&rows[0]) >= accuracy(&rows[1]), "{rows:?}");
+    for row in rows {
+        assert_eq!(row[3], "finished", "{row}");
+        assert_eq!(row[4], "2", "{row}");
+        assert!(
+            row[1].as_str().unwrap().starts_with("bs-batch_size-"),
+            "{row}"
+        );
+    }
+    // Every point's curves in one chart.
+    let series = browser.wait(
+        "the sweep page's charts",
+        "const u = window.charts && window.charts['epoch-loss'];\
+         return !!u && u.series.slice(1).map(s => s.label);",
+    );
+    let labels: Vec<&str> = series
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    for run in ["bs-batch_size-20", "bs-batch_size-50"] {
+        assert!(
+            labels.contains(&format!("{run} train loss").as_str()),
+            "{labels:?}"
+        );
+    }
+    // Its two figures, loaded.
+    let figures = browser.wait(
+        "the sweep's figures to load",
+        "const imgs = [...document.querySelectorAll('#figures img')];\
+         return imgs.length === 2 && imgs.every(i => i.complete && i.naturalWidth > 0)\
+             && imgs.map(i => i.dataset.figure);",
+    );
+    assert_eq!(figures, json!(["sweep.png", "curves.png"]));
+    let state = browser.run(
+        "return document.getElementById('state').textContent;",
+        json!([]),
+    );
+    assert!(
+        state
+            .as_str()
+            .unwrap()
+            .starts_with("finished · 2 of 2 points"),
+        "{state}"
+    );
+    let errors = browser.console_errors();
+    assert!(errors.is_empty(), "console errors: {errors:?}");
+}

@@ -36,6 +36,17 @@ pub enum Error {
         after_epoch: usize,
         epochs: usize,
     },
+    /// A sweep stopped on request: its trainers stopped at clean points, no new point started.
+    #[error(
+        "{}: the sweep stopped on request with {finished} of {points} points finished; run the \
+         same sweep again to go on (finished points are skipped, stopped ones resumed)",
+        sweep.display()
+    )]
+    SweepStopped {
+        sweep: PathBuf,
+        finished: usize,
+        points: usize,
+    },
 }
 
 impl Error {

@@ -8,6 +8,7 @@
 //!   points/<run>.toml     each point's resolved config (absolute paths): what its
 //!                         `mnist train` process is given
 //!   logs/<run>.log        the output of each point's `mnist train`, every attempt appended
+//!   sweep.log             the output of `mnist sweep` itself, where the web app launched it
 //!   sweep.csv             one row per point: its values, state, epochs, accuracies, seconds
 //!   sweep.png             accuracy against each swept key (a heatmap for two keys)
 //!   curves.png            every point's training NLL against updates and against seconds
@@ -26,6 +27,7 @@ const SWEEP_FILE: &str = "sweep.toml";
 const POINTS: &str = "points";
 const LOGS: &str = "logs";
 const CSV: &str = "sweep.csv";
+const SWEEP_LOG: &str = "sweep.log";
 const ACCURACY_FIGURE: &str = "sweep.png";
 const CURVES_FIGURE: &str = "curves.png";
 
@@ -80,6 +82,19 @@ impl SweepDir {
     /// Where the output of the point whose run is called `run` goes.
     pub fn log_file(&self, run: &str) -> PathBuf {
         self.path.join(LOGS).join(format!("{run}.log"))
+    }
+
+    /// Where the output of `mnist sweep` itself goes when the web app launches it.
+    pub fn sweep_log(&self) -> PathBuf {
+        self.path.join(SWEEP_LOG)
+    }
+
+    /// The sweep's figures by file name: the only files of the folder the web app serves.
+    pub const FIGURES: [&'static str; 2] = [ACCURACY_FIGURE, CURVES_FIGURE];
+
+    /// The figure called `file`, if it is one of the sweep's figure names.
+    pub fn figure(&self, file: &str) -> Option<PathBuf> {
+        Self::FIGURES.contains(&file).then(|| self.path.join(file))
     }
 
     pub fn csv_file(&self) -> PathBuf {

@@ -7,12 +7,16 @@
 //! launched as the caller says (the binary passes itself), its output in the sweep folder's log.
 //! Running a sweep again skips its finished points, resumes its interrupted ones, and never
 //! touches a run directory that holds another config.
+//!
+//! A sweep stops on request (a [`StopFlag`]: Ctrl-C or SIGTERM to `mnist sweep`): no further
+//! point starts, and the stop is passed on to the points training (SIGTERM), which stop at a
+//! clean point and stay resumable; the summary is written of what is done.
 
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Mutex, mpsc};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use toml::Value;
 
@@ -21,6 +25,7 @@ use crate::run::config::{RunConfig, with_line};
 use crate::run::dir::{RunDir, RunState};
 use crate::run::plan::{Plan, display_path, folder_of};
 use crate::run::sweep_dir::SweepDir;
+use crate::training::stop::StopFlag;
 
 pub mod spec;
 pub mod summary;
@@ -87,6 +92,8 @@ pub enum Event {
     Started { run: String, action: Action },
     /// Its process ended well: the run's row, and the process's wall time.
     Finished { row: SweepRow, seconds: f64 },
+    /// Its process stopped on the sweep's stop request, at a clean point: resumable.
+    Stopped { row: SweepRow, seconds: f64 },
     /// Its process failed (or could not start): why, and where its output is.
     Failed {
         run: String,
@@ -111,6 +118,8 @@ pub struct SweepOutcome {
     /// One row per point, in the sweep's order (`sweep.csv`'s rows).
     pub rows: Vec<SweepRow>,
     pub failures: Vec<Failure>,
+    /// Whether a stop was requested: points may be left stopped or not started.
+    pub stopped: bool,
 }
 
 /// A sweep's name: plain enough for a folder and a URL segment.
@@ -181,6 +190,12 @@ impl Sweep {
     /// error names the key, its value and its line) and every point that will run.
     pub fn load(file: &Path, name: Option<&str>) -> Result<Sweep, Error> {
         let text = std::fs::read_to_string(file).map_err(|e| Error::io(file, "cannot read", e))?;
+        Self::parse(text, file, name)
+    }
+
+    /// [`Sweep::load`] of `text` as if it were the file `file` (which need not exist: the web
+    /// app checks a sweep before writing it anywhere).
+    pub fn parse(text: String, file: &Path, name: Option<&str>) -> Result<Sweep, Error> {
         let fail = |why: String| Error::Config {
             path: file.to_path_buf(),
             why,
@@ -345,9 +360,12 @@ fn action(run: &RunDir, plan: &Plan) -> Result<Action, Error> {
 /// Runs the sweep: checks it, writes its folder, trains every point that needs it, up to
 /// `request.parallel` at once, each in a process `launch` makes (stdout and stderr are set
 /// here, to the point's log), and writes `sweep.csv`. `each` sees every point's events as they
-/// happen. A failed point does not stop the others; the outcome lists the failures.
+/// happen. A failed point does not stop the others; the outcome lists the failures. Once `stop`
+/// is requested no point starts, and the running ones are asked to stop (see the module's
+/// documentation).
 pub fn run(
     request: &SweepRequest,
+    stop: &StopFlag,
     launch: impl Fn(&Launch) -> Command + Sync,
     mut each: impl FnMut(&Event),
 ) -> Result<SweepOutcome, Error> {
@@ -371,6 +389,9 @@ pub fn run(
             let (tx, queue, launch, sweep) = (tx.clone(), &queue, &launch, &sweep);
             scope.spawn(move || {
                 loop {
+                    if stop.is_requested() {
+                        break;
+                    }
                     // A worker that panicked cannot have left the iterator half-advanced.
                     let next = queue.lock().unwrap_or_else(|e| e.into_inner()).next();
                     let Some((point, action)) = next else {
@@ -381,7 +402,7 @@ pub fn run(
                         run: run.clone(),
                         action,
                     });
-                    let _ = tx.send(train_point(sweep, point, action, launch));
+                    let _ = tx.send(train_point(sweep, point, action, launch, stop));
                 }
             });
         }
@@ -409,6 +430,7 @@ pub fn run(
         dir: sweep.dir.clone(),
         rows,
         failures,
+        stopped: stop.is_requested(),
     })
 }
 
@@ -418,6 +440,7 @@ fn train_point(
     point: &Point,
     action: Action,
     launch: &(impl Fn(&Launch) -> Command + Sync),
+    stop: &StopFlag,
 ) -> Event {
     let run = point.spec.run.clone();
     let log = sweep.dir.log_file(&run);
@@ -451,10 +474,22 @@ fn train_point(
         .stdin(Stdio::null())
         .stdout(Stdio::from(out))
         .stderr(Stdio::from(err));
-    let status = match command.spawn().and_then(|mut child| child.wait()) {
+    // A process group of its own: a Ctrl-C in the terminal reaches only the sweep, which passes
+    // the stop on once (a trainer that got both would take the second signal as "end at once").
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    let status = match command.spawn().and_then(|child| wait_or_stop(child, stop)) {
         Ok(status) => status,
         Err(e) => return failed(format!("cannot run {command:?}: {e}"), start),
     };
+    // 130: `mnist train`'s exit code for a clean stop on request.
+    if stop.is_requested() && status.code() == Some(130) {
+        let row = summary::row(&sweep.dir.run_dir(&run), &point.spec);
+        return Event::Stopped {
+            row,
+            seconds: start.elapsed().as_secs_f64(),
+        };
+    }
     if status.success() {
         let row = summary::row(&sweep.dir.run_dir(&run), &point.spec);
         return Event::Finished {
@@ -472,3 +507,39 @@ fn train_point(
         .unwrap_or_else(|| format!("`mnist train` ended with {status}"));
     failed(why, start)
 }
+
+/// Waits for a point's trainer; once a stop is requested, asks it (once) to stop at its next
+/// clean point.
+fn wait_or_stop(
+    mut child: std::process::Child,
+    stop: &StopFlag,
+) -> std::io::Result<std::process::ExitStatus> {
+    let mut asked = false;
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(status);
+        }
+        if stop.is_requested() && !asked {
+            asked = true;
+            terminate(child.id());
+        }
+        // Polled: the trainer runs for seconds to hours, a tenth of a second costs nothing.
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// SIGTERM to a point's trainer: `mnist train` stops after the batch in progress.
+#[cfg(unix)]
+fn terminate(pid: u32) {
+    if let Ok(pid) = i32::try_from(pid) {
+        // SAFETY: kill(2) touches no memory of ours; the pid is our child's, not yet reaped
+        // (`try_wait` has just seen it running).
+        unsafe {
+            libc::kill(pid, libc::SIGTERM);
+        }
+    }
+}
+
+/// Elsewhere the trainer shares the console and gets the Ctrl-C itself.
+#[cfg(not(unix))]
+fn terminate(_pid: u32) {}
