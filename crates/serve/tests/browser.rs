@@ -856,11 +856,14 @@ fn the_lab_launches_stops_and_resumes_runs_in_chromium() {
     browser.wait_within(
         "to-stop to train, with a Stop button",
         TRAINING_WAIT,
+        // Found and pressed in one script: the controls are drawn anew every 2 s while the run
+        // trains, so an element found in one command may be gone by the next.
         "const s = (document.getElementById('state').textContent || '').split(' ')[0];\
-         return s === 'training' && !!document.querySelector('#controls button[data-action=stop]');",
+         const b = document.querySelector('#controls button[data-action=stop]');\
+         if (s !== 'training' || !b) return false;\
+         b.click(); return true;",
         Some(PAGE_STATE),
     );
-    browser.click(&browser.element("#controls button[data-action=stop]"));
     browser.wait_within(
         "to-stop to be stopped, with a Resume button",
         TRAINING_WAIT,
@@ -869,7 +872,11 @@ fn the_lab_launches_stops_and_resumes_runs_in_chromium() {
         Some(PAGE_STATE),
     );
     assert!(!artifacts.join("to-stop/model.bpk").exists());
-    browser.click(&browser.element("#controls button[data-action=resume]"));
+    browser.wait(
+        "the Resume button, pressed",
+        "const b = document.querySelector('#controls button[data-action=resume]');\
+         if (!b) return false; b.click(); return true;",
+    );
     let finished = browser.wait_within(
         "to-stop to finish after resuming",
         TRAINING_WAIT,
