@@ -303,6 +303,25 @@ fn every_request_that_breaks_a_rule_is_refused() {
     );
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["epochs"], 1, "{v}");
+    // A relative path resolves against the configs folder, as if the text were a file there.
+    let relative = format!(
+        "data = \"some/data.mat\"\n{}",
+        config
+            .lines()
+            .filter(|l| !l.starts_with("data"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    let (status, v) = answer(
+        lab.authed("POST", "/api/configs/check")
+            .send_string(&relative),
+    );
+    assert_eq!(status, 200, "{v}");
+    let data = std::path::PathBuf::from(v["data"].as_str().unwrap());
+    assert!(
+        data.ends_with("some/data.mat") && data.starts_with(dir.path()),
+        "{v}"
+    );
     let cookie = format!("mnist_token_{}={}", lab.port, lab.token);
     let (status, v) = answer(
         lab.request("POST", "/api/configs/check")
