@@ -294,7 +294,23 @@ pub enum SchedulerConfig {
 impl RunConfig {
     /// Parses TOML text; the error is one line naming the line and the key.
     pub fn parse(text: &str) -> Result<Self, String> {
-        toml::from_str(text).map_err(|e| describe_toml_error(text, &e))
+        let config: Self = toml::from_str(text).map_err(|e| describe_toml_error(text, &e))?;
+        // serde's `deny_unknown_fields` does not reach a variant without fields: `[model]
+        // kind = "linear"` with `hidden = 300` would parse, and the key be silently ignored.
+        if config.model == ModelConfig::Linear
+            && let Ok(table) = text.parse::<toml::Table>()
+            && let Some(toml::Value::Table(model)) = table.get("model")
+            && let Some(key) = model.keys().find(|k| *k != "kind")
+        {
+            return Err(with_line(
+                text,
+                format!(
+                    "model.{key}: the linear model has no `{key}` (it is 785×10 weights); remove \
+                     it, or set model.kind = \"mlp\" or \"cnn\""
+                ),
+            ));
+        }
+        Ok(config)
     }
 
     /// The config as TOML text; an error where a path in it is not UTF-8 (TOML is text).
@@ -475,5 +491,22 @@ mod tests {
             "trainer = \"scratch\" trains"
         );
         assert_eq!(at("no key here: at all"), "no key here: at all");
+    }
+
+    #[test]
+    fn a_key_the_linear_model_does_not_have_is_an_error_naming_its_line() {
+        let base = "batch_size = 50\nepochs = 1\noptimizer = { kind = \"sgd\", lr = 0.01 }\n\n[model]\nkind = \"linear\"\n";
+        assert!(RunConfig::parse(base).is_ok());
+        let why = RunConfig::parse(&format!("{base}hidden = 300\n")).unwrap_err();
+        assert!(
+            why.starts_with("line 7: model.hidden: the linear model has no `hidden`"),
+            "{why}"
+        );
+        let inline = "batch_size = 50\nepochs = 1\noptimizer = { kind = \"sgd\", lr = 0.01 }\nmodel = { kind = \"linear\", dropout = 0.5 }\n";
+        let why = RunConfig::parse(inline).unwrap_err();
+        assert!(why.contains("model.dropout"), "{why}");
+        // The other models' unknown keys are serde's to refuse, as before.
+        let mlp = "batch_size = 50\nepochs = 1\noptimizer = { kind = \"sgd\", lr = 0.01 }\n\n[model]\nkind = \"mlp\"\nwidth = 3\n";
+        assert!(RunConfig::parse(mlp).unwrap_err().contains("width"));
     }
 }
