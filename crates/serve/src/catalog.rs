@@ -90,8 +90,9 @@ pub fn find(artifacts: &Path, name: &str) -> Option<RunDir> {
     meta.is_dir().then(|| RunDir::new(path))
 }
 
-/// Every run directory under `artifacts`, by name.
-pub fn list(artifacts: &Path) -> Vec<RunSummary> {
+/// The names of the folders directly in `artifacts` that are not hidden, sorted: what holds
+/// runs and sweeps.
+pub fn folder_names(artifacts: &Path) -> Vec<String> {
     let Ok(entries) = std::fs::read_dir(artifacts) else {
         return Vec::new();
     };
@@ -100,12 +101,17 @@ pub fn list(artifacts: &Path) -> Vec<RunSummary> {
         .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| !n.starts_with('.'))
-        // A sweep's own folder (its sweep.toml, point configs, logs) is not a run.
-        .filter(|n| !SweepDir::is_sweep(&artifacts.join(n)))
         .collect();
     names.sort();
     names
+}
+
+/// Every run directory under `artifacts`, by name.
+pub fn list(artifacts: &Path) -> Vec<RunSummary> {
+    folder_names(artifacts)
         .iter()
+        // A sweep's own folder (its sweep.toml, point configs, logs) is not a run.
+        .filter(|n| !SweepDir::is_sweep(&artifacts.join(n)))
         .filter_map(|n| find(artifacts, n))
         .map(|run| summarize(&run))
         .collect()

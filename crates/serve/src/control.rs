@@ -32,6 +32,14 @@ impl IntoResponse for Refusal {
     }
 }
 
+/// `answer` with `Location: /<kind>/<name>/`, the page of what it made.
+fn located(mut answer: Response, kind: &str, name: &str) -> Response {
+    if let Ok(location) = format!("/{kind}/{}/", crate::pages::encode(name)).parse() {
+        answer.headers_mut().insert(header::LOCATION, location);
+    }
+    answer
+}
+
 /// The state a request left a run in.
 fn state(status: StatusCode, name: &str, state: RunState) -> Response {
     (
@@ -101,11 +109,8 @@ pub async fn launch(
     let name = body.name.clone();
     match tokio::task::spawn_blocking(move || lab.launch(&body.name, &body.config)).await {
         Ok(Ok(run_state)) => {
-            let mut answer = self::state(StatusCode::CREATED, &name, run_state);
-            if let Ok(location) = format!("/runs/{}/", crate::pages::encode(&name)).parse() {
-                answer.headers_mut().insert(header::LOCATION, location);
-            }
-            answer
+            let answer = self::state(StatusCode::CREATED, &name, run_state);
+            located(answer, "runs", &name)
         }
         Ok(Err(refusal)) => refusal.into_response(),
         Err(e) => ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
@@ -198,15 +203,12 @@ pub async fn launch_sweep(
             } else {
                 SweepState::Running
             };
-            let mut answer = (
+            let answer = (
                 StatusCode::CREATED,
                 Json(serde_json::json!({ "name": name, "points": points, "state": state })),
             )
                 .into_response();
-            if let Ok(location) = format!("/sweeps/{}/", crate::pages::encode(&name)).parse() {
-                answer.headers_mut().insert(header::LOCATION, location);
-            }
-            answer
+            located(answer, "sweeps", &name)
         }
         Ok(Err(refusal)) => refusal.into_response(),
         Err(e) => ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),

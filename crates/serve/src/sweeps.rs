@@ -72,17 +72,7 @@ pub fn find(artifacts: &Path, name: &str) -> Option<SweepDir> {
 
 /// Every sweep under `artifacts`, by name; `job` says whether this server runs or queues one.
 pub fn list(artifacts: &Path, job: impl Fn(&str) -> Option<RunState>) -> Vec<SweepSummary> {
-    let Ok(entries) = std::fs::read_dir(artifacts) else {
-        return Vec::new();
-    };
-    let mut names: Vec<String> = entries
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| !n.starts_with('.'))
-        .collect();
-    names.sort();
-    names
+    crate::catalog::folder_names(artifacts)
         .iter()
         .filter_map(|n| find(artifacts, n))
         .map(|dir| summarize(&dir, job(&dir.name())).0)
