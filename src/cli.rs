@@ -158,6 +158,11 @@ pub enum Command {
         /// Write the 28×28 image the model saw for each input into DIR.
         #[arg(long, value_name = "DIR")]
         save_prepared: Option<PathBuf>,
+        /// Explain each answer: figures beside the --save-prepared image (the saliency map, and
+        /// the linear model's evidence, the MLP's strongest hidden units or the CNN's first
+        /// feature maps); with --json, the numbers behind them too.
+        #[arg(long, requires = "save_prepared")]
+        explain: bool,
     },
     /// Measure speed on the full data (medians of several runs).
     ///

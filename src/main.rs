@@ -160,6 +160,7 @@ fn execute(command: Command, backend: &Backend) -> Result<(), Error> {
             raw,
             json,
             save_prepared,
+            explain,
         } => {
             let request = predict::PredictRequest {
                 run,
@@ -167,10 +168,22 @@ fn execute(command: Command, backend: &Backend) -> Result<(), Error> {
                 weights: checkpoint.into(),
                 raw,
                 save_prepared,
+                explain,
             };
             let results = predict::predict(&request, backend)?;
             let mut failed = 0;
             for (file, result) in request.images.iter().zip(&results) {
+                if let (Ok(p), Some(dir)) = (result, &request.save_prepared)
+                    && let Some(e) = &p.explanation
+                {
+                    let stem = file.file_stem().unwrap_or_default().to_string_lossy();
+                    let written = mnist_report::figures::explain::explanation(e, dir, &stem)?;
+                    if !json {
+                        for path in written {
+                            eprintln!("wrote {}", path.display());
+                        }
+                    }
+                }
                 match result {
                     Ok(p) if json => println!("{}", render::prediction_json(p)),
                     Ok(p) => println!("{}", render::prediction_line(p)),

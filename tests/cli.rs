@@ -185,6 +185,36 @@ fn piped_training_prints_one_plain_line_per_epoch() {
     let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(line["top"].as_array().unwrap().len(), 3);
     assert_eq!(line["file"], good_s);
+    assert!(
+        line.get("explanation").is_none(),
+        "explained unasked: {line}"
+    );
+
+    // --explain: the figures beside the prepared image, the numbers in the JSON.
+    let seen = dir.path().join("seen");
+    let seen_s = seen.to_str().unwrap();
+    let args = ["predict", run_s, good_s, "--json", "--raw", "--explain"];
+    let out = mnist(&[&args[..], &["--save-prepared", seen_s]].concat());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let explanation = &line["explanation"];
+    assert_eq!(explanation["model"], "mlp", "{line}");
+    assert_eq!(explanation["saliency"].as_array().unwrap().len(), 784);
+    assert_eq!(explanation["units"].as_array().unwrap().len(), 8);
+    for figure in ["28x28", "saliency", "units", "runner-up-units"] {
+        let png = seen.join(format!("digit.{figure}.png"));
+        let img = image::open(&png).unwrap_or_else(|e| panic!("{}: {e}", png.display()));
+        assert!(img.width() > 200 && img.height() > 100 || figure == "28x28");
+    }
+    // Without a folder for the figures, clap says which flag is missing.
+    let out = mnist(&args);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--save-prepared"), "{stderr}");
 }
 
 #[test]

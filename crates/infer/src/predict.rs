@@ -12,6 +12,7 @@ use mnist_trainer::backend::Backend;
 use mnist_trainer::run::dir::{RunDir, Weights};
 use serde::{Serialize, Serializer};
 
+use crate::explain::{Explanation, explain};
 use crate::prepare::{decode, for_model, open};
 
 /// One image's result.
@@ -24,6 +25,8 @@ pub struct Prediction {
     pub probabilities: Vec<f32>,
     /// The 28×28 image the model saw, ink bright on dark (like MNIST).
     pub prepared: Vec<u8>,
+    /// Why the model answered so, where asked for.
+    pub explanation: Option<Explanation>,
 }
 
 /// What `mnist predict` was asked to do.
@@ -34,12 +37,14 @@ pub struct PredictRequest {
     pub weights: Weights,
     pub raw: bool,
     pub save_prepared: Option<PathBuf>,
+    /// Explain each answer ([`crate::explain`]).
+    pub explain: bool,
 }
 
 /// The one JSON shape of a prediction, `mnist predict --json`'s and the web app's predict API's:
 /// the file, the top class, the 28×28 image the model saw (784 pixels, row by row), all ten
-/// probabilities and the top 3. Keys in this order and probabilities widened to f64, as the
-/// format has always been written.
+/// probabilities and the top 3, then the explanation where there is one. Keys in this order and
+/// probabilities widened to f64, as the format has always been written.
 impl Serialize for Prediction {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         #[derive(Serialize)]
@@ -54,6 +59,8 @@ impl Serialize for Prediction {
             prepared: &'a [u8],
             probabilities: Vec<f64>,
             top: Vec<Class>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            explanation: Option<&'a Explanation>,
         }
         View {
             file: self.file.display().to_string(),
@@ -68,6 +75,7 @@ impl Serialize for Prediction {
                     probability: f64::from(p),
                 })
                 .collect(),
+            explanation: self.explanation.as_ref(),
         }
         .serialize(serializer)
     }
@@ -86,12 +94,8 @@ pub fn probabilities(
     let labels = std::iter::repeat_n(0u8, images.len());
     let batch = MnistBatch::from_pixels(images.iter().map(|i| &i[..]), labels, device);
     let probs = softmax(model.forward(batch.images), 1); // [n, 10]
-    let flat = probs
-        .into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .expect("converted to f32");
-    flat.chunks(mnist_data::NUM_CLASSES)
+    mnist_models::host_values(probs)
+        .chunks(mnist_data::NUM_CLASSES)
         .map(<[f32]>::to_vec)
         .collect()
 }
@@ -134,7 +138,11 @@ pub fn predict(
                     .save(&target)
                     .map_err(|e| Error::run(&target, format!("cannot write: {e}")))?;
             }
-            Ok(Prediction::new(path.clone(), p, pixels))
+            let mut prediction = Prediction::new(path.clone(), p, pixels);
+            if request.explain {
+                prediction.explain(&model, &backend.device);
+            }
+            Ok(prediction)
         }));
     }
     Ok(out)
@@ -167,6 +175,11 @@ pub fn predict_pixels(
 }
 
 impl Prediction {
+    /// Adds the explanation of this answer by `model` (the one that made it).
+    pub fn explain(&mut self, model: &mnist_models::Model, device: &Device) {
+        self.explanation = Some(explain(model, &self.prepared, device));
+    }
+
     fn new(file: PathBuf, probabilities: Vec<f32>, prepared: Vec<u8>) -> Self {
         let mut order: Vec<usize> = (0..probabilities.len()).collect();
         order.sort_by(|&a, &b| probabilities[b].total_cmp(&probabilities[a]));
@@ -179,6 +192,7 @@ impl Prediction {
                 .collect(),
             probabilities,
             prepared,
+            explanation: None,
         }
     }
 }

@@ -14,6 +14,7 @@ mod linear;
 mod mlp;
 mod step;
 mod summary;
+pub mod tap;
 
 use burn::prelude::*;
 
@@ -22,9 +23,18 @@ pub use config::{
     Activation, CnnConfig, ConvLayer, DenseLayer, ModelConfig, Normalize, PoolConfig, PoolKind,
 };
 pub use linear::{HandGradient, LinearSoftmax, hand_gradient};
-pub use mlp::Mlp;
+pub use mlp::{Mlp, strongest_hidden_units};
 pub use step::{correct_count, loss_and_logits, predicted_classes};
 pub use summary::{LayerSummary, ModelSummary, grouped, shape_text};
+
+/// A tensor's values as f32, row-major, on the host: what figures, snapshots, explanations and
+/// checks read.
+pub fn host_values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .expect("converted to f32")
+}
 
 /// Any of the models, so the trainer, evaluation and prediction handle both through one type.
 /// (One model exists per run; the size difference between the variants costs nothing.)

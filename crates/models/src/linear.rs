@@ -115,11 +115,6 @@ impl LinearSoftmax {
 
     /// The weights as a row-major `[785, 10]` vector.
     pub fn weights_vec(&self) -> Vec<f32> {
-        self.weight
-            .val()
-            .into_data()
-            .convert::<f32>()
-            .try_into_vec::<f32>()
-            .expect("converted to f32")
+        crate::host_values(self.weight.val())
     }
 }

@@ -58,3 +58,17 @@ impl Mlp {
         self.output.forward(maybe_dropout(&self.dropout, h))
     }
 }
+
+/// For each output class d, the hidden unit with the largest weight into d:
+/// `(h*, w[h*][d])` where `output_weights` is `[hidden, 10]` row-major.
+pub fn strongest_hidden_units(output_weights: &[f32], hidden: usize) -> Vec<(usize, f32)> {
+    (0..NUM_CLASSES)
+        .map(|d| {
+            (0..hidden)
+                .map(|h| (h, output_weights[h * NUM_CLASSES + d]))
+                .fold((0, f32::NEG_INFINITY), |best, cur| {
+                    if cur.1 > best.1 { cur } else { best }
+                })
+        })
+        .collect()
+}

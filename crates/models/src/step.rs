@@ -33,6 +33,7 @@ impl TrainStep for Model {
     type Output = ClassificationOutput;
 
     fn step(&self, batch: MnistBatch) -> TrainOutput<ClassificationOutput> {
+        crate::tap::before_step(self);
         let (loss, logits) = loss_and_logits(self, &batch);
         let grads = loss.backward();
         TrainOutput::new(

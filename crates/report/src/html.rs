@@ -68,6 +68,10 @@ fn caption(figure: Figure) -> &'static str {
         Figure::Augmented => {
             "What the model trains on ([augment]): one training image per digit as stored, then as the first epochs distort it."
         }
+        Figure::WeightsEvolution => {
+            "The weights forming: the snapshots taken at log-spaced steps and every epoch's end, \
+             each frame on its own colour scale."
+        }
         Figure::NllVsUpdates => {
             "The course's Figure 6: each training step's NLL of the correct class against the \
              number of weights it changed, coloured from the first iteration to the last."

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use burn::prelude::*;
 use mnist_data::{NUM_CLASSES, Split};
-use mnist_models::{Cnn, Model};
+use mnist_models::{Cnn, Model, host_values};
 use mnist_trainer::Error;
 use mnist_trainer::backend::Backend;
 use mnist_trainer::run::config::Validation;
@@ -99,16 +99,17 @@ pub fn write_outputs(
         }
         Model::Cnn(cnn) => cnn_figures(cnn, test, run, device)?,
     }
+    // Runs from before snapshots, and CNNs, have none.
+    if let Some(frames) = run.snapshots().frames()? {
+        let title = match model {
+            Model::Linear(_) => "The linear model's output weights forming",
+            _ => "The input weights of the hidden units that feed each digit most, forming",
+        };
+        let gif = run.figure(Figure::WeightsEvolution);
+        figures::evolution::weights_evolution(&frames, &iterations, title, &gif)?;
+    }
     let page = html::report(run, plan, &epochs, &evaluation, &confusion);
     run.write(&run.report_html(), page.as_bytes())
-}
-
-/// A tensor's values as f32, row-major.
-fn host_values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .expect("converted to f32")
 }
 
 /// The first convolution's filters, and its feature maps of the first few test images.

@@ -127,19 +127,7 @@ pub fn moving_average(values: &[f64], window: usize) -> Vec<f64> {
     out
 }
 
-/// For each output class d, the hidden unit with the largest weight into d:
-/// `(h*, w[h*][d])` where `output_weights` is `[hidden, 10]` row-major.
-pub fn strongest_hidden_units(output_weights: &[f32], hidden: usize) -> Vec<(usize, f32)> {
-    (0..NUM_CLASSES)
-        .map(|d| {
-            (0..hidden)
-                .map(|h| (h, output_weights[h * NUM_CLASSES + d]))
-                .fold((0, f32::NEG_INFINITY), |best, cur| {
-                    if cur.1 > best.1 { cur } else { best }
-                })
-        })
-        .collect()
-}
+pub use mnist_models::strongest_hidden_units;
 
 /// Pearson's correlation coefficient of paired samples (NaN when either side is constant or
 /// there are fewer than two pairs).

@@ -286,6 +286,7 @@ function sweepPage(name) {
 // ---- run page ----
 
 function runPage(name) {
+  const evolution = weightsForming(name);
   const table = $('#epochs');
   const state = $('#state');
   async function refresh() {
@@ -316,6 +317,7 @@ function runPage(name) {
         el('td', {}, fixed(2)(e.train_seconds))));
     }
     controls(run);
+    evolution.update(run.snapshots, run.state);
     if (run.has_log) showLog();
     if (run.state === 'training' || run.state === 'queued') setTimeout(refresh, 2000);
   }
@@ -517,6 +519,8 @@ function drawPanel(runName) {
   const ctx = canvas.getContext('2d');
   const error = $('#draw-error');
   let drawing = false;
+  // The last drawing or image sent, [body, type]: what another run is asked about.
+  let lastInput = null;
 
   function clear() {
     ctx.fillStyle = '#fff';
@@ -525,7 +529,9 @@ function drawPanel(runName) {
     $('#bars').replaceChildren();
     $('#prepared').getContext('2d').clearRect(0, 0, 28, 28);
     error.textContent = '';
+    $('#explanation').hidden = true;
     window.lastPrediction = null;
+    lastInput = null;
   }
   clear();
   $('#clear').addEventListener('click', clear);
@@ -576,12 +582,13 @@ function drawPanel(runName) {
   let latest = 0;
   window.pendingPredictions = 0;
   async function predict(body, type) {
+    lastInput = [body, type];
     const name = runName();
     if (!name) { error.textContent = 'choose a run first'; return; }
     const ticket = ++latest;
     window.pendingPredictions++;
     try {
-      const response = await fetch('/api/runs/' + encodeURIComponent(name) + '/predict', {
+      const response = await fetch('/api/runs/' + encodeURIComponent(name) + '/predict?explain=true', {
         method: 'POST', headers: { 'Content-Type': type }, body,
       });
       const result = await readJSON(response);
@@ -608,6 +615,199 @@ function drawPanel(runName) {
     const image = new ImageData(28, 28);
     result.prepared.forEach((v, i) => { image.data.set([v, v, v, 255], 4 * i); });
     $('#prepared').getContext('2d').putImageData(image, 0, 0);
+    if (result.explanation) explain(result.explanation, result.prepared);
+  }
+
+  // Choosing another run predicts and explains the last drawing or image anew.
+  const select = $('#run-select');
+  if (select) select.addEventListener('change', () => { if (lastInput) predict(...lastInput); });
+}
+
+// ---- the weights forming (the run page's snapshots) ----
+
+/**
+ * The run's weight snapshots under a slider and a play button: the linear model's ten output
+ * templates, or the input weights of the MLP's unit that feeds each digit most.
+ * `update(count, state)` reads the list of snapshots again when the run has another number of
+ * them (a training run adds to it) or another state (a finished MLP's shown units are final);
+ * a run without any keeps the section hidden.
+ */
+function weightsForming(name) {
+  const section = $('#evolution');
+  const slider = $('#snapshot-slider');
+  const caption = $('#snapshot-caption');
+  const play = $('#play');
+  const base = '/api/runs/' + encodeURIComponent(name) + '/snapshots';
+  const frames = new Map();
+  let list = null;
+  let timer = null;
+  let wanted = 0;
+
+  async function frame(step) {
+    if (!frames.has(step)) frames.set(step, getJSON(base + '/' + step));
+    return frames.get(step);
+  }
+
+  async function show(k) {
+    const point = list.snapshots[k];
+    if (!point) return;
+    wanted = k;
+    const f = await frame(point.step);
+    if (wanted !== k) return;
+    // One scale per frame: the weights grow as training goes on.
+    const limit = Math.max(...f.templates.map(largest));
+    $('#templates').replaceChildren(...f.templates.map((t, d) => el('figure', { 'data-digit': d },
+      heatmap(t, { limit }), el('figcaption', {}, f.units ? d + ': unit ' + f.units[d] : 'digit ' + d))));
+    const when = point.step === 0 ? 'before training'
+      : 'after ' + point.step.toLocaleString('en') + ' steps, ' + (point.epoch_end ? 'end of epoch ' : 'epoch ') + point.epoch;
+    caption.textContent = [when, point.loss == null ? null : 'batch loss ' + point.loss.toFixed(3),
+      point.accuracy == null ? null : 'accuracy ' + pct(point.accuracy), 'scale ±' + limit.toFixed(3)]
+      .filter((x) => x).join(' · ');
+    caption.dataset.step = point.step;
+  }
+
+  function stop() {
+    clearInterval(timer);
+    timer = null;
+    play.textContent = 'Play';
+  }
+
+  play.addEventListener('click', () => {
+    if (timer) { stop(); return; }
+    if (Number(slider.value) >= list.snapshots.length - 1) slider.value = 0;
+    play.textContent = 'Pause';
+    show(Number(slider.value));
+    timer = setInterval(() => {
+      const next = Number(slider.value) + 1;
+      if (next >= list.snapshots.length) { stop(); return; }
+      slider.value = next;
+      show(next);
+    }, 600);
+  });
+  slider.addEventListener('input', () => { stop(); show(Number(slider.value)); });
+
+  let readFor = null;
+  async function update(count, state) {
+    if (!count || readFor === count + ':' + state) return;
+    readFor = count + ':' + state;
+    let fresh;
+    try {
+      fresh = await getJSON(base);
+    } catch (e) {
+      $('#evolution-hint').textContent = 'the snapshots cannot be read now: ' + e.message;
+      return;
+    }
+    const atEnd = !list || Number(slider.value) >= list.snapshots.length - 1;
+    const grew = !list || fresh.snapshots.length !== list.snapshots.length
+      || String(fresh.units) !== String(list.units);
+    // A training MLP's shown units follow its newest snapshot: the frames change with them.
+    if (list && String(fresh.units) !== String(list.units)) frames.clear();
+    list = fresh;
+    section.hidden = false;
+    $('#evolution-hint').textContent = (list.model === 'linear'
+      ? "The linear model's ten output templates (weights into each digit), "
+      : 'The input weights of the hidden unit that feeds each digit most (as hidden_units.png), ')
+      + 'from their random start: ' + list.snapshots.length + ' snapshots at log-spaced steps and every epoch\'s end.';
+    slider.max = list.snapshots.length - 1;
+    if (grew) {
+      if (atEnd) slider.value = list.snapshots.length - 1;
+      show(Number(slider.value));
+    }
+  }
+  return { update };
+}
+
+// ---- why the model answered so (the draw panel's explanation) ----
+
+/** Blue (−1) through white (0) to red (+1), as the figures' colour scale (report's `diverging`). */
+function diverging(t) {
+  const s = Math.min(1, Math.abs(t));
+  const end = t < 0 ? [33, 102, 172] : [178, 24, 43];
+  return end.map((e) => Math.round(255 + (e - 255) * s));
+}
+
+const largest = (values) => values.reduce((m, v) => Math.max(m, Math.abs(v)), 0) || 1;
+
+/** A `width`×`height` canvas (28×28 by default) of `values` on a symmetric scale. */
+function heatmap(values, { width = 28, height = 28, limit = largest(values), intensity = false } = {}) {
+  const canvas = el('canvas', { width, height, class: 'map' });
+  const image = new ImageData(width, height);
+  values.forEach((v, i) => {
+    const rgb = intensity ? Array(3).fill(Math.round(255 * (1 - Math.min(1, v / limit)))) : diverging(v / limit);
+    image.data.set([...rgb, 255], 4 * i);
+  });
+  canvas.getContext('2d').putImageData(image, 0, 0);
+  return canvas;
+}
+
+/** The saliency map over the image the model saw: the ink in grey, the gradient in colour. */
+function saliencyMap(saliency, prepared) {
+  const canvas = $('#saliency');
+  const image = new ImageData(28, 28);
+  const limit = largest(saliency);
+  saliency.forEach((s, i) => {
+    const grey = 255 - 0.45 * prepared[i];
+    const alpha = Math.min(1, Math.abs(s) / limit);
+    const colour = diverging(Math.sign(s));
+    image.data.set([...colour.map((c) => Math.round(grey * (1 - alpha) + c * alpha)), 255], 4 * i);
+  });
+  canvas.getContext('2d').putImageData(image, 0, 0);
+  canvas.dataset.limit = limit;
+}
+
+const signed = (x) => (x >= 0 ? '+' : '−') + Math.abs(x).toFixed(2);
+
+function explain(e, prepared) {
+  const panel = $('#explanation');
+  panel.hidden = false;
+  panel.dataset.model = e.model;
+  $('#why-class').textContent = e.predicted;
+  saliencyMap(e.saliency, prepared);
+  $('#saliency-caption').textContent = '∂logit[' + e.predicted + '] / ∂pixel over the image the model saw: '
+    + 'red where more ink raises it, blue where more ink lowers it';
+  const detail = $('#explain-detail');
+  detail.replaceChildren();
+  if (e.model === 'linear') {
+    // One scale for both maps, so that their colours compare.
+    const limit = Math.max(largest(e.evidence[e.predicted]), largest(e.evidence[e.runner_up]));
+    for (const [c, role] of [[e.predicted, 'answer'], [e.runner_up, 'runner-up']]) {
+      const sum = e.evidence[c].reduce((a, v) => a + v, 0);
+      detail.append(el('figure', { class: 'evidence', 'data-class': c, 'data-sum': sum, 'data-bias': e.bias[c] },
+        heatmap(e.evidence[c], { limit }),
+        el('figcaption', {}, 'evidence for ' + c + ' (' + role + '): weight × pixel, red for, blue against. '
+          + 'Σ ' + signed(sum) + ', bias ' + signed(e.bias[c]) + ' → logit ' + signed(e.logits[c]))));
+    }
+  } else if (e.model === 'mlp') {
+    const total = e.contributions.reduce((a, v) => a + v, 0);
+    const note = el('p', { class: 'hint' }, 'all ' + e.contributions.length + ' hidden units: Σ activation × weight '
+      + signed(total) + ', bias ' + signed(e.output_bias) + ' → logit ' + signed(e.logits[e.predicted]));
+    const list = el('div', { class: 'units' });
+    const toggle = el('button', { type: 'button', id: 'runner-up-toggle' });
+    let runnerUp = false;
+    const showUnits = () => {
+      const [units, c] = runnerUp ? [e.runner_up_units, e.runner_up] : [e.units, e.predicted];
+      toggle.textContent = runnerUp ? 'show the units for ' + e.predicted : 'show the units for the runner-up, ' + e.runner_up;
+      list.dataset.class = c;
+      const scale = largest(units.map((u) => u.contribution));
+      list.replaceChildren(el('h4', {}, 'the hidden units that pushed ' + c + ' up most: input weights, activation × weight'),
+        ...units.map((u) => el('div', { class: 'unit', 'data-unit': u.unit, 'data-contribution': u.contribution },
+          heatmap(u.template),
+          el('div', { class: 'contribution' }, el('div', { style: 'width:' + (100 * Math.max(0, u.contribution) / scale).toFixed(1) + '%' })),
+          el('span', {}, 'unit ' + u.unit + ': ' + u.activation.toFixed(2) + ' × w = ' + signed(u.contribution)))));
+    };
+    toggle.addEventListener('click', () => { runnerUp = !runnerUp; showUnits(); });
+    showUnits();
+    detail.append(note, toggle, list);
+  } else if (e.model === 'cnn') {
+    const m = e.feature_maps;
+    const size = m.height * m.width;
+    const intensity = m.values.every((v) => v >= 0);
+    const limit = largest(m.values);
+    const maps = el('div', { class: 'maps', 'data-channels': m.channels });
+    for (let k = 0; k < m.channels; k++) {
+      maps.append(heatmap(m.values.slice(k * size, (k + 1) * size), { width: m.width, height: m.height, limit, intensity }));
+    }
+    detail.append(el('h4', {}, "the first convolution's " + m.channels + ' feature maps of the image'), maps);
   }
 }
 

@@ -1,5 +1,5 @@
 //! The JSON API: `GET /api/runs`, `GET /api/runs/<name>`, `GET /api/runs/<name>/metrics`,
-//! `POST /api/runs/<name>/predict`.
+//! `GET /api/runs/<name>/snapshots[/<step>]`, `POST /api/runs/<name>/predict[?explain=true]`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,7 +12,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use mnist_data::{IMAGE_PIXELS, IMAGE_SIDE};
 use mnist_infer::{predict, prepare};
-use serde::Deserialize;
+use mnist_trainer::Error;
+use serde::{Deserialize, Serialize};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::catalog;
@@ -90,8 +91,8 @@ pub fn no_endpoint(method: &Method, path: &str) -> Response {
         StatusCode::NOT_FOUND,
         format!(
             "no API endpoint {method} {path}: there are GET and POST /api/runs, GET and DELETE \
-             /api/runs/<name>, GET /api/runs/<name>/metrics and /log, POST /api/runs/<name>/stop, \
-             /resume and /predict, GET /api/configs and POST /api/configs/check, GET and POST \
+             /api/runs/<name>, GET /api/runs/<name>/metrics, /log, /snapshots and \
+             /snapshots/<step>, POST /api/runs/<name>/stop, /resume and /predict, GET /api/configs and POST /api/configs/check, GET and POST \
              /api/sweeps, POST /api/sweeps/check, GET /api/sweeps/<name>, POST \
              /api/sweeps/<name>/stop and /resume"
         ),
@@ -272,11 +273,52 @@ pub async fn metrics(
     }
 }
 
+/// `GET /api/runs/<name>/snapshots`: the steps of the run's weight snapshots, each with its
+/// epoch and training batch's loss and accuracy (404 for a run without snapshots).
+pub async fn snapshots(State(state): State<Arc<AppState>>, Path(name): Path<String>) -> Response {
+    let Some(run) = catalog::find(&state.artifacts, &name) else {
+        return unknown_run(&name).into_response();
+    };
+    let missing = format!(
+        "`{name}` has no weight snapshots (a CNN, or a run trained before they were recorded)"
+    );
+    answer(move || catalog::snapshots(&run), missing).await
+}
+
+/// `GET /api/runs/<name>/snapshots/<step>`: the snapshot after `step` as ten 28×28 templates.
+pub async fn snapshot(
+    State(state): State<Arc<AppState>>,
+    Path((name, step)): Path<(String, usize)>,
+) -> Response {
+    let Some(run) = catalog::find(&state.artifacts, &name) else {
+        return unknown_run(&name).into_response();
+    };
+    let missing = format!("`{name}` has no weight snapshot after step {step}");
+    answer(move || catalog::snapshot(&run, step), missing).await
+}
+
+/// Runs `work` off the async threads and answers its value as JSON: 404 with `missing` for
+/// `None`, 409 for a run file that cannot be read now.
+async fn answer<T: Serialize + Send + 'static>(
+    work: impl FnOnce() -> Result<Option<T>, Error> + Send + 'static,
+    missing: String,
+) -> Response {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(Ok(Some(value))) => Json(value).into_response(),
+        Ok(Ok(None)) => ApiError(StatusCode::NOT_FOUND, missing).into_response(),
+        Ok(Err(e)) => ApiError(StatusCode::CONFLICT, e.to_string()).into_response(),
+        Err(e) => ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
 #[derive(Deserialize)]
 pub struct PredictQuery {
     /// The image is already 28×28, light ink on dark: take it as is.
     #[serde(default)]
     raw: bool,
+    /// Add the explanation of the answer (`mnist_infer::explain`).
+    #[serde(default)]
+    explain: bool,
 }
 
 /// A 28×28 image as JSON: `{"pixels": [[…28…] ×28]}` or 784 values in a row, 0–255, ink bright
@@ -333,7 +375,8 @@ fn pixels_from_json(body: &[u8]) -> Result<Vec<u8>, String> {
 }
 
 /// Predicts an uploaded image (PNG, JPEG, BMP: prepared as `mnist predict` does) or a JSON
-/// 28×28 array; answers with the object `mnist predict --json` prints.
+/// 28×28 array; answers with the object `mnist predict --json` prints (with `?explain=true`, its
+/// `explanation` too).
 pub async fn predict(
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
@@ -399,7 +442,11 @@ pub async fn predict(
                 "model lock poisoned".into(),
             )
         })?;
-        Ok(predict::predict_pixels(&model, "upload", pixels, device))
+        let mut prediction = predict::predict_pixels(&model, "upload", pixels, device);
+        if query.explain {
+            prediction.explain(&model, device);
+        }
+        Ok(prediction)
     };
     match tokio::task::spawn_blocking(work).await {
         Ok(Ok(value)) => Json(value).into_response(),

@@ -7,6 +7,7 @@ use mnist_trainer::Error;
 use mnist_trainer::run::dir::{Figure, RunDir, RunState, Weights};
 use mnist_trainer::run::live::LiveProgress;
 use mnist_trainer::run::metrics::{EpochRecord, IterationRecord, RateRecord, median};
+use mnist_trainer::run::snapshots::{Frame, Layout};
 use mnist_trainer::run::sweep_dir::SweepDir;
 use serde::Serialize;
 
@@ -71,6 +72,8 @@ pub struct RunDetail {
     pub config: Option<String>,
     /// Whether the run has a `train.log` (it was launched from the web app).
     pub has_log: bool,
+    /// How many weight snapshots the run has (0: none, a CNN or a run from before them).
+    pub snapshots: usize,
 }
 
 /// The run directory called `name` directly under `artifacts`, if `name` is a plain name of an
@@ -263,6 +266,12 @@ pub fn detail(run: &RunDir) -> RunDetail {
             .collect(),
         config: run.config_text(),
         has_log: run.log_file().is_file(),
+        snapshots: run
+            .snapshots()
+            .index()
+            .ok()
+            .flatten()
+            .map_or(0, |index| index.steps.len()),
     }
 }
 
@@ -463,6 +472,76 @@ pub fn metrics(run: &RunDir, since: usize, every: Option<usize>) -> Result<Metri
         recorded: records.len(),
         next_since,
     })
+}
+
+/// A run's weight snapshots for its page's slider: `GET /api/runs/<name>/snapshots`.
+#[derive(Clone, Debug, Serialize)]
+pub struct SnapshotList {
+    /// `linear` or `mlp`.
+    pub model: &'static str,
+    pub steps_per_epoch: usize,
+    /// The MLP's unit shown for each digit (empty for the linear model).
+    pub units: Vec<usize>,
+    pub snapshots: Vec<SnapshotPoint>,
+}
+
+/// One snapshot's moment: its step, epoch, and the training batch that step trained on.
+#[derive(Clone, Debug, Serialize)]
+pub struct SnapshotPoint {
+    pub step: usize,
+    pub epoch: usize,
+    pub epoch_end: bool,
+    /// The loss and accuracy of training batch `step` (none before the first step).
+    pub loss: Option<f64>,
+    pub accuracy: Option<f64>,
+}
+
+/// The run's snapshots, `None` for a run without them (a CNN, a run from before them).
+pub fn snapshots(run: &RunDir) -> Result<Option<SnapshotList>, Error> {
+    let snapshots = run.snapshots();
+    let Some(index) = snapshots.index()? else {
+        return Ok(None);
+    };
+    let units = snapshots.units(&index)?;
+    let (records, _) = recorded(run, 0)?;
+    let points = index
+        .steps
+        .iter()
+        .map(|&step| {
+            let batch = records.iter().find(|r| r.iteration == step);
+            let (epoch, epoch_end) = index.epoch_of(step);
+            SnapshotPoint {
+                step,
+                epoch,
+                epoch_end,
+                loss: batch.map(|r| r.loss),
+                accuracy: batch.map(|r| r.accuracy),
+            }
+        })
+        .collect();
+    Ok(Some(SnapshotList {
+        model: match index.layout {
+            Layout::Linear => "linear",
+            Layout::Hidden | Layout::Units => "mlp",
+        },
+        steps_per_epoch: index.steps_per_epoch,
+        units,
+        snapshots: points,
+    }))
+}
+
+/// The snapshot after `step` as ten templates: `GET /api/runs/<name>/snapshots/<step>`; `None`
+/// where the run has no such snapshot.
+pub fn snapshot(run: &RunDir, step: usize) -> Result<Option<Frame>, Error> {
+    let snapshots = run.snapshots();
+    let Some(index) = snapshots.index()? else {
+        return Ok(None);
+    };
+    if !index.steps.contains(&step) {
+        return Ok(None);
+    }
+    let units = snapshots.units(&index)?;
+    snapshots.frame(&index, &units, step).map(Some)
 }
 
 #[cfg(test)]

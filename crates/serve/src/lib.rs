@@ -125,6 +125,8 @@ fn router(
         .route("/api/runs/{name}", get(api::run).delete(control::delete))
         .route("/api/runs/{name}/metrics", get(api::metrics))
         .route("/api/runs/{name}/log", get(api::log))
+        .route("/api/runs/{name}/snapshots", get(api::snapshots))
+        .route("/api/runs/{name}/snapshots/{step}", get(api::snapshot))
         .route("/api/runs/{name}/stop", post(control::stop))
         .route("/api/runs/{name}/resume", post(control::resume))
         .route("/api/runs/{name}/predict", post(api::predict))

@@ -88,7 +88,8 @@ pub async fn asset(Path(file): Path<String>) -> Response {
     }
 }
 
-/// The draw panel: a canvas, a clear button, the probabilities and the image the model saw.
+/// The draw panel: a canvas, a clear button, the probabilities, the image the model saw and why
+/// the model answered so (filled in by `app.js` from the prediction's explanation).
 const DRAW_PANEL: &str = "<section id=\"draw\" class=\"draw\"><h2>Draw a digit</h2>\
     <p class=\"hint\">Draw with the mouse, a pen or a finger; or drop an image file on the page. \
     The model sees what is shown on the right: your drawing prepared the way MNIST was made.</p>\
@@ -97,7 +98,10 @@ const DRAW_PANEL: &str = "<section id=\"draw\" class=\"draw\"><h2>Draw a digit</
     <div class=\"result\"><div>prediction <span id=\"prediction\">–</span></div>\
     <div id=\"bars\" class=\"bars\"></div>\
     <div>the 28×28 image the model saw</div><canvas id=\"prepared\" width=\"28\" height=\"28\"></canvas>\
-    <div id=\"draw-error\" class=\"error\"></div></div></div></section>";
+    <div id=\"draw-error\" class=\"error\"></div></div></div>\
+    <div id=\"explanation\" class=\"explanation\" hidden><h3>Why <span id=\"why-class\"></span>?</h3>\
+    <figure class=\"saliency\"><canvas id=\"saliency\" width=\"28\" height=\"28\"></canvas>\
+    <figcaption id=\"saliency-caption\"></figcaption></figure><div id=\"explain-detail\"></div></div></section>";
 
 pub async fn runs() -> Html<String> {
     let body = "<h1>Runs</h1><p id=\"status\" class=\"hint\">loading…</p>\
@@ -187,18 +191,28 @@ pub async fn run(State(state): State<Arc<AppState>>, Path(name): Path<String>) -
     shell(&format!("Run {name}"), "run", Some(&name), &body).into_response()
 }
 
-/// The run page top-down: name, summary and controls, charts, the draw panel, then the details
+/// The run page top-down: name, summary and controls, charts, the weights forming, the draw
+/// panel, then the details
 /// and the trainer's log (where the web app launched it).
 fn run_body(name: &str, details: &str) -> String {
     format!(
         "<h1>Run <code>{}</code></h1><p id=\"state\" class=\"hint\"></p>\
          <p id=\"controls\" class=\"controls\"></p>\
-         <section id=\"charts\" class=\"charts\"></section>{DRAW_PANEL}\
+         <section id=\"charts\" class=\"charts\"></section>{EVOLUTION}{DRAW_PANEL}\
          <section id=\"details\"><h2>Details</h2>{details}\
          <section id=\"log\" hidden><h2>Log</h2><pre id=\"log-text\"></pre></section></section>",
         escape(name)
     )
 }
+
+/// The weights forming: a slider and a play button over the run's snapshots, shown by `app.js`
+/// where the run has them.
+const EVOLUTION: &str = "<section id=\"evolution\" class=\"evolution\" hidden><h2>Weights forming</h2>\
+    <p class=\"hint\" id=\"evolution-hint\"></p>\
+    <p class=\"controls\"><button id=\"play\" type=\"button\">Play</button>\
+    <input id=\"snapshot-slider\" type=\"range\" min=\"0\" max=\"0\" step=\"1\" value=\"0\" \
+    aria-label=\"snapshot\"><span id=\"snapshot-caption\"></span></p>\
+    <div id=\"templates\" class=\"templates\"></div></section>";
 
 /// The run's epochs, filled and kept current by `app.js` (a run that trains has no report yet).
 const LIVE_EPOCHS: &str = "<h2>Per epoch</h2><table id=\"epochs\"></table>";
@@ -239,14 +253,20 @@ pub async fn run_figure(
         return not_found_page(&format!("No run called `{name}`."));
     };
     match catalog::figure_file(&run, &file) {
-        Some(path) => png(path).await,
+        Some(path) => figure_response(path).await,
         None => not_found_page("No such figure."),
     }
 }
 
-async fn png(path: PathBuf) -> Response {
+/// A figure's file: PNG, or GIF for `weights_evolution.gif`.
+async fn figure_response(path: PathBuf) -> Response {
+    let kind = if path.extension().is_some_and(|e| e == "gif") {
+        "image/gif"
+    } else {
+        "image/png"
+    };
     match tokio::fs::read(&path).await {
-        Ok(bytes) => ([(header::CONTENT_TYPE, "image/png")], bytes).into_response(),
+        Ok(bytes) => ([(header::CONTENT_TYPE, kind)], bytes).into_response(),
         Err(_) => not_found_page("The figure is gone (the run changed)."),
     }
 }
@@ -282,7 +302,7 @@ pub async fn sweep_figure(
         return not_found_page(&format!("No sweep called `{name}`."));
     };
     match crate::sweeps::figure_file(&dir, &file) {
-        Some(path) => png(path).await,
+        Some(path) => figure_response(path).await,
         None => not_found_page("No such figure."),
     }
 }
@@ -341,7 +361,7 @@ pub async fn compare_figure(
         return not_found_page("No such figure.");
     }
     match state.comparisons.figure(&file) {
-        Some(path) => png(path).await,
+        Some(path) => figure_response(path).await,
         None => not_found_page("No such figure."),
     }
 }

@@ -911,3 +911,146 @@ fn a_training_run_shows_its_epoch_in_progress() {
     drop(lock);
     assert_eq!(summary()["progress"], Value::Null);
 }
+
+/// The numbers of a JSON array.
+fn numbers(v: &Value) -> Vec<f64> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("not an array: {v}"))
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
+}
+
+#[test]
+fn predict_explains_its_answer_and_runs_serve_their_weight_snapshots() {
+    let dir = tempfile::tempdir().unwrap();
+    let artifacts = common::fixture_runs(dir.path());
+    // A run from before snapshots: a copy of `linear` without its snapshots folder.
+    let old = artifacts.join("old");
+    std::fs::create_dir(&old).unwrap();
+    for entry in std::fs::read_dir(artifacts.join("linear")).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_file() {
+            std::fs::copy(entry.path(), old.join(entry.file_name())).unwrap();
+        }
+    }
+    let addr = common::start_server(&artifacts);
+    let device = default_backend().device;
+    let test = mnist_data::load(Some(&mnist_idx())).unwrap().test;
+    let drawing = common::canvas_png(test.image(0));
+
+    // --- ?explain=true adds the explanation the library computes for the prepared image ---
+    for name in ["linear", "mlp"] {
+        let path = format!("/api/runs/{name}/predict?explain=true");
+        let (status, answer) = post(addr, &path, "image/png", &drawing);
+        assert_eq!(status, 200, "{answer}");
+        let run = mnist_trainer::run::dir::RunDir::new(artifacts.join(name));
+        let (_, model) = mnist_infer::model::open(&run, Weights::Final, &device).unwrap();
+        let prepared: Vec<u8> = serde_json::from_value(answer["prepared"].clone()).unwrap();
+        let expected = mnist_infer::explain::explain(&model, &prepared, &device);
+        let e = &answer["explanation"];
+        // As the server writes it: f32s printed in their shortest form (`to_value` would widen
+        // them to f64 first).
+        let expected: Value =
+            serde_json::from_str(&serde_json::to_string(&expected).unwrap()).unwrap();
+        assert!(
+            *e == expected,
+            "{name}: the explanation is not the library's"
+        );
+        assert_eq!(e["predicted"], answer["prediction"], "{name}");
+        let logits = numbers(&e["logits"]);
+        assert_eq!((logits.len(), numbers(&e["saliency"]).len()), (10, 784));
+        if name == "linear" {
+            // Each class's evidence map plus its bias is its logit.
+            let bias = numbers(&e["bias"]);
+            for (c, map) in e["evidence"].as_array().unwrap().iter().enumerate() {
+                let map = numbers(map);
+                assert_eq!(map.len(), 784);
+                let sum: f64 = map.iter().sum::<f64>() + bias[c];
+                assert!(
+                    (sum - logits[c]).abs() < 1e-4,
+                    "class {c}: {sum} vs {}",
+                    logits[c]
+                );
+            }
+        } else {
+            let units = e["units"].as_array().unwrap();
+            assert_eq!(units.len(), 8);
+            for u in units {
+                assert_eq!(numbers(&u["template"]).len(), 784, "{}", u["unit"]);
+            }
+            let total = numbers(&e["contributions"]).iter().sum::<f64>()
+                + e["output_bias"].as_f64().unwrap();
+            let logit = logits[e["predicted"].as_u64().unwrap() as usize];
+            assert!((total - logit).abs() < 1e-4, "{total} vs {logit}");
+        }
+    }
+    // Without the query there is no explanation: the answer stays what it was.
+    let (_, plain) = post(addr, "/api/runs/mlp/predict", "image/png", &drawing);
+    assert!(plain.get("explanation").is_none(), "{plain}");
+
+    // --- GET /api/runs/<name>/snapshots and /snapshots/<step> ---
+    // 5 epochs of 10 steps: the 1-2-5 steps and every epoch's end.
+    let steps = [0, 1, 2, 5, 10, 20, 30, 40, 50];
+    let metrics = mnist_trainer::run::dir::RunDir::new(artifacts.join("linear"))
+        .iterations()
+        .unwrap();
+    for (name, model) in [("linear", "linear"), ("mlp", "mlp")] {
+        let (status, list) = get(addr, &format!("/api/runs/{name}/snapshots"));
+        assert_eq!(status, 200, "{list}");
+        assert_eq!(list["model"], model);
+        let points = list["snapshots"].as_array().unwrap();
+        let listed: Vec<u64> = points.iter().map(|p| p["step"].as_u64().unwrap()).collect();
+        assert_eq!(listed, steps, "{name}");
+        assert_eq!(
+            points[0]["loss"],
+            Value::Null,
+            "no batch before the first step"
+        );
+        assert_eq!(points[4]["epoch"], 1);
+        assert_eq!(points[4]["epoch_end"], true);
+        if name == "linear" {
+            // Each point's batch is metrics.csv's iteration of that number.
+            let fifth = metrics.iter().find(|r| r.iteration == 5).unwrap();
+            assert_eq!(points[3]["loss"].as_f64(), Some(fifth.loss));
+        }
+        let units = list["units"].as_array().unwrap().len();
+        assert_eq!(units, if name == "mlp" { 10 } else { 0 });
+        let (status, frame) = get(addr, &format!("/api/runs/{name}/snapshots/20"));
+        assert_eq!(status, 200, "{frame}");
+        let templates = frame["templates"].as_array().unwrap();
+        assert_eq!(templates.len(), 10);
+        assert!(templates.iter().all(|t| numbers(t).len() == 784));
+        let (status, missing) = get(addr, &format!("/api/runs/{name}/snapshots/3"));
+        assert_eq!(status, 404, "{missing}");
+        assert!(error_of(&missing).contains("step 3"), "{missing}");
+    }
+    // The first linear snapshot is the seeded initial weights; the last, the final model's.
+    let (_, last) = get(addr, "/api/runs/linear/snapshots/50");
+    let run = mnist_trainer::run::dir::RunDir::new(artifacts.join("linear"));
+    let (_, model) = mnist_infer::model::open(&run, Weights::Final, &device).unwrap();
+    let mnist_models::Model::Linear(linear) = model else {
+        unreachable!()
+    };
+    let w = linear.weights_vec();
+    let digit_3: Vec<f64> = (1..=784).map(|r| w[r * 10 + 3] as f64).collect();
+    let served = numbers(&last["templates"][3]);
+    assert!(
+        served
+            .iter()
+            .zip(&digit_3)
+            .all(|(a, b)| (a - b).abs() < 1e-6),
+        "the last snapshot is not the final weights"
+    );
+    // A run from before snapshots, and a step that is not a number.
+    let (status, answer) = get(addr, "/api/runs/old/snapshots");
+    assert_eq!(status, 404);
+    assert!(
+        error_of(&answer).contains("no weight snapshots"),
+        "{answer}"
+    );
+    let (status, _) = get(addr, "/api/runs/linear/snapshots/many");
+    assert_eq!(status, 400);
+    let (status, _) = get(addr, "/api/runs/nothing/snapshots");
+    assert_eq!(status, 404);
+}

@@ -503,7 +503,7 @@ fn runs_run_draw_and_compare_pages_work_in_chromium() {
          window.predictionsSent = 0;\
          const send = window.fetch;\
          window.fetch = function (url, ...rest) {\
-             if (String(url).endsWith('/predict')) window.predictionsSent++;\
+             if (String(url).includes('/predict')) window.predictionsSent++;\
              return send.call(this, url, ...rest);\
          };",
         json!([]),
@@ -667,6 +667,208 @@ fn runs_run_draw_and_compare_pages_work_in_chromium() {
         draw_opens_on_the_latest_run(&browser, addr, &artifacts);
         lap("/draw opened on the latest finished run");
     }
+    explanations_match_the_api(&browser, addr, (mlp, linear), test.image(seven));
+    lap("the explanation panel shows the API's units and evidence");
+    // Runs trained before snapshots existed (MNIST_BROWSER_ARTIFACTS may hold some) have none.
+    let snapshots = ureq::get(&format!("{base}/api/runs/{linear}/snapshots")).call();
+    if fixtures || snapshots.is_ok() {
+        weights_form_under_the_slider(&browser, addr, linear);
+        lap("the run page's slider and play button go through the snapshots");
+    }
+}
+
+/// The explanation the API gives for a prepared image (sent as raw 28×28 pixels).
+fn api_explanation(addr: SocketAddr, run: &str, prepared: &[u8]) -> Value {
+    let body = json!({ "pixels": prepared }).to_string();
+    let answer: Value = ureq::post(&format!(
+        "http://{addr}/api/runs/{run}/predict?explain=true"
+    ))
+    .set("Content-Type", "application/json")
+    .send_string(&body)
+    .unwrap()
+    .into_json()
+    .unwrap();
+    answer["explanation"].clone()
+}
+
+/// On /draw: a test-set digit dropped as an image file, explained by the MLP (its strongest
+/// units, then the runner-up's) and, once the run selector says so, by the linear model (its
+/// evidence maps), each as the API explains the image the model saw.
+fn explanations_match_the_api(
+    browser: &Browser,
+    addr: SocketAddr,
+    (mlp, linear): (&str, &str),
+    digit: &[u8],
+) {
+    browser.open(&format!("http://{addr}/draw?run={mlp}"));
+    browser.wait(
+        "the draw page's run selector to be filled",
+        &format!("return document.getElementById('run-select').value === '{mlp}';"),
+    );
+    // The digit as a user's file: black ink on white, 10× up, dropped on the page.
+    browser.run(
+        "const [pixels] = arguments;         const c = document.createElement('canvas'); c.width = 280; c.height = 280;         const g = c.getContext('2d'); g.fillStyle = '#fff'; g.fillRect(0, 0, 280, 280);         pixels.forEach((v, i) => { if (v > 0) { const k = 255 - v;             g.fillStyle = `rgb(${k},${k},${k})`; g.fillRect(10 * (i % 28), 10 * Math.floor(i / 28), 10, 10); } });         window.lastPrediction = null;         c.toBlob((blob) => { const dt = new DataTransfer();             dt.items.add(new File([blob], 'seven.png', {type: 'image/png'}));             document.dispatchEvent(new DragEvent('drop', {dataTransfer: dt, bubbles: true})); }, 'image/png');",
+        json!([digit]),
+    );
+    let shown = |model: &str| {
+        browser.wait(
+            &format!("the {model}'s explanation on the draw page"),
+            &format!(
+                "const p = window.lastPrediction; const e = document.getElementById('explanation');                 return !!p && !!p.explanation && p.explanation.model === '{model}' && !e.hidden                     && e.dataset.model === '{model}' && p;"
+            ),
+        )
+    };
+    let result = shown("mlp");
+    let prepared: Vec<u8> = serde_json::from_value(result["prepared"].clone()).unwrap();
+    let api = api_explanation(addr, mlp, &prepared);
+    let units_of = |list: &Value| -> Vec<(u64, f64)> {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|u| {
+                (
+                    u["unit"].as_u64().unwrap(),
+                    u["contribution"].as_f64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let page_units = |class: &Value| -> Vec<(u64, f64)> {
+        let v = browser.run(
+            "const list = document.querySelector('#explain-detail .units');             return [list.dataset.class, [...list.querySelectorAll('.unit')].map(u =>                 [Number(u.dataset.unit), Number(u.dataset.contribution),                  u.querySelector('canvas').width])];",
+            json!([]),
+        );
+        assert_eq!(
+            v[0].as_str().unwrap(),
+            class.to_string(),
+            "the units' class"
+        );
+        v[1].as_array()
+            .unwrap()
+            .iter()
+            .map(|u| {
+                assert_eq!(u[2], 28, "a unit's template is 28 wide");
+                (u[0].as_u64().unwrap(), u[1].as_f64().unwrap())
+            })
+            .collect()
+    };
+    assert_eq!(page_units(&api["predicted"]), units_of(&api["units"]));
+    // The saliency map is drawn: coloured pixels where the gradient is large.
+    let coloured = browser.run(
+        "const d = document.getElementById('saliency').getContext('2d').getImageData(0, 0, 28, 28).data;         let n = 0; for (let i = 0; i < d.length; i += 4) if (d[i] !== d[i + 1] || d[i + 1] !== d[i + 2]) n++;         return n;",
+        json!([]),
+    );
+    assert!(
+        coloured.as_u64().unwrap() > 20,
+        "{coloured} coloured saliency pixels"
+    );
+    screenshot(browser, "explain-mlp.png");
+    // The runner-up's units on demand.
+    browser.run(
+        "document.getElementById('runner-up-toggle').click();",
+        json!([]),
+    );
+    assert_eq!(
+        page_units(&api["runner_up"]),
+        units_of(&api["runner_up_units"])
+    );
+
+    // Another run explains the same image: the linear model's evidence for its answer and the
+    // runner-up, whose sums and biases are the API's.
+    browser.run(
+        &format!(
+            "const s = document.getElementById('run-select'); s.value = '{linear}';             s.dispatchEvent(new Event('change'));"
+        ),
+        json!([]),
+    );
+    let result = shown("linear");
+    let prepared: Vec<u8> = serde_json::from_value(result["prepared"].clone()).unwrap();
+    let api = api_explanation(addr, linear, &prepared);
+    let figures = browser.run(
+        "return [...document.querySelectorAll('#explain-detail figure.evidence')].map(f =>             [Number(f.dataset.class), Number(f.dataset.sum), Number(f.dataset.bias)]);",
+        json!([]),
+    );
+    let figures = figures.as_array().unwrap();
+    assert_eq!(figures.len(), 2, "{figures:?}");
+    for (figure, class) in figures.iter().zip([&api["predicted"], &api["runner_up"]]) {
+        let c = class.as_u64().unwrap();
+        assert_eq!(figure[0].as_u64(), Some(c));
+        let map = api["evidence"][c as usize].as_array().unwrap();
+        let sum: f64 = map.iter().map(|v| v.as_f64().unwrap()).sum();
+        let bias = api["bias"][c as usize].as_f64().unwrap();
+        assert!(
+            (figure[1].as_f64().unwrap() - sum).abs() < 1e-4,
+            "{figure} vs Σ {sum}"
+        );
+        assert!(
+            (figure[2].as_f64().unwrap() - bias).abs() < 1e-6,
+            "{figure} vs bias {bias}"
+        );
+        let logit = api["logits"][c as usize].as_f64().unwrap();
+        assert!(
+            (sum + bias - logit).abs() < 1e-4,
+            "Σ + bias {} vs logit {logit}",
+            sum + bias
+        );
+    }
+    screenshot(browser, "explain-linear.png");
+    let errors = browser.console_errors();
+    assert!(errors.is_empty(), "console errors: {errors:?}");
+}
+
+/// On a run page: the weights forming, under a slider and a play button that go through every
+/// snapshot the API lists.
+fn weights_form_under_the_slider(browser: &Browser, addr: SocketAddr, run: &str) {
+    let list: Value = ureq::get(&format!("http://{addr}/api/runs/{run}/snapshots"))
+        .call()
+        .unwrap()
+        .into_json()
+        .unwrap();
+    let steps: Vec<u64> = list["snapshots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["step"].as_u64().unwrap())
+        .collect();
+    assert!(steps.len() > 5, "{list}");
+    browser.open(&format!("http://{addr}/runs/{run}/"));
+    // It opens on the last snapshot: the finished weights.
+    let at = browser.wait(
+        "the weights-forming section with its slider",
+        "const s = document.getElementById('snapshot-slider');         const c = document.getElementById('snapshot-caption');         return !document.getElementById('evolution').hidden && c.dataset.step !== undefined             && document.querySelectorAll('#templates canvas').length === 10             && [Number(s.max), Number(c.dataset.step)];",
+    );
+    assert_eq!(at, json!([steps.len() - 1, steps[steps.len() - 1]]));
+    // Back to the start by hand, then played to the end.
+    browser.run(
+        "const s = document.getElementById('snapshot-slider'); s.value = 0;         s.dispatchEvent(new Event('input'));",
+        json!([]),
+    );
+    let caption = browser.wait(
+        "the first snapshot's caption",
+        "const c = document.getElementById('snapshot-caption');         return c.dataset.step === '0' && c.textContent;",
+    );
+    assert!(
+        caption.as_str().unwrap().starts_with("before training"),
+        "{caption}"
+    );
+    browser.run(
+        "window.stepsSeen = [];         new MutationObserver(() => window.stepsSeen.push(Number(document.getElementById('snapshot-caption').dataset.step)))             .observe(document.getElementById('snapshot-caption'), {attributes: true});         document.getElementById('play').click();",
+        json!([]),
+    );
+    let seen = browser.wait(
+        "the play button to reach the last snapshot",
+        &format!(
+            "return document.getElementById('snapshot-caption').dataset.step === '{}'                 && document.getElementById('play').textContent === 'Play' && window.stepsSeen;",
+            steps[steps.len() - 1]
+        ),
+    );
+    let mut seen: Vec<u64> = serde_json::from_value(seen).unwrap();
+    seen.dedup();
+    assert!(
+        seen.ends_with(&steps[1..]),
+        "the play button showed steps {seen:?}, not {steps:?}"
+    );
+    screenshot(browser, "weights-forming.png");
 }
 
 /// The `mnist` binary the lab launches runs with: `MNIST_TEST_BIN`, or this build's, beside the

@@ -336,6 +336,16 @@ fn resume_after_stopping_ends_where_the_uninterrupted_run_ends() {
                 uninterrupted,
                 "{model} {kind:?}, stopped after {stop_after}"
             );
+            // A finished MLP's snapshots hold only the 10 units it shows, so this simulated
+            // kill (a finished run with its later files deleted) cannot give an MLP back its
+            // earlier ones: the real stop of the next test checks those.
+            if plan.model() == ModelConfig::Linear {
+                assert_eq!(
+                    snapshot_files(&resumed.run),
+                    snapshot_files(&full.run),
+                    "{model} {kind:?}, stopped after {stop_after}: the weight snapshots"
+                );
+            }
             assert_eq!(resumed.outcome, full.outcome, "{n}");
         }
     }
@@ -344,15 +354,17 @@ fn resume_after_stopping_ends_where_the_uninterrupted_run_ends() {
 #[test]
 fn a_stop_request_stops_at_a_clean_point_and_the_run_resumes_to_the_same_end() {
     let dir = tempfile::tempdir().unwrap();
+    // Batches of 5: 40 steps an epoch, so that the stop (at step 60) comes after a weight
+    // snapshot of epoch 2 (step 50), which the resumed run must take again.
     for config in [
-        TestConfig::mlp(64).epochs(3),
-        TestConfig::scratch().epochs(3),
+        TestConfig::mlp(64).epochs(3).batch_size(5),
+        TestConfig::scratch().epochs(3).batch_size(5),
     ] {
         let kind = config.plan().trainer().kind();
         let full = train(&config, dir.path(), &format!("{kind:?}-full"), false);
         let name = format!("{kind:?}-stopped");
         let stop = StopFlag::new();
-        // Mid-way through epoch 2's training batches (200 fixture images, batches of 50).
+        // Mid-way through epoch 2's training batches (200 fixture images: step 60 of 80).
         let observer = Arc::new(StopAt {
             epoch: 2,
             items: 100,
@@ -384,6 +396,8 @@ fn a_stop_request_stops_at_a_clean_point_and_the_run_resumes_to_the_same_end() {
         assert_eq!(info.stopped.map(|s| s.after_epoch), Some(1), "{kind:?}");
         assert!(info.outcome.is_none());
         assert!(!run.is_training(), "{kind:?}: the lock is released");
+        let taken = run.snapshots().index().unwrap().unwrap().steps;
+        assert_eq!(taken, [0, 1, 2, 5, 10, 20, 40, 50], "{kind:?}");
 
         let resumed = train(&config, dir.path(), &name, true);
         assert_eq!(
@@ -396,6 +410,10 @@ fn a_stop_request_stops_at_a_clean_point_and_the_run_resumes_to_the_same_end() {
             full.run.iterations().unwrap()
         );
         assert_eq!(logits_of_run(&resumed.run), logits_of_run(&full.run));
+        // The snapshots taken in the stopped epoch were dropped and taken again.
+        let files = snapshot_files(&full.run);
+        assert!(files.len() > 5, "{kind:?}: {} snapshot files", files.len());
+        assert_eq!(snapshot_files(&resumed.run), files, "{kind:?}");
         // Trained to its end, it no longer says it was stopped.
         assert_eq!(resumed.run.info().stopped, None, "{kind:?}");
         assert_eq!(resumed.outcome, full.outcome, "{kind:?}");
@@ -736,6 +754,104 @@ impl TrainObserver for Pause {
                 .recv_timeout(std::time::Duration::from_secs(60));
         }
     }
+}
+
+/// The names and bytes of a run's snapshot files (`snapshots/`), by name.
+fn snapshot_files(run: &RunDir) -> Vec<(String, Vec<u8>)> {
+    let dir = run.snapshots().dir().to_path_buf();
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<(String, Vec<u8>)> = entries
+        .map(|e| {
+            let e = e.unwrap();
+            let name = e.file_name().to_string_lossy().into_owned();
+            (name, std::fs::read(e.path()).unwrap())
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// Row-major values of a tensor.
+fn host<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data().convert::<f32>().try_into_vec().unwrap()
+}
+
+#[test]
+fn weight_snapshots_follow_their_schedule_and_end_as_the_models_weights() {
+    use mnist_trainer::run::snapshots::{Layout, schedule};
+    let dir = tempfile::tempdir().unwrap();
+    let device = default_backend().device;
+    // 200 fixture images in batches of 20: 10 steps an epoch, 30 in all.
+    let expected = [0, 1, 2, 5, 10, 20, 30];
+    assert_eq!(schedule(3, 10, 31_400), expected);
+    for config in [
+        TestConfig::scratch().epochs(3),
+        TestConfig::mlp(64).epochs(3),
+    ] {
+        let plan = config.plan();
+        let kind = plan.trainer().kind();
+        let trained = train(&config, dir.path(), &format!("{kind:?}-snapshots"), false);
+        let snapshots = trained.run.snapshots();
+        let index = snapshots.index().unwrap().expect("an index");
+        assert_eq!(index.steps, expected, "{kind:?}");
+        assert_eq!(index.steps_per_epoch, 10);
+        let files = snapshot_files(&trained.run);
+        // The index and one file per step, of the layout's size: the bound holds.
+        assert_eq!(files.len(), expected.len() + 1, "{kind:?}: {files:?}");
+        let bytes: usize = files.iter().map(|(_, b)| b.len()).sum();
+        assert!(
+            bytes < expected.len() * 31_400 + 4096,
+            "{kind:?}: {bytes} bytes"
+        );
+        let frames = snapshots.frames().unwrap().expect("frames");
+        let (first, last) = (&frames[0], &frames[frames.len() - 1]);
+        assert_eq!((first.step, last.step, last.epoch), (0, 30, 3));
+        assert!(last.epoch_end && !frames[2].epoch_end);
+        // The first frame is the seeded initial weights, the last the final model's.
+        let initial = Model::new(&plan.model(), plan.seed(), &device);
+        match (&trained.model, &initial) {
+            (Model::Linear(m), Model::Linear(init)) => {
+                assert_eq!(index.layout, Layout::Linear);
+                let column = |w: &[f32], d: usize| -> Vec<f32> {
+                    (1..=784).map(|r| w[r * 10 + d]).collect()
+                };
+                let (w, w0) = (m.weights_vec(), init.weights_vec());
+                for d in 0..10 {
+                    assert_eq!(last.templates[d], column(&w, d), "digit {d}");
+                    assert_eq!(first.templates[d], column(&w0, d), "digit {d}");
+                }
+                assert_eq!(last.bias.as_deref(), Some(&w[..10]));
+            }
+            (Model::Mlp(m), Model::Mlp(init)) => {
+                // Cut to the 10 units hidden_units.png shows, once the run ended.
+                assert_eq!(index.layout, Layout::Units);
+                let units: Vec<usize> =
+                    mnist_models::strongest_hidden_units(&host(m.output.weight.val()), 64)
+                        .into_iter()
+                        .map(|(h, _)| h)
+                        .collect();
+                assert_eq!(index.units, units);
+                let column =
+                    |w: &[f32], h: usize| -> Vec<f32> { (0..784).map(|p| w[p * 64 + h]).collect() };
+                let (w, w0) = (host(m.hidden.weight.val()), host(init.hidden.weight.val()));
+                for (d, &h) in units.iter().enumerate() {
+                    assert_eq!(last.templates[d], column(&w, h), "digit {d}, unit {h}");
+                    assert_eq!(first.templates[d], column(&w0, h), "digit {d}, unit {h}");
+                }
+            }
+            _ => unreachable!(),
+        }
+        // The frames in between are neither: the weights moved step by step.
+        assert_ne!(frames[1].templates, first.templates, "{kind:?}");
+        assert_ne!(frames[1].templates, last.templates, "{kind:?}");
+    }
+    // A CNN has none; nor has a run from before snapshots (its folder removed): both read as
+    // "no snapshots", not as an error.
+    let cnn = train(&TestConfig::cnn().epochs(1), dir.path(), "cnn", false);
+    assert!(!cnn.run.snapshots().dir().exists());
+    assert_eq!(cnn.run.snapshots().frames().unwrap(), None);
 }
 
 /// The run's files that only an epoch in progress has.

@@ -33,11 +33,7 @@ pub fn augmented(
     for epoch in 1..=EPOCHS_SHOWN {
         let batch = mnist_data::batch_of(train, &picks, device);
         let images = augment.apply(batch.images, seed, epoch, &picks);
-        let values: Vec<f32> = images
-            .into_data()
-            .convert::<f32>()
-            .try_into_vec::<f32>()
-            .expect("converted to f32");
+        let values = mnist_models::host_values(images);
         for (row, image) in rows.iter_mut().zip(values.chunks(mnist_data::IMAGE_PIXELS)) {
             row.push(
                 image

@@ -41,6 +41,23 @@ pub fn figure(
     title: &str,
     draw: impl FnOnce(&Area) -> Result<(), Error>,
 ) -> Result<(), Error> {
+    let pixels = render(path, size, title, 26, draw)?;
+    let mut png = Vec::new();
+    PngEncoder::new(&mut png)
+        .write_image(&pixels, size.0, size.1, ExtendedColorType::Rgb8)
+        .map_err(|e| Error::run(path, format!("cannot encode the figure as PNG: {e}")))?;
+    atomic_write(path, &png)
+}
+
+/// Draws a white canvas of `size` with `title` (in `title_size` points) into an RGB buffer,
+/// `draw` drawing below the title; `path` is what errors name.
+pub(crate) fn render(
+    path: &Path,
+    size: (u32, u32),
+    title: &str,
+    title_size: u32,
+    draw: impl FnOnce(&Area) -> Result<(), Error>,
+) -> Result<Vec<u8>, Error> {
     register_font();
     let err = fail(path);
     let mut pixels = vec![0u8; 3 * size.0 as usize * size.1 as usize];
@@ -48,16 +65,12 @@ pub fn figure(
         let root = BitMapBackend::with_buffer(&mut pixels, size).into_drawing_area();
         root.fill(&WHITE).map_err(|e| err(&e))?;
         let body = root
-            .titled(title, (FONT, 26).into_font())
+            .titled(title, (FONT, title_size).into_font())
             .map_err(|e| err(&e))?;
         draw(&body)?;
         root.present().map_err(|e| err(&e))?;
     }
-    let mut png = Vec::new();
-    PngEncoder::new(&mut png)
-        .write_image(&pixels, size.0, size.1, ExtendedColorType::Rgb8)
-        .map_err(|e| Error::run(path, format!("cannot encode the figure as PNG: {e}")))?;
-    atomic_write(path, &png)
+    Ok(pixels)
 }
 
 pub(crate) fn text(

@@ -10,6 +10,8 @@ pub mod cnn;
 pub mod compare;
 pub mod course;
 pub mod draw;
+pub mod evolution;
+pub mod explain;
 pub mod rates;
 pub mod run;
 pub mod sweep;

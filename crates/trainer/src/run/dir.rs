@@ -25,6 +25,9 @@
 //!   training.lock               locked (an OS advisory lock) while a `mnist train` process
 //!                               trains or replaces the run; the file itself stays
 //!   train.log                   the trainer's output, where the web app launched it
+//!   snapshots/                  the weights at log-spaced steps and every epoch's end
+//!                               (`run::snapshots`: its layout and size bound)
+//!   weights_evolution.gif       those snapshots as an animation
 //! ```
 //!
 //! The two live files count only while the run is training: a run whose trainer was killed
@@ -44,6 +47,7 @@ use crate::run::fsutil::atomic_write;
 use crate::run::live::{LiveProgress, LiveRecords, LiveWriter};
 use crate::run::metrics::{self, EpochRecord, IterationRecord, RateRecord};
 use crate::run::plan::{Plan, folder_of};
+use crate::run::snapshots::Snapshots;
 
 const CONFIG: &str = "config.toml";
 const INFO: &str = "run.toml";
@@ -67,6 +71,8 @@ const ONNX_MODEL: &str = "model.onnx";
 const LOCK: &str = "training.lock";
 /// The output of a trainer the web app started (appended to by each start and resume).
 const LOG: &str = "train.log";
+/// The weight snapshots (`run::snapshots`).
+const SNAPSHOTS: &str = "snapshots";
 /// How long `lock` retries a lock held by someone else before calling the run busy: a reader
 /// such as the web app holds a shared lock for microseconds to ask whether the run trains.
 const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_millis(250);
@@ -156,10 +162,11 @@ pub enum Figure {
     FeatureMaps,
     LearningRate,
     Augmented,
+    WeightsEvolution,
 }
 
 impl Figure {
-    pub const ALL: [Figure; 12] = [
+    pub const ALL: [Figure; 13] = [
         Figure::Epochs,
         Figure::TrainingCurves,
         Figure::LearningRate,
@@ -172,6 +179,7 @@ impl Figure {
         Figure::FeatureMaps,
         Figure::Samples,
         Figure::Augmented,
+        Figure::WeightsEvolution,
     ];
 
     /// The figure's file name inside the run directory.
@@ -189,6 +197,7 @@ impl Figure {
             Figure::FeatureMaps => "feature_maps.png",
             Figure::LearningRate => "learning_rate.png",
             Figure::Augmented => "augmented.png",
+            Figure::WeightsEvolution => "weights_evolution.gif",
         }
     }
 }
@@ -413,6 +422,11 @@ impl RunDir {
     /// The trainer's output where the web app launched it (`train.log`).
     pub fn log_file(&self) -> PathBuf {
         self.path.join(LOG)
+    }
+
+    /// The weight snapshots' folder (`snapshots/`).
+    pub fn snapshots(&self) -> Snapshots {
+        Snapshots::new(self.path.join(SNAPSHOTS))
     }
 
     /// Deletes the run directory, under its lock (so never while a trainer holds it); refuses a

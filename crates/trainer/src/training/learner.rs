@@ -25,7 +25,7 @@ use crate::run::metrics::{EpochRecord, Running};
 use crate::run::plan::{Optimizer, Scheduler};
 use crate::training::evaluate::EVAL_BATCH;
 use crate::training::observer::{Phase, Progress};
-use crate::training::session::{BatchResult, Recorder, Session, stopped};
+use crate::training::session::{BatchResult, Recorder, Session, steps_per_epoch, stopped};
 use crate::training::stopping::{Patience, Stopper};
 
 /// burn's `AccuracyMetric` reports percent; the project's records hold fractions.
@@ -46,8 +46,7 @@ pub(crate) fn train(
     scheduler: Option<Scheduler>,
 ) -> Result<(Vec<EpochRecord>, Model, Option<Patience>), Error> {
     let (plan, run, device) = (session.plan, session.run, &session.backend.device);
-    // The loader serves the last, partial batch too: ceil(images / batch) steps per epoch.
-    let iterations = session.train.len().div_ceil(plan.batch_size());
+    let iterations = steps_per_epoch(plan, session.train.len());
     let lr_scheduler = match scheduler {
         Some(s) => s
             .init(optimizer.lr(), plan.epochs(), iterations)
@@ -72,6 +71,10 @@ pub(crate) fn train(
         Arc::new(Mutex::new(Patience::after(config, done)))
     });
     let recorder = Arc::new(Mutex::new(session.recorder));
+    // Taken from inside burn's training step, where the weights of each step are seen
+    // (`mnist_models::tap`).
+    let snapshots = session.snapshots.map(|s| Arc::new(Mutex::new(s)));
+    let tap = snapshots.clone();
     let bridge = Bridge::new(recorder.clone(), scheduler.is_some());
     let first_error = bridge.first_error.clone();
     let initial = Model::new(&model, plan.seed(), &device.clone().autodiff());
@@ -99,11 +102,13 @@ pub(crate) fn train(
             recorder: recorder.clone(),
         });
     }
-    let result = training.launch(Learner::new(
-        initial,
-        optimizer.init(session.backend),
-        lr_scheduler,
-    ));
+    let learner = Learner::new(initial, optimizer.init(session.backend), lr_scheduler);
+    let take = move |model: &Model| {
+        if let Some(Ok(mut s)) = tap.as_ref().map(|t| t.lock()) {
+            s.before_step(|| model.clone());
+        }
+    };
+    let result = mnist_models::tap::with_tap(take, || training.launch(learner));
     if let Some(e) = &result.error {
         return Err(match &**e {
             // Say what still holds and what to do: the checkpoints before are whole (burn
@@ -142,9 +147,16 @@ pub(crate) fn train(
         Some(best) if best != last => {
             run.load_model(plan, Weights::Checkpoint(best), &device.clone())?
         }
-        _ => result.model,
+        _ => result.model.clone(),
     };
     run.save_model(&model, Weights::Final)?;
+    // The tap is gone with the launch: the snapshots are this function's alone again.
+    let snapshots = snapshots.and_then(|s| Arc::try_unwrap(s).ok()?.into_inner().ok());
+    if let Some(warning) = snapshots.and_then(|s| s.finish(&result.model, &model))
+        && let Ok(recorder) = recorder.lock()
+    {
+        recorder.observer().warning(&warning);
+    }
     Ok((epochs, model, patience))
 }
 

@@ -28,6 +28,7 @@ pub(crate) fn train(
         session.resume_from,
     );
     let (valid, mut recorder, stop) = (session.valid, session.recorder, session.stop);
+    let mut snapshots = session.snapshots;
     let mut model = if resume_from > 0 {
         match run.load_model(plan, Weights::Checkpoint(resume_from), device)? {
             Model::Linear(m) => m,
@@ -53,6 +54,9 @@ pub(crate) fn train(
         for batch in loader.iter() {
             let batch = batch.map_err(|e| Error::Training(e.to_string()))?;
             let n = batch.targets.dims()[0];
+            if let Some(s) = &mut snapshots {
+                s.before_step(|| Model::Linear(model.clone()));
+            }
             let step = model.hand_gradient(batch.images, batch.targets.clone());
             let weights_updated = step.weights_updated();
             let right = correct_count(predicted_classes(step.probs), batch.targets);
@@ -103,5 +107,8 @@ pub(crate) fn train(
     }
     let final_model = Model::Linear(model);
     run.save_model(&final_model, Weights::Final)?;
+    if let Some(warning) = snapshots.and_then(|s| s.finish(&final_model, &final_model)) {
+        recorder.observer().warning(&warning);
+    }
     Ok((recorder.epochs().to_vec(), final_model))
 }

@@ -14,6 +14,7 @@ use crate::run::dir::RunDir;
 use crate::run::live::{LiveProgress, LiveWriter, flush_every};
 use crate::run::metrics::{EpochRecord, IterationRecord, RateRecord};
 use crate::run::plan::Plan;
+use crate::run::snapshots::Snapshotter;
 use crate::training::observer::{Observer, Phase, Progress};
 use crate::training::stop::StopFlag;
 
@@ -31,6 +32,8 @@ pub(crate) struct Session<'a> {
     pub recorder: Recorder,
     /// Checked after every batch.
     pub stop: StopFlag,
+    /// The weight snapshots, for the models that have them.
+    pub snapshots: Option<Snapshotter>,
 }
 
 /// What a trainer answers when a stop was requested: the run goes on after epoch
@@ -74,6 +77,11 @@ fn train_loader(
     } else {
         loader
     }
+}
+
+/// Optimizer steps in an epoch over `images`: the loader serves the last, partial batch too.
+pub(crate) fn steps_per_epoch(plan: &Plan, images: usize) -> usize {
+    images.div_ceil(plan.batch_size())
 }
 
 /// One iteration's results, before it is numbered.

@@ -12,9 +12,10 @@ use crate::run::config::Validation;
 use crate::run::dir::{CheckpointPart, Outcome, RunDir, RunInfo, StopRecord, Weights};
 use crate::run::metrics::EpochRecord;
 use crate::run::plan::{Plan, Trainer};
+use crate::run::snapshots::Snapshotter;
 use crate::training::evaluate::evaluate_split;
 use crate::training::observer::{Observer, RunStart};
-use crate::training::session::{Recorder, Session};
+use crate::training::session::{Recorder, Session, steps_per_epoch};
 use crate::training::stop::{REASON, StopFlag};
 use crate::training::stopping::Patience;
 use crate::training::threads::on_compute_pool;
@@ -167,6 +168,13 @@ pub fn train_until(
         valid.map_or_else(|| test.clone(), Arc::new),
     );
     let recorder = Recorder::new(run.clone(), resume_from, plan.epochs(), observer)?;
+    let snapshots = Snapshotter::start(
+        run.snapshots(),
+        &plan.model(),
+        plan.epochs(),
+        steps_per_epoch(plan, train.len()),
+        resume_from,
+    )?;
     let session = Session {
         plan,
         run: &run,
@@ -176,6 +184,7 @@ pub fn train_until(
         backend,
         recorder,
         stop: stop.clone(),
+        snapshots,
     };
     let trained = match plan.trainer().clone() {
         Trainer::Learner {
