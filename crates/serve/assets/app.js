@@ -575,7 +575,16 @@ function drawPanel(runName) {
     e.preventDefault();
     document.body.classList.remove('dragging');
     const file = e.dataTransfer.files[0];
-    if (file) predict(file, file.type || 'application/octet-stream');
+    if (!file) return;
+    predict(file, file.type || 'application/octet-stream');
+    // Shown on the canvas too, fitted to it, where the browser can decode it.
+    createImageBitmap(file).then((image) => {
+      const scale = Math.min(canvas.width / image.width, canvas.height / image.height);
+      const [w, h] = [image.width * scale, image.height * scale];
+      ctx.fillStyle = '#fff';
+      ctx.fillRect(0, 0, canvas.width, canvas.height);
+      ctx.drawImage(image, (canvas.width - w) / 2, (canvas.height - h) / 2, w, h);
+    }, () => {});
   });
 
   // Answers may arrive out of order; only the latest request's answer is shown.

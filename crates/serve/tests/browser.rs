@@ -762,6 +762,10 @@ fn explanations_match_the_api(
         coloured.as_u64().unwrap() > 20,
         "{coloured} coloured saliency pixels"
     );
+    browser.run(
+        "document.getElementById('explanation').scrollIntoView();",
+        json!([]),
+    );
     screenshot(browser, "explain-mlp.png");
     // The runner-up's units on demand.
     browser.run(
@@ -811,6 +815,10 @@ fn explanations_match_the_api(
             sum + bias
         );
     }
+    browser.run(
+        "document.getElementById('explanation').scrollIntoView();",
+        json!([]),
+    );
     screenshot(browser, "explain-linear.png");
     let errors = browser.console_errors();
     assert!(errors.is_empty(), "console errors: {errors:?}");

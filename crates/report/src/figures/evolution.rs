@@ -8,6 +8,7 @@ use std::path::Path;
 use image::codecs::gif::{GifEncoder, Repeat};
 use image::{Delay, RgbaImage};
 use mnist_data::IMAGE_SIDE;
+use mnist_models::grouped;
 use mnist_trainer::Error;
 use mnist_trainer::run::fsutil::atomic_write;
 use mnist_trainer::run::metrics::IterationRecord;
@@ -40,10 +41,11 @@ fn caption(frame: &Frame, iterations: &[IterationRecord]) -> String {
     if frame.step == 0 {
         return "before training (initial weights)".into();
     }
+    let steps = grouped(frame.step);
     let when = if frame.epoch_end {
-        format!("after {} steps, end of epoch {}", frame.step, frame.epoch)
+        format!("after {steps} steps, end of epoch {}", frame.epoch)
     } else {
-        format!("after {} steps, epoch {}", frame.step, frame.epoch)
+        format!("after {steps} steps, epoch {}", frame.epoch)
     };
     match iterations.iter().find(|r| r.iteration == frame.step) {
         Some(r) => format!(
