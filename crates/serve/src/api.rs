@@ -92,9 +92,10 @@ pub fn no_endpoint(method: &Method, path: &str) -> Response {
         format!(
             "no API endpoint {method} {path}: there are GET and POST /api/runs, GET and DELETE \
              /api/runs/<name>, GET /api/runs/<name>/metrics, /log, /snapshots and \
-             /snapshots/<step>, POST /api/runs/<name>/stop, /resume and /predict, GET /api/configs and POST /api/configs/check, GET and POST \
-             /api/sweeps, POST /api/sweeps/check, GET /api/sweeps/<name>, POST \
-             /api/sweeps/<name>/stop and /resume"
+             /snapshots/<step>, POST /api/runs/<name>/stop, /resume and /predict, GET \
+             /api/configs and POST /api/configs/check, GET and POST /api/sweeps, POST \
+             /api/sweeps/check, GET /api/sweeps/<name>, POST /api/sweeps/<name>/stop and \
+             /resume"
         ),
     )
     .into_response()

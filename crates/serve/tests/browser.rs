@@ -593,6 +593,14 @@ fn runs_run_draw_and_compare_pages_work_in_chromium() {
         json!([]),
     );
     screenshot(&browser, "draw.png");
+    // Why: the MLP's strongest units for the drawn 7, as the API explains the image it saw.
+    let api = api_explanation(addr, mlp, &prepared);
+    assert_eq!(api["predicted"], 7, "{}", api["logits"]);
+    assert_eq!(
+        page_units(&browser, &api["predicted"]),
+        units_of(&api["units"])
+    );
+    lap("the drawn 7's explanation: the API's 8 strongest units");
 
     if fixtures {
         live_run_grows(&browser, addr, &artifacts);
@@ -691,6 +699,45 @@ fn api_explanation(addr: SocketAddr, run: &str, prepared: &[u8]) -> Value {
     answer["explanation"].clone()
 }
 
+/// An explanation's units as (unit, contribution).
+fn units_of(list: &Value) -> Vec<(u64, f64)> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            (
+                u["unit"].as_u64().unwrap(),
+                u["contribution"].as_f64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// The units the explanation panel shows, as (unit, contribution), checked to be `class`'s and
+/// to have their 28×28 templates.
+fn page_units(browser: &Browser, class: &Value) -> Vec<(u64, f64)> {
+    let v = browser.run(
+        "const list = document.querySelector('#explain-detail .units');\
+         return [list.dataset.class, [...list.querySelectorAll('.unit')].map(u =>\
+             [Number(u.dataset.unit), Number(u.dataset.contribution),\
+              u.querySelector('canvas').width])];",
+        json!([]),
+    );
+    assert_eq!(
+        v[0].as_str().unwrap(),
+        class.to_string(),
+        "the units' class"
+    );
+    v[1].as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            assert_eq!(u[2], 28, "a unit's template is 28 wide");
+            (u[0].as_u64().unwrap(), u[1].as_f64().unwrap())
+        })
+        .collect()
+}
+
 /// On /draw: a test-set digit dropped as an image file, explained by the MLP (its strongest
 /// units, then the runner-up's) and, once the run selector says so, by the linear model (its
 /// evidence maps), each as the API explains the image the model saw.
@@ -707,55 +754,42 @@ fn explanations_match_the_api(
     );
     // The digit as a user's file: black ink on white, 10× up, dropped on the page.
     browser.run(
-        "const [pixels] = arguments;         const c = document.createElement('canvas'); c.width = 280; c.height = 280;         const g = c.getContext('2d'); g.fillStyle = '#fff'; g.fillRect(0, 0, 280, 280);         pixels.forEach((v, i) => { if (v > 0) { const k = 255 - v;             g.fillStyle = `rgb(${k},${k},${k})`; g.fillRect(10 * (i % 28), 10 * Math.floor(i / 28), 10, 10); } });         window.lastPrediction = null;         c.toBlob((blob) => { const dt = new DataTransfer();             dt.items.add(new File([blob], 'seven.png', {type: 'image/png'}));             document.dispatchEvent(new DragEvent('drop', {dataTransfer: dt, bubbles: true})); }, 'image/png');",
+        "const [pixels] = arguments;\
+         const c = document.createElement('canvas'); c.width = 280; c.height = 280;\
+         const g = c.getContext('2d'); g.fillStyle = '#fff'; g.fillRect(0, 0, 280, 280);\
+         pixels.forEach((v, i) => { if (v > 0) { const k = 255 - v;\
+             g.fillStyle = `rgb(${k},${k},${k})`;\
+             g.fillRect(10 * (i % 28), 10 * Math.floor(i / 28), 10, 10); } });\
+         window.lastPrediction = null;\
+         c.toBlob((blob) => { const dt = new DataTransfer();\
+             dt.items.add(new File([blob], 'seven.png', {type: 'image/png'}));\
+             document.dispatchEvent(new DragEvent('drop', {dataTransfer: dt, bubbles: true}));\
+         }, 'image/png');",
         json!([digit]),
     );
     let shown = |model: &str| {
         browser.wait(
             &format!("the {model}'s explanation on the draw page"),
             &format!(
-                "const p = window.lastPrediction; const e = document.getElementById('explanation');                 return !!p && !!p.explanation && p.explanation.model === '{model}' && !e.hidden                     && e.dataset.model === '{model}' && p;"
+                "const p = window.lastPrediction; const e = document.getElementById('explanation');\
+                 return !!p && !!p.explanation && p.explanation.model === '{model}' && !e.hidden\
+                 && e.dataset.model === '{model}' && p;"
             ),
         )
     };
     let result = shown("mlp");
     let prepared: Vec<u8> = serde_json::from_value(result["prepared"].clone()).unwrap();
     let api = api_explanation(addr, mlp, &prepared);
-    let units_of = |list: &Value| -> Vec<(u64, f64)> {
-        list.as_array()
-            .unwrap()
-            .iter()
-            .map(|u| {
-                (
-                    u["unit"].as_u64().unwrap(),
-                    u["contribution"].as_f64().unwrap(),
-                )
-            })
-            .collect()
-    };
-    let page_units = |class: &Value| -> Vec<(u64, f64)> {
-        let v = browser.run(
-            "const list = document.querySelector('#explain-detail .units');             return [list.dataset.class, [...list.querySelectorAll('.unit')].map(u =>                 [Number(u.dataset.unit), Number(u.dataset.contribution),                  u.querySelector('canvas').width])];",
-            json!([]),
-        );
-        assert_eq!(
-            v[0].as_str().unwrap(),
-            class.to_string(),
-            "the units' class"
-        );
-        v[1].as_array()
-            .unwrap()
-            .iter()
-            .map(|u| {
-                assert_eq!(u[2], 28, "a unit's template is 28 wide");
-                (u[0].as_u64().unwrap(), u[1].as_f64().unwrap())
-            })
-            .collect()
-    };
-    assert_eq!(page_units(&api["predicted"]), units_of(&api["units"]));
+    assert_eq!(
+        page_units(browser, &api["predicted"]),
+        units_of(&api["units"])
+    );
     // The saliency map is drawn: coloured pixels where the gradient is large.
     let coloured = browser.run(
-        "const d = document.getElementById('saliency').getContext('2d').getImageData(0, 0, 28, 28).data;         let n = 0; for (let i = 0; i < d.length; i += 4) if (d[i] !== d[i + 1] || d[i + 1] !== d[i + 2]) n++;         return n;",
+        "const d = document.getElementById('saliency').getContext('2d').getImageData(0, 0, 28, 28).data;\
+         let n = 0;\
+         for (let i = 0; i < d.length; i += 4) if (d[i] !== d[i + 1] || d[i + 1] !== d[i + 2]) n++;\
+         return n;",
         json!([]),
     );
     assert!(
@@ -773,7 +807,7 @@ fn explanations_match_the_api(
         json!([]),
     );
     assert_eq!(
-        page_units(&api["runner_up"]),
+        page_units(browser, &api["runner_up"]),
         units_of(&api["runner_up_units"])
     );
 
@@ -781,7 +815,8 @@ fn explanations_match_the_api(
     // runner-up, whose sums and biases are the API's.
     browser.run(
         &format!(
-            "const s = document.getElementById('run-select'); s.value = '{linear}';             s.dispatchEvent(new Event('change'));"
+            "const s = document.getElementById('run-select'); s.value = '{linear}';\
+             s.dispatchEvent(new Event('change'));"
         ),
         json!([]),
     );
@@ -789,7 +824,8 @@ fn explanations_match_the_api(
     let prepared: Vec<u8> = serde_json::from_value(result["prepared"].clone()).unwrap();
     let api = api_explanation(addr, linear, &prepared);
     let figures = browser.run(
-        "return [...document.querySelectorAll('#explain-detail figure.evidence')].map(f =>             [Number(f.dataset.class), Number(f.dataset.sum), Number(f.dataset.bias)]);",
+        "return [...document.querySelectorAll('#explain-detail figure.evidence')].map(f =>\
+             [Number(f.dataset.class), Number(f.dataset.sum), Number(f.dataset.bias)]);",
         json!([]),
     );
     let figures = figures.as_array().unwrap();
@@ -843,30 +879,41 @@ fn weights_form_under_the_slider(browser: &Browser, addr: SocketAddr, run: &str)
     // It opens on the last snapshot: the finished weights.
     let at = browser.wait(
         "the weights-forming section with its slider",
-        "const s = document.getElementById('snapshot-slider');         const c = document.getElementById('snapshot-caption');         return !document.getElementById('evolution').hidden && c.dataset.step !== undefined             && document.querySelectorAll('#templates canvas').length === 10             && [Number(s.max), Number(c.dataset.step)];",
+        "const s = document.getElementById('snapshot-slider');\
+         const c = document.getElementById('snapshot-caption');\
+         return !document.getElementById('evolution').hidden && c.dataset.step !== undefined\
+                 && document.querySelectorAll('#templates canvas').length === 10\
+                 && [Number(s.max), Number(c.dataset.step)];",
     );
     assert_eq!(at, json!([steps.len() - 1, steps[steps.len() - 1]]));
     // Back to the start by hand, then played to the end.
     browser.run(
-        "const s = document.getElementById('snapshot-slider'); s.value = 0;         s.dispatchEvent(new Event('input'));",
+        "const s = document.getElementById('snapshot-slider'); s.value = 0;\
+         s.dispatchEvent(new Event('input'));",
         json!([]),
     );
     let caption = browser.wait(
         "the first snapshot's caption",
-        "const c = document.getElementById('snapshot-caption');         return c.dataset.step === '0' && c.textContent;",
+        "const c = document.getElementById('snapshot-caption');\
+         return c.dataset.step === '0' && c.textContent;",
     );
     assert!(
         caption.as_str().unwrap().starts_with("before training"),
         "{caption}"
     );
     browser.run(
-        "window.stepsSeen = [];         new MutationObserver(() => window.stepsSeen.push(Number(document.getElementById('snapshot-caption').dataset.step)))             .observe(document.getElementById('snapshot-caption'), {attributes: true});         document.getElementById('play').click();",
+        "window.stepsSeen = [];\
+         const caption = document.getElementById('snapshot-caption');\
+         new MutationObserver(() => window.stepsSeen.push(Number(caption.dataset.step)))\
+             .observe(caption, {attributes: true});\
+         document.getElementById('play').click();",
         json!([]),
     );
     let seen = browser.wait(
         "the play button to reach the last snapshot",
         &format!(
-            "return document.getElementById('snapshot-caption').dataset.step === '{}'                 && document.getElementById('play').textContent === 'Play' && window.stepsSeen;",
+            "return document.getElementById('snapshot-caption').dataset.step === '{}'\
+                 && document.getElementById('play').textContent === 'Play' && window.stepsSeen;",
             steps[steps.len() - 1]
         ),
     );
