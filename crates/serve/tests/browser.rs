@@ -272,6 +272,15 @@ fn live_run_grows(browser: &Browser, addr: SocketAddr, artifacts: &Path) {
         "const u = window.charts && window.charts['iter-loss'];\
          return !!u && u.data[0].length === 30;",
     );
+    // A run without weight snapshots (as every run from before them) has no slider.
+    let hidden = browser.run(
+        "return document.getElementById('evolution').hidden;",
+        json!([]),
+    );
+    assert_eq!(
+        hidden, true,
+        "the weights-forming section of a run without snapshots"
+    );
     for i in 31..=45 {
         writer.push(&record(i), None);
     }
