@@ -103,17 +103,13 @@ pub fn explain(model: &Model, pixels: &[u8], device: &Device) -> Explanation {
     let logits = host_values(model.forward(x.clone())); // [10]
     let order = ranking(&logits);
     let (predicted, runner_up) = (order[0], order[1]);
-    let detail = match model {
-        Model::Linear(m) => linear(m, &x),
-        Model::Mlp(m) => mlp(m, x.clone(), predicted, runner_up),
-        Model::Cnn(m) => cnn(m, x.clone()),
+    let (kind, detail) = match model {
+        Model::Linear(m) => ("linear", linear(m, &x)),
+        Model::Mlp(m) => ("mlp", mlp(m, x, predicted, runner_up)),
+        Model::Cnn(m) => ("cnn", cnn(m, x)),
     };
     Explanation {
-        model: match model {
-            Model::Linear(_) => "linear",
-            Model::Mlp(_) => "mlp",
-            Model::Cnn(_) => "cnn",
-        },
+        model: kind,
         saliency: saliency(model, pixels, predicted, device),
         logits,
         predicted: predicted as u8,

@@ -9,6 +9,7 @@ use mnist_data::{IMAGE_PIXELS, NUM_CLASSES, Split};
 use mnist_infer::explain::{Detail, Explanation, TOP_UNITS, explain};
 use mnist_models::{
     Activation, CnnConfig, ConvLayer, DenseLayer, Model, ModelConfig, PoolConfig, PoolKind,
+    host_values,
 };
 use mnist_trainer::approx::max_abs_difference;
 use mnist_trainer::backend::default_backend;
@@ -38,12 +39,7 @@ fn images(test: &Split) -> Vec<Vec<u8>> {
 
 fn logits(model: &Model, pixels: &[f32], device: &Device) -> Vec<f32> {
     let x = Tensor::<2>::from_data(TensorData::new(pixels.to_vec(), [1, IMAGE_PIXELS]), device);
-    model
-        .forward(x)
-        .into_data()
-        .convert::<f32>()
-        .try_into_vec()
-        .unwrap()
+    host_values(model.forward(x))
 }
 
 /// Central differences of logit[class] at the given pixels, through the model's forward pass.
@@ -164,7 +160,7 @@ fn the_mlps_unit_contributions_add_up_to_the_predicted_logit() {
     let Model::Mlp(mlp) = &model else {
         unreachable!()
     };
-    let templates = mnist_models::host_values(mlp.hidden.weight.val()); // [784, 300]
+    let templates = host_values(mlp.hidden.weight.val()); // [784, 300]
     for pixels in images(&test_images()) {
         let e = explain(&model, &pixels, &device);
         check_answer(&e, &model, &pixels, &device);

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use axum::Json;
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -86,24 +87,32 @@ pub struct LaunchBody {
     config: String,
 }
 
+/// The `{name, config}` body of a launch, or 400 saying what it must be (`config`: what the
+/// config's text is).
+fn launch_body(
+    body: Result<Json<LaunchBody>, JsonRejection>,
+    config: &str,
+) -> Result<LaunchBody, ApiError> {
+    body.map(|Json(b)| b).map_err(|rejection| {
+        ApiError(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "the body must be JSON {{\"name\": \"...\", \"config\": \"<{config}>\"}}: {}",
+                rejection.body_text()
+            ),
+        )
+    })
+}
+
 /// `POST /api/runs`, body `{name, config}`: 201 with the run's state (`queued` or `training`),
 /// 409 for a name in use, 422 for a config that does not pass the checks.
 pub async fn launch(
     State(state): State<Arc<AppState>>,
-    body: Result<Json<LaunchBody>, axum::extract::rejection::JsonRejection>,
+    body: Result<Json<LaunchBody>, JsonRejection>,
 ) -> Response {
-    let Json(body) = match body {
+    let body = match launch_body(body, "TOML text") {
         Ok(b) => b,
-        Err(rejection) => {
-            return ApiError(
-                StatusCode::BAD_REQUEST,
-                format!(
-                    "the body must be JSON {{\"name\": \"...\", \"config\": \"<TOML text>\"}}: {}",
-                    rejection.body_text()
-                ),
-            )
-            .into_response();
-        }
+        Err(e) => return e.into_response(),
     };
     let lab = state.lab.clone();
     let name = body.name.clone();
@@ -178,21 +187,11 @@ pub async fn check_sweep(
 /// a sweep that does not pass `mnist sweep`'s checks.
 pub async fn launch_sweep(
     State(state): State<Arc<AppState>>,
-    body: Result<Json<LaunchBody>, axum::extract::rejection::JsonRejection>,
+    body: Result<Json<LaunchBody>, JsonRejection>,
 ) -> Response {
-    let Json(body) = match body {
+    let body = match launch_body(body, "TOML text of a sweep file") {
         Ok(b) => b,
-        Err(rejection) => {
-            return ApiError(
-                StatusCode::BAD_REQUEST,
-                format!(
-                    "the body must be JSON {{\"name\": \"...\", \"config\": \"<TOML text of a \
-                     sweep file>\"}}: {}",
-                    rejection.body_text()
-                ),
-            )
-            .into_response();
-        }
+        Err(e) => return e.into_response(),
     };
     let lab = state.lab.clone();
     let name = body.name.clone();

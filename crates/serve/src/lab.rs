@@ -289,71 +289,56 @@ impl Lab {
         }
     }
 
+    /// The job's `mnist` process: `mnist train <config> --name <run> [--resume]`, its output
+    /// appended to the run's log, or `mnist sweep <file> --name <sweep> --parallel 1`, its output
+    /// appended to the sweep's log (its folder was made when it was launched).
     fn start(&self, job: &Job) -> Result<std::process::Child, String> {
-        if job.sweep {
-            return self.start_sweep(job);
-        }
         let program = self.program.as_ref().ok_or("no trainer program")?;
-        let run = RunDir::new(self.artifacts.join(&job.name));
-        run.create().map_err(|e| e.to_string())?;
-        let log_path = run.log_file();
-        let mut log = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log_path)
-            .map_err(|e| format!("{}: {e}", log_path.display()))?;
         let mut command = Command::new(&program.program);
-        command
-            .args(["--backend", &program.backend, "train"])
-            .arg(&job.config)
-            .args(["--name", &job.name]);
-        if job.resume {
-            command.arg("--resume");
-        }
-        let _ = writeln!(
-            log,
-            "== {} by mnist serve: mnist train {} --name {}{}",
-            if job.resume { "resumed" } else { "started" },
-            job.config.display(),
-            job.name,
-            if job.resume { " --resume" } else { "" }
-        );
-        let err = log
-            .try_clone()
-            .map_err(|e| format!("{}: {e}", log_path.display()))?;
-        command
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(log))
-            .stderr(Stdio::from(err));
-        command
-            .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", program.program.display()))
-    }
-
-    /// `mnist sweep <file> --name <sweep> --parallel 1`, its output appended to the sweep's log
-    /// (its folder was made when it was launched).
-    fn start_sweep(&self, job: &Job) -> Result<std::process::Child, String> {
-        let program = self.program.as_ref().ok_or("no trainer program")?;
-        let log_path = SweepDir::new(self.artifacts.join(&job.name)).sweep_log();
+        command.args(["--backend", &program.backend]);
+        let (log_path, line) = if job.sweep {
+            command
+                .arg("sweep")
+                .arg(&job.config)
+                .args(["--name", &job.name, "--parallel", "1"]);
+            let line = format!(
+                "mnist sweep {} --name {} --parallel 1",
+                job.config.display(),
+                job.name
+            );
+            (
+                SweepDir::new(self.artifacts.join(&job.name)).sweep_log(),
+                line,
+            )
+        } else {
+            let run = RunDir::new(self.artifacts.join(&job.name));
+            run.create().map_err(|e| e.to_string())?;
+            command
+                .arg("train")
+                .arg(&job.config)
+                .args(["--name", &job.name]);
+            if job.resume {
+                command.arg("--resume");
+            }
+            let line = format!(
+                "mnist train {} --name {}{}",
+                job.config.display(),
+                job.name,
+                if job.resume { " --resume" } else { "" }
+            );
+            (run.log_file(), line)
+        };
         let mut log = OpenOptions::new()
             .create(true)
             .append(true)
             .open(&log_path)
             .map_err(|e| format!("{}: {e}", log_path.display()))?;
-        let _ = writeln!(
-            log,
-            "== {} by mnist serve: mnist sweep {} --name {} --parallel 1",
-            if job.resume { "resumed" } else { "started" },
-            job.config.display(),
-            job.name,
-        );
+        let how = if job.resume { "resumed" } else { "started" };
+        let _ = writeln!(log, "== {how} by mnist serve: {line}");
         let err = log
             .try_clone()
             .map_err(|e| format!("{}: {e}", log_path.display()))?;
-        Command::new(&program.program)
-            .args(["--backend", &program.backend, "sweep"])
-            .arg(&job.config)
-            .args(["--name", &job.name, "--parallel", "1"])
+        command
             .stdin(Stdio::null())
             .stdout(Stdio::from(log))
             .stderr(Stdio::from(err))

@@ -366,6 +366,17 @@ fn draw_opens_on_the_latest_run(browser: &Browser, addr: SocketAddr, artifacts: 
     assert_eq!(chosen, "linear");
 }
 
+/// Fails the test unless Chromium and ChromeDriver are there: a browser test runs only where the
+/// build found both, where MNIST_REQUIRE_BROWSER was set, or with --ignored.
+fn require_browser() {
+    assert!(
+        Browser::available(),
+        "no {} or no {}: install Debian's chromium and chromium-driver (bash .ci/run does)",
+        webdriver::CHROMIUM,
+        webdriver::CHROMEDRIVER
+    );
+}
+
 fn screenshot(browser: &Browser, name: &str) {
     if std::env::var_os("MNIST_SCREENSHOTS").is_none() {
         return;
@@ -385,13 +396,7 @@ fn screenshot(browser: &Browser, name: &str) {
               (or set MNIST_CHROMIUM and MNIST_CHROMEDRIVER)"
 )]
 fn runs_run_draw_and_compare_pages_work_in_chromium() {
-    // Here when the build found both, when MNIST_REQUIRE_BROWSER was set, or with --ignored.
-    assert!(
-        Browser::available(),
-        "no {} or no {}: install Debian's chromium and chromium-driver (bash .ci/run does)",
-        webdriver::CHROMIUM,
-        webdriver::CHROMEDRIVER
-    );
+    require_browser();
     let clock = Instant::now();
     let lap = |what: &str| eprintln!("[{:5.2} s] {what}", clock.elapsed().as_secs_f64());
     let dir = tempfile::tempdir().unwrap();
@@ -1015,12 +1020,7 @@ const PAGE_STATE: &str =
               (or set MNIST_CHROMIUM and MNIST_CHROMEDRIVER)"
 )]
 fn the_lab_launches_stops_and_resumes_runs_in_chromium() {
-    assert!(
-        Browser::available(),
-        "no {} or no {}: install Debian's chromium and chromium-driver (bash .ci/run does)",
-        webdriver::CHROMIUM,
-        webdriver::CHROMEDRIVER
-    );
+    require_browser();
     let dir = tempfile::tempdir().unwrap();
     let configs = dir.path().join("configs");
     std::fs::create_dir_all(&configs).unwrap();
@@ -1198,12 +1198,7 @@ fn fixture_sweep(dir: &Path) -> PathBuf {
               (or set MNIST_CHROMIUM and MNIST_CHROMEDRIVER)"
 )]
 fn a_sweep_page_shows_its_points_table_charts_and_figures_in_chromium() {
-    assert!(
-        Browser::available(),
-        "no {} or no {}: install Debian's chromium and chromium-driver (bash .ci/run does)",
-        webdriver::CHROMIUM,
-        webdriver::CHROMEDRIVER
-    );
+    require_browser();
     let dir = tempfile::tempdir().unwrap();
     let artifacts = fixture_sweep(dir.path());
     let addr = common::start_server(&artifacts);

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use burn::module::Module;
 use burn::prelude::*;
-use mnist_models::{Model, ModelConfig};
+use mnist_models::{Model, ModelConfig, host_values};
 use mnist_trainer::approx::{all_close, max_abs_difference};
 use mnist_trainer::backend::default_backend;
 use mnist_trainer::gradcheck::{Problem, autodiff_gradient, check, compare, hand};
@@ -63,6 +63,27 @@ impl TrainObserver for StopAt {
             self.stop.stop();
         }
     }
+}
+
+/// Trains `config` as run `name`, with a stop asked for once epoch 2 has trained 100 images.
+fn train_stopped_in_epoch_2(
+    config: &TestConfig,
+    dir: &Path,
+    name: &str,
+) -> Result<TrainOutcome, mnist_trainer::Error> {
+    let stop = StopFlag::new();
+    let observer = Arc::new(StopAt {
+        epoch: 2,
+        items: 100,
+        stop: stop.clone(),
+    });
+    let _turn = one_at_a_time();
+    train::train_until(
+        &request(config, dir, name, false),
+        &default_backend(),
+        observer,
+        &stop,
+    )
 }
 
 fn train(config: &TestConfig, dir: &Path, name: &str, resume: bool) -> TrainOutcome {
@@ -363,22 +384,8 @@ fn a_stop_request_stops_at_a_clean_point_and_the_run_resumes_to_the_same_end() {
         let kind = config.plan().trainer().kind();
         let full = train(&config, dir.path(), &format!("{kind:?}-full"), false);
         let name = format!("{kind:?}-stopped");
-        let stop = StopFlag::new();
         // Mid-way through epoch 2's training batches (200 fixture images: step 60 of 80).
-        let observer = Arc::new(StopAt {
-            epoch: 2,
-            items: 100,
-            stop: stop.clone(),
-        });
-        let stopped = {
-            let _turn = one_at_a_time();
-            train::train_until(
-                &request(&config, dir.path(), &name, false),
-                &default_backend(),
-                observer,
-                &stop,
-            )
-        };
+        let stopped = train_stopped_in_epoch_2(&config, dir.path(), &name);
         let run = RunDir::new(dir.path().join("runs").join(&name));
         match stopped {
             Err(mnist_trainer::Error::Stopped {
@@ -773,11 +780,6 @@ fn snapshot_files(run: &RunDir) -> Vec<(String, Vec<u8>)> {
     files
 }
 
-/// Row-major values of a tensor.
-fn host<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data().convert::<f32>().try_into_vec().unwrap()
-}
-
 #[test]
 fn weight_snapshots_follow_their_schedule_and_end_as_the_models_weights() {
     use mnist_trainer::run::snapshots::{Layout, schedule};
@@ -828,14 +830,17 @@ fn weight_snapshots_follow_their_schedule_and_end_as_the_models_weights() {
                 // Cut to the 10 units hidden_units.png shows, once the run ended.
                 assert_eq!(index.layout, Layout::Units);
                 let units: Vec<usize> =
-                    mnist_models::strongest_hidden_units(&host(m.output.weight.val()), 64)
+                    mnist_models::strongest_hidden_units(&host_values(m.output.weight.val()), 64)
                         .into_iter()
                         .map(|(h, _)| h)
                         .collect();
                 assert_eq!(index.units, units);
                 let column =
                     |w: &[f32], h: usize| -> Vec<f32> { (0..784).map(|p| w[p * 64 + h]).collect() };
-                let (w, w0) = (host(m.hidden.weight.val()), host(init.hidden.weight.val()));
+                let (w, w0) = (
+                    host_values(m.hidden.weight.val()),
+                    host_values(init.hidden.weight.val()),
+                );
                 for (d, &h) in units.iter().enumerate() {
                     assert_eq!(last.templates[d], column(&w, h), "digit {d}, unit {h}");
                     assert_eq!(first.templates[d], column(&w0, h), "digit {d}, unit {h}");
@@ -991,21 +996,7 @@ fn leftovers_of_a_stopped_run_are_ignored_and_removed_when_it_resumes() {
     mnist_trainer::testing::flush_live_every(std::time::Duration::ZERO);
     let dir = tempfile::tempdir().unwrap();
     let config = TestConfig::scratch().epochs(3);
-    let stop = StopFlag::new();
-    let observer = Arc::new(StopAt {
-        epoch: 2,
-        items: 100,
-        stop: stop.clone(),
-    });
-    let stopped = {
-        let _turn = one_at_a_time();
-        train::train_until(
-            &request(&config, dir.path(), "stopped", false),
-            &default_backend(),
-            observer,
-            &stop,
-        )
-    };
+    let stopped = train_stopped_in_epoch_2(&config, dir.path(), "stopped");
     assert!(matches!(stopped, Err(mnist_trainer::Error::Stopped { .. })));
     let run = RunDir::new(dir.path().join("runs/stopped"));
     // Stopped mid-epoch, the trainer took its live files away with it.
