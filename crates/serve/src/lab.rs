@@ -384,11 +384,25 @@ impl Lab {
         for run in runs.iter_mut() {
             if jobs.running.contains_key(&run.name) {
                 run.launched = true;
-                // Started, but its trainer has not yet written the run's config or taken its
-                // lock (it is loading the data).
-                if run.state == RunState::Broken {
-                    run.state = RunState::Training;
-                    run.note = Some("starting".into());
+                // Its process is alive, so it is training whatever its directory says: either
+                // its trainer has not yet written the run's config or taken its lock (it is
+                // loading the data), or it has let go of the lock and is exiting. Until `wait`
+                // reaps it, a resume or delete would be refused, so no page may offer one.
+                match run.state {
+                    RunState::Training | RunState::Queued => {}
+                    RunState::Broken => {
+                        run.state = RunState::Training;
+                        run.note = Some("starting".into());
+                    }
+                    RunState::Finished => {
+                        run.state = RunState::Training;
+                        run.note = Some("ending".into());
+                    }
+                    // Resumed and loading its data, or stopped and exiting.
+                    RunState::Stopped | RunState::Interrupted => {
+                        run.state = RunState::Training;
+                        run.note = Some("starting or ending".into());
+                    }
                 }
             }
             if jobs.queue.iter().any(|j| j.name == run.name) {
@@ -579,4 +593,42 @@ fn terminate(pid: u32) -> Result<(), String> {
 #[cfg(not(unix))]
 fn terminate(_pid: u32) -> Result<(), String> {
     Err("stopping a run from the web app needs a Unix system; stop it with Ctrl-C".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lab_training(name: &str) -> (tempfile::TempDir, Lab) {
+        let dir = tempfile::tempdir().unwrap();
+        let lab = Lab::new(dir.path(), dir.path(), None, 1, dir.path()).unwrap();
+        lock(&lab.jobs)
+            .running
+            .insert(name.to_string(), Running { pid: 0 });
+        (dir, lab)
+    }
+
+    /// A trainer that has written its end (stopped, finished) but not yet exited is still
+    /// training: a page that showed "stopped" then would offer a Resume the server refuses.
+    #[test]
+    fn a_run_whose_process_is_alive_is_training_whatever_its_directory_says() {
+        let (_dir, lab) = lab_training("ending");
+        for (state, note) in [
+            (RunState::Stopped, "starting or ending"),
+            (RunState::Finished, "ending"),
+            (RunState::Interrupted, "starting or ending"),
+            (RunState::Broken, "starting"),
+        ] {
+            let mut runs = vec![catalog::placeholder("ending", state)];
+            lab.overlay(&mut runs);
+            assert_eq!(runs[0].state, RunState::Training, "{state:?}");
+            assert_eq!(runs[0].note.as_deref(), Some(note), "{state:?}");
+            assert!(runs[0].launched);
+        }
+        // A run this server does not train keeps what its directory says.
+        let mut runs = vec![catalog::placeholder("other", RunState::Stopped)];
+        lab.overlay(&mut runs);
+        assert_eq!(runs[0].state, RunState::Stopped);
+        assert!(!runs[0].launched);
+    }
 }

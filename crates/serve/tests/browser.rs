@@ -1009,9 +1009,9 @@ fn launch_from_new_run_page(browser: &Browser, config: &str, edit: (&str, &str),
 /// epochs on a busy 2-core machine).
 const TRAINING_WAIT: Duration = Duration::from_secs(120);
 
-/// The state the run page shows (its summary line starts with it).
-const PAGE_STATE: &str =
-    "return (document.getElementById('state').textContent || '').split(' ')[0];";
+/// What a run page shows of its state and controls (an error a button met is among them).
+const PAGE_STATE: &str = "return [document.getElementById('state').textContent,\
+     document.getElementById('controls').textContent];";
 
 #[test]
 #[cfg_attr(
