@@ -101,6 +101,37 @@ impl MnistLoader {
         order
     }
 
+    /// Whether the loader distorts the images (then they exist only as its batches).
+    pub fn augments(&self) -> bool {
+        self.augment.is_some()
+    }
+
+    /// The split the loader reads.
+    pub fn split(&self) -> &Arc<Split> {
+        &self.split
+    }
+
+    /// The next epoch's batches as indices into [`Self::split`], for a trainer that reads the
+    /// images' bytes itself; advances the epoch as `iter()` does. `None`, advancing nothing,
+    /// where the loader augments.
+    pub fn next_epoch_indices(&self) -> Option<Vec<Vec<usize>>> {
+        (!self.augments()).then(|| self.start_epoch().1)
+    }
+
+    /// Starts the next epoch: its number, and its batches as indices.
+    fn start_epoch(&self) -> (usize, Vec<Vec<usize>>) {
+        let epoch = self.epochs_done.fetch_add(1, Ordering::SeqCst) + 1;
+        if let Some(f) = &self.on_epoch_start {
+            f(epoch);
+        }
+        let batches = self
+            .order(epoch)
+            .chunks(self.batch_size)
+            .map(<[usize]>::to_vec)
+            .collect();
+        (epoch, batches)
+    }
+
     fn fork(&self) -> Self {
         let mut copy = self.clone();
         copy.epochs_done = Arc::new(AtomicUsize::new(self.epochs_done.load(Ordering::SeqCst)));
@@ -135,16 +166,8 @@ fn epoch_batch(
 
 impl DataLoader<MnistBatch> for MnistLoader {
     fn iter<'a>(&'a self) -> Box<dyn DataLoaderIterator<MnistBatch> + 'a> {
-        let epoch = self.epochs_done.fetch_add(1, Ordering::SeqCst) + 1;
-        if let Some(f) = &self.on_epoch_start {
-            f(epoch);
-        }
-        let order = self.order(epoch);
-        let total = order.len();
-        let batches: Vec<Vec<usize>> = order
-            .chunks(self.batch_size)
-            .map(<[usize]>::to_vec)
-            .collect();
+        let (epoch, batches) = self.start_epoch();
+        let total = batches.iter().map(Vec::len).sum();
         let source = if self.prefetch == 0 {
             Source::Inline(batches.into_iter())
         } else {

@@ -11,6 +11,7 @@ mod dropout;
 pub mod gradcheck;
 mod init;
 mod linear;
+pub mod linear_host;
 mod mlp;
 mod step;
 mod summary;

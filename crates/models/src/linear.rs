@@ -113,6 +113,18 @@ impl LinearSoftmax {
         }
     }
 
+    /// This parameter (same identity) holding `values`, row-major `[785, 10]`.
+    pub fn with_weights(self, values: Vec<f32>, device: &Device) -> Self {
+        Self {
+            weight: self.weight.map(|_| {
+                Tensor::from_data(
+                    TensorData::new(values, [IMAGE_PIXELS + 1, NUM_CLASSES]),
+                    device,
+                )
+            }),
+        }
+    }
+
     /// The weights as a row-major `[785, 10]` vector.
     pub fn weights_vec(&self) -> Vec<f32> {
         crate::host_values(self.weight.val())

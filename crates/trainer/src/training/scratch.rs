@@ -4,7 +4,11 @@
 
 use std::time::Instant;
 
-use burn::data::dataloader::DataLoader;
+use std::sync::Arc;
+
+use burn::data::dataloader::{DataLoader, DataLoaderIterator};
+use mnist_data::MnistBatch;
+use mnist_models::linear_host::HostLinear;
 use mnist_models::{LinearSoftmax, Model, correct_count, predicted_classes};
 
 use crate::Error;
@@ -43,6 +47,12 @@ pub(crate) fn train(
     } else {
         LinearSoftmax::new(plan.seed(), device)
     };
+    // On the CPU backends, unless the images are distorted (then they exist only as the
+    // loader's batches), the step runs fused on host memory (`linear_host`), reading the images'
+    // bytes: the weights live there while an epoch trains and go back into `model` at its end.
+    let mut host = (session.backend.host_memory() && !loader.augments())
+        .then(|| HostLinear::from_weights(&model.weights_vec()));
+    let split = Arc::clone(loader.split());
     let total_items = loader.num_items();
     for epoch in resume_from + 1..=plan.epochs() {
         let start = Instant::now();
@@ -51,17 +61,40 @@ pub(crate) fn train(
         let mut loss = Running::default();
         // Counted, not averaged: the epoch's accuracy is exactly correct / seen.
         let (mut done, mut correct_sum) = (0usize, 0usize);
-        for batch in loader.iter() {
-            let batch = batch.map_err(|e| Error::Training(e.to_string()))?;
-            let n = batch.targets.dims()[0];
+        let source = match host {
+            Some(_) => Batches::Indices(
+                loader
+                    .next_epoch_indices()
+                    .expect("the loader does not augment")
+                    .into_iter(),
+            ),
+            None => Batches::Tensors(loader.iter()),
+        };
+        for batch in source {
+            let batch = batch?;
+            let n = batch.len();
             if let Some(s) = &mut snapshots {
-                s.before_step(|| Model::Linear(model.clone()));
+                s.before_step(|| match &host {
+                    Some(h) => Model::Linear(model.clone().with_weights(h.weights(), device)),
+                    None => Model::Linear(model.clone()),
+                });
             }
-            let step = model.hand_gradient(batch.images, batch.targets.clone());
-            let weights_updated = step.weights_updated();
-            let right = correct_count(predicted_classes(step.probs), batch.targets);
-            let batch_loss = step.loss.into_scalar::<f64>();
-            model = model.sgd_step(step.gradient, lr.get());
+            let (batch_loss, right, weights_updated) = match (&mut host, batch) {
+                (Some(h), Batch::Indices(indices)) => {
+                    let report = h.step(&split, &indices, lr.get() as f32);
+                    (report.loss, report.correct, report.weights_updated)
+                }
+                (Some(_), Batch::Tensors(_)) => unreachable!("host steps read indices"),
+                (None, Batch::Indices(_)) => unreachable!("tensor steps read tensors"),
+                (None, Batch::Tensors(batch)) => {
+                    let step = model.hand_gradient(batch.images, batch.targets.clone());
+                    let weights_updated = step.weights_updated();
+                    let right = correct_count(predicted_classes(step.probs), batch.targets);
+                    let batch_loss = step.loss.into_scalar::<f64>();
+                    model = model.sgd_step(step.gradient, lr.get());
+                    (batch_loss, right, weights_updated)
+                }
+            };
             let batch_acc = right as f64 / n as f64;
             let result = BatchResult {
                 loss: batch_loss,
@@ -90,6 +123,9 @@ pub(crate) fn train(
             }
         }
         let train_seconds = start.elapsed().as_secs_f64();
+        if let Some(h) = &host {
+            model = model.with_weights(h.weights(), device);
+        }
         let eval_model = Model::Linear(model.clone());
         let valid = evaluate_split(&eval_model, valid.clone(), device);
         let record = EpochRecord {
@@ -111,4 +147,38 @@ pub(crate) fn train(
         recorder.observer().warning(&warning);
     }
     Ok((recorder.epochs().to_vec(), final_model))
+}
+
+/// An epoch's batches: indices into the split for the host step, tensors otherwise.
+enum Batches<'a> {
+    Indices(std::vec::IntoIter<Vec<usize>>),
+    Tensors(Box<dyn DataLoaderIterator<MnistBatch> + 'a>),
+}
+
+enum Batch {
+    Indices(Vec<usize>),
+    Tensors(Box<MnistBatch>),
+}
+
+impl Batch {
+    fn len(&self) -> usize {
+        match self {
+            Batch::Indices(indices) => indices.len(),
+            Batch::Tensors(batch) => batch.targets.dims()[0],
+        }
+    }
+}
+
+impl Iterator for Batches<'_> {
+    type Item = Result<Batch, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            Batches::Indices(it) => it.next().map(|i| Ok(Batch::Indices(i))),
+            Batches::Tensors(it) => it.next().map(|b| {
+                b.map(|b| Batch::Tensors(Box::new(b)))
+                    .map_err(|e| Error::Training(e.to_string()))
+            }),
+        }
+    }
 }
