@@ -166,9 +166,14 @@ pub enum Command {
     },
     /// Measure speed on the full data (medians of several runs).
     ///
-    /// Data load, an epoch of the MLP config through burn's Learner, an epoch of the scratch
-    /// linear config, full test-set inference and peak memory, on the data the MLP config names.
-    /// Training output goes to a temporary folder that is removed afterwards.
+    /// Data load, an epoch of the MLP config through burn's Learner beside this machine's
+    /// matrix-product rate and the floor it puts under that epoch, an epoch of the scratch
+    /// linear config, full test-set inference, single-image latency and peak memory, on the data
+    /// the MLP config names. Training output goes to a temporary folder that is removed
+    /// afterwards.
+    ///
+    /// With --only FILE: that config alone, its training epochs then its inference, as one JSON
+    /// line (what benches/compare/alternate.py sets beside PyTorch and numpy).
     ///
     /// With --sweep: the MLP config's training epoch at hidden 300 / 1000 / 3000 × batch
     /// 50 / 500, each point in a process of its own (seconds per epoch, peak memory), and with
@@ -187,6 +192,9 @@ pub enum Command {
         /// The scratch linear config to time.
         #[arg(long, default_value = "configs/linear-scratch.toml")]
         linear_config: PathBuf,
+        /// Time this config alone (training epochs, then inference) and print one JSON line.
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["sweep", "point"])]
+        only: Option<PathBuf>,
         /// Sweep the MLP's hidden size and batch instead.
         #[arg(long, conflicts_with = "point")]
         sweep: bool,

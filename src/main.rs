@@ -213,12 +213,18 @@ fn execute(command: Command, backend: &Backend) -> Result<(), Error> {
             torch_script,
             out,
             point,
+            only,
         } => {
-            if let Some((hidden, batch)) = point {
+            if let Some(config) = only {
+                let plan = Plan::load(&config)?;
+                let quiet = mnist_trainer::training::observer::quiet();
+                let timing = speed::time_config(&plan, epochs, repeats, backend, quiet)?;
+                println!("{}", render::json_line(&timing));
+            } else if let Some((hidden, batch)) = point {
                 let plan = Plan::load(&mlp_config)?;
                 let quiet = mnist_trainer::training::observer::quiet();
                 let timing = sweep::time_point(&plan, hidden, batch, epochs, backend, quiet)?;
-                println!("{}", render::point(&timing));
+                println!("{}", render::json_line(&timing));
             } else if sweep {
                 let exe = std::env::current_exe()
                     .map_err(|e| Error::Check(format!("cannot find this program's path: {e}")))?;

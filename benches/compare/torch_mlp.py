@@ -50,6 +50,9 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
     p.add_argument("--json", action="store_true", help="print one JSON line")
+    p.add_argument("--infer", action="store_true",
+                   help="with --json: add the trained model's inference as torch_infer.py times "
+                        "it (images per second over the test set, one image alone)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(42)
@@ -95,12 +98,19 @@ def main():
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     what = f"torch {torch.__version__} {args.device} ({torch.get_num_threads()} threads)"
     if args.json:
-        print(json.dumps({
+        result = {
             "seconds_per_epoch": statistics.median(times),
             "accuracy": acc,
             "peak_rss_bytes": peak,
             "implementation": what,
-        }))
+        }
+        if args.infer:
+            from torch_infer import load_test, prepare_for, time_inference
+            xb, yb = load_test(args.data)
+            figures = time_inference(model.cpu(), prepare_for("mlp"), xb, yb)
+            result["images_per_second"] = figures["images_per_second"]
+            result["single_image_seconds"] = figures["single_image_seconds"]
+        print(json.dumps(result))
     else:
         print(f"{what}: hidden {args.hidden}, batch {args.batch}: "
               f"{statistics.median(times):.2f} s/epoch training (median of {args.epochs}; "

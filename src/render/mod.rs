@@ -10,8 +10,9 @@ use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::Path;
 
+use mnist_bench::gemm::GemmFigures;
 use mnist_bench::speed::BenchReport;
-use mnist_bench::sweep::{SweepRow, Timing};
+use mnist_bench::sweep::SweepRow;
 use mnist_data::NUM_CLASSES;
 use mnist_data::summary::DataSummary;
 use mnist_infer::export::Exported;
@@ -211,6 +212,8 @@ pub fn bench(r: &BenchReport) -> String {
          scratch linear epoch         {:.3} s   (hand gradient, {}; median of {e} epochs)\n\
          scratch linear accuracy      {:.2}%   after {e} epochs\n\
          inference, full test set     {:.0} images/s\n\
+         one image alone              {:.0} µs   (bytes to probabilities; median of 500)\n\
+         {}\
          peak RSS                     {}\n",
         r.backend,
         r.data,
@@ -223,13 +226,35 @@ pub fn bench(r: &BenchReport) -> String {
         r.linear_training,
         100.0 * r.linear_accuracy,
         r.inference_images_per_second,
+        1e6 * r.single_image_seconds,
+        r.gemm
+            .as_ref()
+            .map_or(String::new(), |g| gemm(g, r.mlp_train_seconds)),
         peak_rss(r.peak_rss_bytes),
     )
 }
 
-/// `mnist bench --point`: the point's timing as the one JSON line the sweep reads.
-pub fn point(timing: &Timing) -> String {
-    serde_json::to_string(timing).expect("numbers and a string serialize")
+/// The machine's product rate and the MLP epoch's floor, beside the epoch's training seconds.
+fn gemm(g: &GemmFigures, epoch_seconds: f64) -> String {
+    let n = mnist_bench::gemm::SQUARE;
+    format!(
+        "matrix products, {n}³         {:.0} GFLOP/s   (this backend's matmul: the machine's rate)\n\
+         MLP epoch's products         {:.1} GFLOP\n\
+         MLP epoch floor              {:.2} s   (its products at {:.0} GFLOP/s; the epoch is {:.1}× it)\n\
+         its products, timed alone    {:.2} s   (each at the step's own shapes)\n",
+        g.square_gflops,
+        g.epoch_flops / 1e9,
+        g.floor_seconds,
+        g.square_gflops,
+        epoch_seconds / g.floor_seconds,
+        g.products_seconds,
+    )
+}
+
+/// `mnist bench --point` and `--only`: the timing as the one JSON line the sweep and
+/// benches/compare/alternate.py read.
+pub fn json_line(timing: &impl serde::Serialize) -> String {
+    serde_json::to_string(timing).expect("numbers and strings serialize")
 }
 
 /// A sweep point as it is done.

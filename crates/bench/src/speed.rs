@@ -1,12 +1,17 @@
 //! The speed table: the figures of the speed table, each the median of several runs, on the data
-//! the configs name: data loading, an epoch of the MLP config, an epoch of the scratch linear
-//! config, full test-set inference, and peak memory.
+//! the configs name: data loading, an epoch of the MLP config beside the floor the machine's
+//! matrix-product rate puts under it, an epoch of the scratch linear config, full test-set
+//! inference, single-image latency, and peak memory. And one config timed alone
+//! ([`time_config`]), what `benches/compare/alternate.py` sets beside PyTorch and numpy.
 
 use std::num::NonZeroUsize;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
+use burn::prelude::Device;
+use mnist_data::Split;
+use mnist_models::{Model, ModelConfig};
 use mnist_trainer::Error;
 use mnist_trainer::backend::Backend;
 use mnist_trainer::run::dir::Weights;
@@ -16,6 +21,12 @@ use mnist_trainer::sys::peak_rss_bytes;
 use mnist_trainer::training::evaluate::evaluate_split;
 use mnist_trainer::training::observer::Observer;
 use mnist_trainer::training::train::{TrainOutcome, TrainRequest, train};
+use serde::Serialize;
+
+use crate::gemm::{self, GemmFigures};
+
+/// Images predicted one at a time for the single-image latency (the web app's case).
+const SINGLES: usize = 500;
 
 /// What to measure.
 #[derive(Clone, Debug)]
@@ -44,6 +55,11 @@ pub struct BenchReport {
     pub linear_train_seconds: f64,
     pub linear_accuracy: f64,
     pub inference_images_per_second: f64,
+    /// Median seconds to predict one image alone: its bytes to its 10 probabilities.
+    pub single_image_seconds: f64,
+    /// The matrix-product rate and the MLP epoch's floor; `None` where the MLP config is not
+    /// an MLP.
+    pub gemm: Option<GemmFigures>,
     /// Peak resident memory of this process, where the system tells it.
     pub peak_rss_bytes: Option<u64>,
     pub epochs: usize,
@@ -117,12 +133,18 @@ fn measure(
     let model = mlp
         .run
         .load_model(&mlp.plan, Weights::Final, &backend.device)?;
-    let mut rates = Vec::new();
-    for _ in 0..request.repeats.get() {
-        let start = Instant::now();
-        let _ = evaluate_split(&model, Arc::clone(&mlp.test), &backend.device);
-        rates.push(mlp.test.len() as f64 / start.elapsed().as_secs_f64());
-    }
+    let inference_images_per_second =
+        images_per_second(&model, &mlp.test, &backend.device, request.repeats);
+    let single_image_seconds = single_image_seconds(&model, &mlp.test, &backend.device);
+    let gemm = match request.mlp.model() {
+        ModelConfig::Mlp { hidden, .. } => Some(gemm::measure(
+            hidden,
+            request.mlp.batch_size(),
+            mlp.train.len(),
+            &backend.device,
+        )),
+        _ => None,
+    };
     let last = |r: &[EpochRecord]| r.last().map_or(f64::NAN, |e| e.valid_acc);
     let seconds = |r: &[EpochRecord], pick: fn(&EpochRecord) -> f64| {
         median(&r.iter().map(pick).collect::<Vec<_>>())
@@ -138,8 +160,116 @@ fn measure(
         linear_training: request.linear.describe_training(),
         linear_train_seconds: seconds(&linear.epochs, |e| e.train_seconds),
         linear_accuracy: last(&linear.epochs),
-        inference_images_per_second: median(&rates),
+        inference_images_per_second,
+        single_image_seconds,
+        gemm,
         peak_rss_bytes: peak_rss_bytes(),
         epochs: request.epochs.get(),
     })
+}
+
+/// Images per second of `model` over `test` (bytes to floats, logits, loss, predictions, number
+/// correct: what `mnist eval` does), the median of `repeats` passes after a warm-up pass.
+fn images_per_second(
+    model: &Model,
+    test: &Arc<Split>,
+    device: &Device,
+    repeats: NonZeroUsize,
+) -> f64 {
+    let _ = evaluate_split(model, Arc::clone(test), device);
+    let rates: Vec<f64> = (0..repeats.get())
+        .map(|_| {
+            let start = Instant::now();
+            let _ = evaluate_split(model, Arc::clone(test), device);
+            test.len() as f64 / start.elapsed().as_secs_f64()
+        })
+        .collect();
+    median(&rates)
+}
+
+/// Median seconds to predict one image alone, as the web app's draw panel does: its bytes to its
+/// 10 probabilities (`mnist_infer::predict::probabilities`), over the first `SINGLES` test
+/// images after ten warm-up calls.
+fn single_image_seconds(model: &Model, test: &Split, device: &Device) -> f64 {
+    let n = SINGLES.min(test.len());
+    let seconds: Vec<f64> = (0..n + 10)
+        .map(|i| {
+            let image = vec![test.image(i % n).to_vec()];
+            let start = Instant::now();
+            let probabilities = mnist_infer::predict::probabilities(model, &image, device);
+            std::hint::black_box(probabilities);
+            start.elapsed().as_secs_f64()
+        })
+        .skip(10)
+        .collect();
+    median(&seconds)
+}
+
+/// One config timed alone in this process: its training epochs, then inference with the
+/// trained weights; what `mnist bench --only FILE --json` prints, beside which
+/// `benches/compare/` sets PyTorch's and numpy's.
+#[derive(Clone, Debug, Serialize)]
+pub struct ConfigTiming {
+    /// Median training seconds per epoch (no validation pass).
+    pub seconds_per_epoch: f64,
+    /// Test accuracy after the epochs, a fraction.
+    pub accuracy: f64,
+    /// Median images per second over the test set.
+    pub images_per_second: f64,
+    /// Median seconds to predict one image alone.
+    pub single_image_seconds: f64,
+    pub peak_rss_bytes: u64,
+    /// The backend and its threads.
+    pub implementation: String,
+}
+
+/// Trains `plan` for `epochs` into a temporary folder, then times its inference.
+pub fn time_config(
+    plan: &Plan,
+    epochs: NonZeroUsize,
+    repeats: NonZeroUsize,
+    backend: &Backend,
+    observer: Observer,
+) -> Result<ConfigTiming, Error> {
+    in_scratch_dir(|dir| {
+        let outcome = timed_run(plan, "only", epochs, dir, backend, observer)?;
+        let device = &backend.device;
+        // The saved weights, as `mnist eval` would use them (no autodiff bookkeeping).
+        let model = outcome
+            .run
+            .load_model(&outcome.plan, Weights::Final, device)?;
+        Ok(ConfigTiming {
+            seconds_per_epoch: training_seconds(&outcome),
+            accuracy: final_accuracy(&outcome),
+            images_per_second: images_per_second(&model, &outcome.test, device, repeats),
+            single_image_seconds: single_image_seconds(&model, &outcome.test, device),
+            peak_rss_bytes: peak_rss_bytes().unwrap_or(0),
+            implementation: implementation(backend),
+        })
+    })
+}
+
+/// The median training seconds of a timed run's epochs (no validation pass).
+pub(crate) fn training_seconds(outcome: &TrainOutcome) -> f64 {
+    median(
+        &outcome
+            .epochs
+            .iter()
+            .map(|e| e.train_seconds)
+            .collect::<Vec<_>>(),
+    )
+}
+
+/// The validation accuracy after a timed run's last epoch.
+pub(crate) fn final_accuracy(outcome: &TrainOutcome) -> f64 {
+    outcome.epochs.last().map_or(f64::NAN, |e| e.valid_acc)
+}
+
+/// What ran, for the JSON lines: the backend and its compute threads.
+pub(crate) fn implementation(backend: &Backend) -> String {
+    format!(
+        "{} ({} threads)",
+        backend.name,
+        rayon::current_num_threads()
+    )
 }

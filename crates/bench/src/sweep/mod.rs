@@ -15,12 +15,11 @@ use serde::{Deserialize, Serialize};
 use mnist_trainer::Error;
 use mnist_trainer::backend::Backend;
 use mnist_trainer::run::fsutil::atomic_write;
-use mnist_trainer::run::metrics::median;
 use mnist_trainer::run::plan::Plan;
 use mnist_trainer::sys::peak_rss_bytes;
 use mnist_trainer::training::observer::Observer;
 
-use crate::speed::{in_scratch_dir, timed_run};
+use crate::speed::{final_accuracy, implementation, in_scratch_dir, timed_run, training_seconds};
 
 pub mod figure;
 
@@ -93,12 +92,11 @@ pub fn time_point(
         .with_mlp_shape(hidden, batch)
         .map_err(Error::Check)?;
     let outcome = in_scratch_dir(|dir| timed_run(&plan, "sweep", epochs, dir, backend, observer))?;
-    let seconds: Vec<f64> = outcome.epochs.iter().map(|e| e.train_seconds).collect();
     Ok(Timing {
-        seconds_per_epoch: median(&seconds),
-        accuracy: outcome.epochs.last().map_or(f64::NAN, |e| e.valid_acc),
+        seconds_per_epoch: training_seconds(&outcome),
+        accuracy: final_accuracy(&outcome),
         peak_rss_bytes: peak_rss_bytes().unwrap_or(0),
-        implementation: format!("{} ({})", backend.name, rayon::current_num_threads()),
+        implementation: implementation(backend),
     })
 }
 
