@@ -9,6 +9,7 @@ pub mod cnn;
 mod config;
 mod dropout;
 pub mod gradcheck;
+pub mod host_mlp;
 mod init;
 mod linear;
 pub mod linear_host;

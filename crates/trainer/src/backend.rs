@@ -33,6 +33,14 @@ impl Backend {
     }
 }
 
+/// Whether `device` is one of the compiled backends whose tensors live in host memory, where
+/// the host kernels (`mnist_models::host_mlp`) read a model's weights for free.
+pub fn in_host_memory(device: &Device) -> bool {
+    compiled()
+        .iter()
+        .any(|b| b.host_memory() && b.device == *device)
+}
+
 /// Every backend this binary was built with, in order of preference: the first is the default.
 /// Flex first (the fastest CPU backend measured here, README "Speed"), then ndarray, then wgpu
 /// (a GPU is not assumed; with no GPU wgpu runs on lavapipe, far slower than the CPU backends).

@@ -5,7 +5,9 @@ use std::sync::Arc;
 use burn::data::dataloader::DataLoader;
 use burn::prelude::*;
 use mnist_data::{MnistLoader, Split};
+use mnist_models::host_mlp::{HostMlp, Scratch};
 use mnist_models::{Model, correct_count, loss_and_logits, predicted_classes};
+use rayon::prelude::*;
 
 use crate::training::threads::on_compute_pool;
 
@@ -36,6 +38,16 @@ pub fn evaluate_split(model: &Model, split: Arc<Split>, device: &Device) -> Spli
 }
 
 fn evaluate(model: &Model, split: Arc<Split>, device: &Device) -> SplitEvaluation {
+    if let Model::Mlp(mlp) = model
+        && crate::backend::in_host_memory(device)
+    {
+        return evaluate_on_host(&HostMlp::new(mlp), &split);
+    }
+    evaluate_tensors(model, split, device)
+}
+
+/// [`evaluate`] through the model's tensor forward pass, in batches.
+fn evaluate_tensors(model: &Model, split: Arc<Split>, device: &Device) -> SplitEvaluation {
     let total = split.len();
     let loader = MnistLoader::new(split, EVAL_BATCH, device);
     let mut loss_sum = 0.0;
@@ -62,5 +74,84 @@ fn evaluate(model: &Model, split: Arc<Split>, device: &Device) -> SplitEvaluatio
         correct,
         total,
         predictions,
+    }
+}
+
+/// [`evaluate`] for an MLP on a CPU backend: each image's logits by the host kernel (skipping
+/// its zero pixels), the images shared among the compute pool's threads. The same loss (the
+/// mean of −log softmax(z)_y) and the same predictions (the first largest logit) as the tensor
+/// path, to float rounding.
+fn evaluate_on_host(mlp: &HostMlp, split: &Split) -> SplitEvaluation {
+    let total = split.len();
+    let per_image: Vec<(f64, u8)> = (0..total)
+        .into_par_iter()
+        .map_init(Scratch::default, |scratch, i| {
+            let z = mlp.logits(split.image(i), scratch); // [10]
+            let max = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let sum: f32 = z.iter().map(|&zc| (zc - max).exp()).sum();
+            let y = usize::from(split.label(i));
+            let loss = sum.ln() - (z[y] - max);
+            let predicted = (1..z.len()).fold(0, |best, c| if z[c] > z[best] { c } else { best });
+            (f64::from(loss), predicted as u8)
+        })
+        .collect();
+    let loss_sum: f64 = per_image.iter().map(|(loss, _)| loss).sum();
+    let predictions: Vec<u8> = per_image.into_iter().map(|(_, p)| p).collect();
+    let correct = predictions
+        .iter()
+        .zip(split.labels())
+        .filter(|(p, y)| p == y)
+        .count();
+    SplitEvaluation {
+        loss: loss_sum / total.max(1) as f64,
+        correct,
+        total,
+        predictions,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::{Rng, SeedableRng};
+
+    use super::*;
+    use mnist_models::{Activation, ModelConfig};
+
+    /// The host path's loss, count and predictions are the tensor path's, on MNIST-like images.
+    #[test]
+    fn the_host_evaluation_is_the_tensor_evaluation() {
+        let device = crate::backend::default_backend().device;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+        let n = 700; // more than one batch of EVAL_BATCH
+        let images = (0..n * mnist_data::IMAGE_PIXELS)
+            .map(|_| {
+                if rng.random_bool(0.2) {
+                    rng.random_range(1u8..=255)
+                } else {
+                    0
+                }
+            })
+            .collect();
+        let labels = (0..n).map(|_| rng.random_range(0..10)).collect();
+        let split = Arc::new(Split::new(images, labels));
+        let config = ModelConfig::Mlp {
+            hidden: 300,
+            activation: Activation::Tanh,
+            dropout: 0.0,
+        };
+        let model = Model::new(&config, 4, &device);
+        let Model::Mlp(mlp) = &model else {
+            unreachable!("an MLP config")
+        };
+        let host = evaluate_on_host(&HostMlp::new(mlp), &split);
+        let tensors = evaluate_tensors(&model, Arc::clone(&split), &device);
+        assert!(
+            (host.loss - tensors.loss).abs() < 1e-5,
+            "loss {} vs {}",
+            host.loss,
+            tensors.loss
+        );
+        assert_eq!(host.correct, tensors.correct);
+        assert_eq!(host.predictions, tensors.predictions);
     }
 }
