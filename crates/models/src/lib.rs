@@ -26,7 +26,7 @@ pub use config::{
 };
 pub use linear::{HandGradient, LinearSoftmax, hand_gradient};
 pub use mlp::{Mlp, strongest_hidden_units};
-pub use step::{correct_count, loss_and_logits, predicted_classes};
+pub use step::{HostSoftmax, correct_count, first_largest, loss_and_logits, predicted_classes};
 pub use summary::{LayerSummary, ModelSummary, grouped, shape_text};
 
 /// A tensor's values as f32, row-major, on the host: what figures, snapshots, explanations and

@@ -18,6 +18,8 @@
 
 use mnist_data::{IMAGE_PIXELS, NUM_CLASSES, Split};
 
+use crate::{HostSoftmax, first_largest};
+
 const C: usize = NUM_CLASSES;
 /// Pixels per chunk: two 8-lane AVX2 vectors; 784 = 49 × 16.
 const LANES: usize = 16;
@@ -184,14 +186,9 @@ impl Part {
                 }
                 *zc += acc.iter().sum::<f32>();
             }
-            // Stable softmax; −log p(y) = log Σ exp(z − max) − (z_y − max).
-            let max = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-            let shifted = z.map(|zc| zc - max);
-            let exp = shifted.map(f32::exp);
-            let sum: f32 = exp.iter().sum();
-            self.loss_sum += sum.ln() - shifted[y];
-            let predicted = (1..C).fold(0, |best, c| if z[c] > z[best] { c } else { best });
-            self.correct += usize::from(predicted == y);
+            let HostSoftmax { exp, sum, nll } = HostSoftmax::new(&z, y);
+            self.loss_sum += nll;
+            self.correct += usize::from(first_largest(&z) == y);
             // (P − Y) / B  [10]
             let mut delta = exp.map(|e| e / sum);
             delta[y] -= 1.0;

@@ -3,7 +3,7 @@
 use burn::nn::loss::CrossEntropyLoss;
 use burn::prelude::*;
 use burn::train::{ClassificationOutput, InferenceStep, TrainOutput, TrainStep};
-use mnist_data::MnistBatch;
+use mnist_data::{MnistBatch, NUM_CLASSES};
 
 use crate::Model;
 
@@ -20,6 +20,36 @@ pub fn loss_and_logits(model: &Model, batch: &MnistBatch) -> (Tensor<1>, Tensor<
 /// (`[batch, 10]`; softmax keeps the order, so either gives the same classes).
 pub fn predicted_classes(scores: Tensor<2>) -> Tensor<1, Int> {
     scores.argmax(1).flatten::<1>(0, 1)
+}
+
+/// One image's logits in host memory (the host kernels, `linear_host` and `host_mlp`) through the
+/// stable softmax: its numerators exp(z − max z), their sum, and the cross-entropy of class
+/// `y`, −log p(y) = ln Σ − (z_y − max z), what [`loss_and_logits`] computes in tensors.
+#[derive(Clone, Copy, Debug)]
+pub struct HostSoftmax {
+    pub exp: [f32; NUM_CLASSES],
+    pub sum: f32,
+    pub nll: f32,
+}
+
+impl HostSoftmax {
+    pub fn new(z: &[f32; NUM_CLASSES], y: usize) -> Self {
+        let max = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let shifted = z.map(|zc| zc - max);
+        let exp = shifted.map(f32::exp);
+        let sum: f32 = exp.iter().sum();
+        Self {
+            exp,
+            sum,
+            nll: sum.ln() - shifted[y],
+        }
+    }
+}
+
+/// The predicted class of one image's logits in host memory: the first largest, as
+/// [`predicted_classes`]' `argmax` picks.
+pub fn first_largest(z: &[f32; NUM_CLASSES]) -> usize {
+    (1..NUM_CLASSES).fold(0, |best, c| if z[c] > z[best] { c } else { best })
 }
 
 /// How many predicted classes (`[batch]`) equal the labels (`[batch]`): the one count behind

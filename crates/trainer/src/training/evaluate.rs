@@ -6,7 +6,9 @@ use burn::data::dataloader::DataLoader;
 use burn::prelude::*;
 use mnist_data::{MnistLoader, Split};
 use mnist_models::host_mlp::{HostMlp, Scratch};
-use mnist_models::{Model, correct_count, loss_and_logits, predicted_classes};
+use mnist_models::{
+    HostSoftmax, Model, correct_count, first_largest, loss_and_logits, predicted_classes,
+};
 use rayon::prelude::*;
 
 use crate::training::threads::on_compute_pool;
@@ -87,12 +89,8 @@ fn evaluate_on_host(mlp: &HostMlp, split: &Split) -> SplitEvaluation {
         .into_par_iter()
         .map_init(Scratch::default, |scratch, i| {
             let z = mlp.logits(split.image(i), scratch); // [10]
-            let max = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-            let sum: f32 = z.iter().map(|&zc| (zc - max).exp()).sum();
-            let y = usize::from(split.label(i));
-            let loss = sum.ln() - (z[y] - max);
-            let predicted = (1..z.len()).fold(0, |best, c| if z[c] > z[best] { c } else { best });
-            (f64::from(loss), predicted as u8)
+            let nll = HostSoftmax::new(&z, usize::from(split.label(i))).nll;
+            (f64::from(nll), first_largest(&z) as u8)
         })
         .collect();
     let loss_sum: f64 = per_image.iter().map(|(loss, _)| loss).sum();
