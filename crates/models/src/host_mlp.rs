@@ -16,32 +16,24 @@ use wide::f32x8;
 
 use crate::{Activation, Mlp, host_values};
 
-/// The hidden layer is padded to a multiple of this many units (one AVX-512 vector), so that
-/// every row of `W₁` starts on a vector boundary of the one before.
-const BLOCK: usize = 16;
-
-/// An MLP's weights on the host, laid out for [`HostMlp::logits`]: the hidden layer padded to a
-/// whole number of blocks with units whose weights in and out are 0 (they add exactly 0).
+/// An MLP's weights on the host, laid out for [`HostMlp::logits`].
 #[derive(Clone, Debug)]
 pub struct HostMlp {
-    /// Hidden units, padded to a multiple of `BLOCK`.
-    padded: usize,
-    /// `[784, padded]` row-major: pixel p's weights into every hidden unit are contiguous.
+    hidden: usize,
+    /// `[784, hidden]` row-major: pixel p's weights into every hidden unit are contiguous.
     w1: Vec<f32>,
-    /// `[padded]`
+    /// `[hidden]`
     b1: Vec<f32>,
-    /// `[padded, 10]` row-major.
+    /// `[hidden, 10]` row-major.
     w2: Vec<f32>,
     b2: [f32; NUM_CLASSES],
     activation: Activation,
 }
 
-/// Per-thread buffers for [`HostMlp::logits`], kept so that an image allocates nothing.
+/// A thread's hidden-layer buffer for [`HostMlp::logits`], kept so that an image allocates
+/// nothing.
 #[derive(Clone, Debug, Default)]
 pub struct Scratch {
-    /// The image's inked pixels: (pixel, byte / 255).
-    inked: Vec<(usize, f32)>,
-    /// The hidden layer.
     hidden: Vec<f32>,
 }
 
@@ -49,28 +41,16 @@ impl HostMlp {
     /// A copy of `mlp`'s weights (dropout plays no part in inference).
     pub fn new(mlp: &Mlp) -> Self {
         let hidden = mlp.hidden.weight.dims()[1];
-        let padded = hidden.div_ceil(BLOCK) * BLOCK;
         let bias = |b: &Option<burn::module::Param<Tensor<1>>>, n: usize| {
             b.as_ref()
                 .map_or_else(|| vec![0.0; n], |b| host_values(b.val()))
         };
-        let mut w1 = vec![0.0; IMAGE_PIXELS * padded];
-        for (to, from) in w1
-            .chunks_exact_mut(padded)
-            .zip(host_values(mlp.hidden.weight.val()).chunks_exact(hidden))
-        {
-            to[..hidden].copy_from_slice(from);
-        }
-        let mut b1 = bias(&mlp.hidden.bias, hidden);
-        b1.resize(padded, 0.0);
-        let mut w2 = host_values(mlp.output.weight.val());
-        w2.resize(padded * NUM_CLASSES, 0.0);
         let b2 = bias(&mlp.output.bias, NUM_CLASSES);
         Self {
-            padded,
-            w1,
-            b1,
-            w2,
+            hidden,
+            w1: host_values(mlp.hidden.weight.val()),
+            b1: bias(&mlp.hidden.bias, hidden),
+            w2: host_values(mlp.output.weight.val()),
             b2: b2.try_into().expect("10 outputs"),
             activation: mlp.activation,
         }
@@ -106,23 +86,17 @@ impl HostMlp {
 
     #[inline(always)]
     fn logits_portable(&self, pixels: &[u8], scratch: &mut Scratch) -> [f32; NUM_CLASSES] {
-        let Scratch { inked, hidden: h } = scratch;
-        inked.clear();
-        inked.extend(
-            pixels
-                .iter()
-                .enumerate()
-                .filter(|&(_, &b)| b != 0)
-                .map(|(p, &b)| (p, f32::from(b) / 255.0)),
-        );
-        // h = b₁ + Σ over inked pixels p of x_p · W₁[p]  [padded]: whole rows, which the
-        // prefetchers stream (blocks of a row at a time were slower, `examples/host_mlp.rs`).
+        let h = &mut scratch.hidden;
+        // h = b₁ + Σ over inked pixels p of (byte / 255) · W₁[p]  [hidden]: whole rows, which
+        // the prefetchers stream (blocks of a row at a time were slower, `examples/host_mlp.rs`).
         h.clear();
         h.extend_from_slice(&self.b1);
-        for &(p, x) in inked.iter() {
-            let row = &self.w1[p * self.padded..(p + 1) * self.padded];
-            for (h, &w) in h.iter_mut().zip(row) {
-                *h += x * w;
+        for (row, &byte) in self.w1.chunks_exact(self.hidden).zip(pixels) {
+            if byte != 0 {
+                let x = f32::from(byte) / 255.0;
+                for (h, &w) in h.iter_mut().zip(row) {
+                    *h += x * w;
+                }
             }
         }
         activate(self.activation, h);
