@@ -212,7 +212,7 @@ pub fn bench(r: &BenchReport) -> String {
          scratch linear epoch         {:.3} s   (hand gradient, {}; median of {e} epochs)\n\
          scratch linear accuracy      {:.2}%   after {e} epochs\n\
          inference, full test set     {:.0} images/s\n\
-         one image alone              {:.0} µs   (bytes to probabilities; median of 500)\n\
+         one image alone              {:.0} µs   (bytes to probabilities; median of {})\n\
          {}\
          peak RSS                     {}\n",
         r.backend,
@@ -227,6 +227,7 @@ pub fn bench(r: &BenchReport) -> String {
         100.0 * r.linear_accuracy,
         r.inference_images_per_second,
         1e6 * r.single_image_seconds,
+        mnist_bench::speed::SINGLES,
         r.gemm
             .as_ref()
             .map_or(String::new(), |g| gemm(g, r.mlp_train_seconds)),

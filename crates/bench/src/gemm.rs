@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use burn::prelude::{Device, Tensor};
 use burn::tensor::Distribution;
+use mnist_data::{IMAGE_PIXELS, NUM_CLASSES};
 
 /// Each product is repeated for at least this long (after one warm-up product), so a rate is
 /// an average over many calls, not one call's luck.
@@ -41,8 +42,8 @@ pub fn gflops(m: usize, k: usize, n: usize, seconds: f64) -> f64 {
 /// The matrix products of one training step of a 784-`hidden`-10 MLP at `batch` (bias adds,
 /// activations, loss and optimizer are not products): `(m, k, n)` of each.
 pub fn mlp_step_products(hidden: usize, batch: usize) -> [(usize, usize, usize); 5] {
-    const PIXELS: usize = 784;
-    const CLASSES: usize = 10;
+    const PIXELS: usize = IMAGE_PIXELS;
+    const CLASSES: usize = NUM_CLASSES;
     [
         (batch, PIXELS, hidden),  // forward: X [b, 784] · W1 [784, h]
         (batch, hidden, CLASSES), // forward: H [b, h] · W2 [h, 10]

@@ -21,12 +21,12 @@ use mnist_trainer::sys::peak_rss_bytes;
 use mnist_trainer::training::evaluate::evaluate_split;
 use mnist_trainer::training::observer::Observer;
 use mnist_trainer::training::train::{TrainOutcome, TrainRequest, train};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::gemm::{self, GemmFigures};
 
 /// Images predicted one at a time for the single-image latency (the web app's case).
-const SINGLES: usize = 500;
+pub const SINGLES: usize = 500;
 
 /// What to measure.
 #[derive(Clone, Debug)]
@@ -205,22 +205,55 @@ fn single_image_seconds(model: &Model, test: &Split, device: &Device) -> f64 {
     median(&seconds)
 }
 
-/// One config timed alone in this process: its training epochs, then inference with the
-/// trained weights; what `mnist bench --only FILE --json` prints, beside which
-/// `benches/compare/` sets PyTorch's and numpy's.
-#[derive(Clone, Debug, Serialize)]
-pub struct ConfigTiming {
+/// One implementation at one point: what a point's process prints, as one JSON line (this
+/// project's and `torch_mlp.py --json`'s alike).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Timing {
     /// Median training seconds per epoch (no validation pass).
     pub seconds_per_epoch: f64,
     /// Test accuracy after the epochs, a fraction.
     pub accuracy: f64,
+    /// Peak resident memory of the whole process.
+    pub peak_rss_bytes: u64,
+    /// What ran: backend or library version, threads.
+    pub implementation: String,
+}
+
+impl Timing {
+    /// A timed run's figures: the median training seconds of its epochs (no validation pass),
+    /// its validation accuracy after the last, this process's peak memory, the backend and its
+    /// compute threads.
+    pub(crate) fn of(outcome: &TrainOutcome, backend: &Backend) -> Self {
+        Self {
+            seconds_per_epoch: median(
+                &outcome
+                    .epochs
+                    .iter()
+                    .map(|e| e.train_seconds)
+                    .collect::<Vec<_>>(),
+            ),
+            accuracy: outcome.epochs.last().map_or(f64::NAN, |e| e.valid_acc),
+            peak_rss_bytes: peak_rss_bytes().unwrap_or(0),
+            implementation: format!(
+                "{} ({} threads)",
+                backend.name,
+                rayon::current_num_threads()
+            ),
+        }
+    }
+}
+
+/// One config timed alone in this process: its training epochs ([`Timing`]), then
+/// inference with the trained weights; what `mnist bench --only FILE` prints, beside which
+/// `benches/compare/` sets PyTorch's and numpy's.
+#[derive(Clone, Debug, Serialize)]
+pub struct ConfigTiming {
+    #[serde(flatten)]
+    pub training: Timing,
     /// Median images per second over the test set.
     pub images_per_second: f64,
     /// Median seconds to predict one image alone.
     pub single_image_seconds: f64,
-    pub peak_rss_bytes: u64,
-    /// The backend and its threads.
-    pub implementation: String,
 }
 
 /// Trains `plan` for `epochs` into a temporary folder, then times its inference.
@@ -239,37 +272,10 @@ pub fn time_config(
             .run
             .load_model(&outcome.plan, Weights::Final, device)?;
         Ok(ConfigTiming {
-            seconds_per_epoch: training_seconds(&outcome),
-            accuracy: final_accuracy(&outcome),
             images_per_second: images_per_second(&model, &outcome.test, device, repeats),
             single_image_seconds: single_image_seconds(&model, &outcome.test, device),
-            peak_rss_bytes: peak_rss_bytes().unwrap_or(0),
-            implementation: implementation(backend),
+            // Last, so that its peak memory includes inference.
+            training: Timing::of(&outcome, backend),
         })
     })
-}
-
-/// The median training seconds of a timed run's epochs (no validation pass).
-pub(crate) fn training_seconds(outcome: &TrainOutcome) -> f64 {
-    median(
-        &outcome
-            .epochs
-            .iter()
-            .map(|e| e.train_seconds)
-            .collect::<Vec<_>>(),
-    )
-}
-
-/// The validation accuracy after a timed run's last epoch.
-pub(crate) fn final_accuracy(outcome: &TrainOutcome) -> f64 {
-    outcome.epochs.last().map_or(f64::NAN, |e| e.valid_acc)
-}
-
-/// What ran, for the JSON lines: the backend and its compute threads.
-pub(crate) fn implementation(backend: &Backend) -> String {
-    format!(
-        "{} ({} threads)",
-        backend.name,
-        rayon::current_num_threads()
-    )
 }

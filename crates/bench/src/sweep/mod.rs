@@ -10,16 +10,13 @@ use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use serde::{Deserialize, Serialize};
-
 use mnist_trainer::Error;
 use mnist_trainer::backend::Backend;
 use mnist_trainer::run::fsutil::atomic_write;
 use mnist_trainer::run::plan::Plan;
-use mnist_trainer::sys::peak_rss_bytes;
 use mnist_trainer::training::observer::Observer;
 
-use crate::speed::{final_accuracy, implementation, in_scratch_dir, timed_run, training_seconds};
+use crate::speed::{in_scratch_dir, timed_run};
 
 pub mod figure;
 
@@ -28,19 +25,8 @@ pub const HIDDEN: [usize; 3] = [300, 1000, 3000];
 /// The sweep's batch sizes: the course's 50, and 10× that.
 pub const BATCH: [usize; 2] = [50, 500];
 
-/// One implementation at one point: what a point's process prints, as one JSON line (this
-/// project's and `torch_mlp.py --json`'s alike).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Timing {
-    /// Median training seconds per epoch (no validation pass).
-    pub seconds_per_epoch: f64,
-    /// Test accuracy after the epochs, a fraction.
-    pub accuracy: f64,
-    /// Peak resident memory of the whole process.
-    pub peak_rss_bytes: u64,
-    /// What ran: backend or library version, threads.
-    pub implementation: String,
-}
+/// One implementation at one point (see [`crate::speed::Timing`]).
+pub use crate::speed::Timing;
 
 /// One point of the sweep.
 #[derive(Clone, Debug, PartialEq)]
@@ -92,12 +78,7 @@ pub fn time_point(
         .with_mlp_shape(hidden, batch)
         .map_err(Error::Check)?;
     let outcome = in_scratch_dir(|dir| timed_run(&plan, "sweep", epochs, dir, backend, observer))?;
-    Ok(Timing {
-        seconds_per_epoch: training_seconds(&outcome),
-        accuracy: final_accuracy(&outcome),
-        peak_rss_bytes: peak_rss_bytes().unwrap_or(0),
-        implementation: implementation(backend),
-    })
+    Ok(Timing::of(&outcome, backend))
 }
 
 /// Runs every point, ours then PyTorch's; `launch` gives the command of this project's process
