@@ -140,30 +140,16 @@ fn activate8(activation: Activation, x: f32x8) -> f32x8 {
 
 #[cfg(test)]
 mod tests {
-    use rand::{Rng, SeedableRng};
-
     use super::*;
     use crate::{Model, ModelConfig};
-
-    fn image(rng: &mut impl Rng) -> Vec<u8> {
-        (0..IMAGE_PIXELS)
-            .map(|_| {
-                if rng.random_bool(0.2) {
-                    rng.random_range(1u8..=255)
-                } else {
-                    0
-                }
-            })
-            .collect()
-    }
 
     /// The host logits are the tensor forward's, for each activation and a hidden size that is
     /// not a multiple of the vector width.
     #[test]
     fn host_logits_are_the_forward_pass() {
         let device = Device::default();
-        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
-        let images: Vec<Vec<u8>> = (0..8).map(|_| image(&mut rng)).collect();
+        let data = mnist_data::Split::synthetic(8, 3);
+        let images: Vec<&[u8]> = (0..data.len()).map(|i| data.image(i)).collect();
         for activation in [Activation::Tanh, Activation::Relu, Activation::Sigmoid] {
             let config = ModelConfig::Mlp {
                 hidden: 37,
@@ -176,7 +162,7 @@ mod tests {
             let host = HostMlp::new(&mlp);
             let labels = std::iter::repeat_n(0u8, images.len());
             let batch =
-                mnist_data::MnistBatch::from_pixels(images.iter().map(|i| &i[..]), labels, &device);
+                mnist_data::MnistBatch::from_pixels(images.iter().copied(), labels, &device);
             let expected = host_values(mlp.forward(batch.images)); // [8, 10]
             let mut scratch = Scratch::default();
             for (i, pixels) in images.iter().enumerate() {

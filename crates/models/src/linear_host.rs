@@ -252,27 +252,9 @@ fn axpy(g: &mut [f32; LANES], d: f32, x: &[f32; LANES]) {
 
 #[cfg(test)]
 mod tests {
-    use burn::prelude::*;
-    use rand::{Rng, SeedableRng};
-
     use super::*;
     use crate::{LinearSoftmax, correct_count, predicted_classes};
-
-    /// Images like MNIST's: most pixels 0, the rest 1..=255; labels 0..10.
-    fn split(n: usize, seed: u64) -> Split {
-        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-        let images = (0..n * IMAGE_PIXELS)
-            .map(|_| {
-                if rng.random_bool(0.2) {
-                    rng.random_range(1u8..=255)
-                } else {
-                    0
-                }
-            })
-            .collect();
-        let labels = (0..n).map(|_| rng.random_range(0..10)).collect();
-        Split::new(images, labels)
-    }
+    use burn::prelude::*;
 
     fn assert_close(a: &[f32], b: &[f32], what: &str) {
         assert_eq!(a.len(), b.len());
@@ -292,7 +274,7 @@ mod tests {
         let mut model = LinearSoftmax::new(7, &device);
         let mut host = HostLinear::from_weights(&model.weights_vec());
         let lr = 0.5; // large, so that a wrong gradient shows in the weights at once
-        let data = split(200, 1);
+        let data = Split::synthetic(200, 1);
         for (k, n) in [50, 50, 17, 1].into_iter().enumerate() {
             // Shuffled, as the loader draws them.
             let indices: Vec<usize> = (0..n).map(|i| (i * 37 + k * 11) % data.len()).collect();

@@ -110,8 +110,6 @@ fn evaluate_on_host(mlp: &HostMlp, split: &Split) -> SplitEvaluation {
 
 #[cfg(test)]
 mod tests {
-    use rand::{Rng, SeedableRng};
-
     use super::*;
     use mnist_models::{Activation, ModelConfig};
 
@@ -119,19 +117,8 @@ mod tests {
     #[test]
     fn the_host_evaluation_is_the_tensor_evaluation() {
         let device = crate::backend::default_backend().device;
-        let mut rng = rand::rngs::StdRng::seed_from_u64(9);
-        let n = 700; // more than one batch of EVAL_BATCH
-        let images = (0..n * mnist_data::IMAGE_PIXELS)
-            .map(|_| {
-                if rng.random_bool(0.2) {
-                    rng.random_range(1u8..=255)
-                } else {
-                    0
-                }
-            })
-            .collect();
-        let labels = (0..n).map(|_| rng.random_range(0..10)).collect();
-        let split = Arc::new(Split::new(images, labels));
+        // More than one batch of EVAL_BATCH.
+        let split = Arc::new(Split::synthetic(700, 9));
         let config = ModelConfig::Mlp {
             hidden: 300,
             activation: Activation::Tanh,
