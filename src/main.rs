@@ -28,6 +28,7 @@ use render::console::Console;
 const STOPPED: u8 = 130;
 
 fn main() -> ExitCode {
+    sys::keep_freed_memory();
     let cli = Cli::parse();
     match backend::by_name(&cli.backend).and_then(|b| execute(cli.command, &b)) {
         Ok(()) => ExitCode::SUCCESS,
