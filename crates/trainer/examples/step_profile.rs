@@ -3,7 +3,8 @@
 //!
 //! Each part is timed per step; the report gives the epoch's total and the median step × steps,
 //! which a busy neighbour on a shared machine disturbs far less than the total.
-//! `cargo run --release -p mnist-trainer --example step_profile [-- CONFIG]`
+//! `cargo run --release -p mnist-trainer --example step_profile [-- CONFIG]`; `STEPS=N` ends each
+//! epoch after N steps (a CNN epoch is minutes long).
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -18,6 +19,8 @@ use mnist_trainer::run::plan::{Plan, Trainer};
 const PARTS: [&str; 5] = ["batch", "forward", "backward", "optimizer", "metric reads"];
 
 fn main() {
+    // As `mnist` itself does first thing.
+    mnist_trainer::sys::keep_freed_memory();
     // Where `mnist train` runs its loop (`threads::on_compute_pool`); POOL=0 runs it on the main
     // thread instead, to see what the hand-offs cost.
     if std::env::var("POOL").is_ok_and(|v| v == "0") {
@@ -47,6 +50,7 @@ fn profile() {
         MnistLoader::new(Arc::new(data.train), plan.batch_size(), &ad).shuffle(plan.seed());
     let mut model = Model::new(&model, plan.seed(), &ad);
     let mut optim = optimizer.init(&backend);
+    let steps_wanted = std::env::var("STEPS").map_or(usize::MAX, |s| s.parse().unwrap());
     for epoch in 0..3 {
         let mut times: [Vec<f64>; 5] = Default::default();
         let start = Instant::now();
@@ -57,6 +61,9 @@ fn profile() {
                 times[part].push(lap.elapsed().as_secs_f64());
                 lap = Instant::now();
             };
+            if times[0].len() == steps_wanted {
+                break;
+            }
             let Some(batch) = it.next() else { break };
             let batch = batch.unwrap();
             split(0, &mut times);
