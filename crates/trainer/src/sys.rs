@@ -1,4 +1,4 @@
-//! Process measurements reported next to the results.
+//! The process: its peak memory, reported next to the results, and how its allocator keeps memory.
 
 /// Peak resident memory of this process in bytes (Linux `VmHWM`), `None` where unavailable.
 pub fn peak_rss_bytes() -> Option<u64> {
