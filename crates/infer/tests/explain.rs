@@ -8,7 +8,7 @@ use burn::prelude::*;
 use mnist_data::{IMAGE_PIXELS, NUM_CLASSES, Split};
 use mnist_infer::explain::{Detail, Explanation, TOP_UNITS, explain};
 use mnist_models::{
-    Activation, CnnConfig, ConvLayer, DenseLayer, Model, ModelConfig, PoolConfig, PoolKind,
+    Activation, CnnConfig, ConvLayer, DenseLayer, Mlp, Model, ModelConfig, PoolConfig, PoolKind,
     host_values,
 };
 use mnist_trainer::approx::max_abs_difference;
@@ -151,16 +151,9 @@ fn the_linear_models_evidence_adds_up_to_its_logits() {
 #[test]
 fn the_mlps_unit_contributions_add_up_to_the_predicted_logit() {
     let device = default_backend().device;
-    let config = ModelConfig::Mlp {
-        hidden: 300,
-        activation: Activation::Tanh,
-        dropout: 0.0,
-    };
-    let model = Model::new(&config, 5, &device);
-    let Model::Mlp(mlp) = &model else {
-        unreachable!()
-    };
+    let mlp = Mlp::new(300, Activation::Tanh, 0.0, 5, &device);
     let templates = host_values(mlp.hidden.weight.val()); // [784, 300]
+    let model = Model::Mlp(mlp);
     for pixels in images(&test_images()) {
         let e = explain(&model, &pixels, &device);
         check_answer(&e, &model, &pixels, &device);

@@ -5,18 +5,11 @@ use std::time::Instant;
 
 use burn::prelude::*;
 use mnist_models::host_mlp::{HostMlp, Scratch};
-use mnist_models::{Activation, Model, ModelConfig};
+use mnist_models::{Activation, Mlp};
 
 fn main() {
     let data = mnist_data::load(None).expect("the repository's data/mnist_all.mat");
-    let config = ModelConfig::Mlp {
-        hidden: 300,
-        activation: Activation::Tanh,
-        dropout: 0.0,
-    };
-    let Model::Mlp(mlp) = Model::new(&config, 1, &Device::flex()) else {
-        unreachable!("an MLP config")
-    };
+    let mlp = Mlp::new(300, Activation::Tanh, 0.0, 1, &Device::flex());
     let host = HostMlp::new(&mlp);
     let mut scratch = Scratch::default();
     for pass in 1..=5 {

@@ -29,9 +29,9 @@ pub struct HostMlp {
     hidden: usize,
     /// `[784, hidden]` row-major: pixel p's weights into every hidden unit are contiguous.
     w1: Vec<f32>,
-    /// `[784, hidden rounded up to 16]`, zero-padded: `w1` for the AVX-512 kernel, whose rows
-    /// are whole vectors; empty when the CPU has no AVX-512 or the layer is wider than
-    /// [`UNITS_IN_REGISTERS`].
+    /// `[1 + 784, hidden rounded up to 16]`, zero-padded: `b1` (row 0, as the course folds the
+    /// bias in) and `w1` for the AVX-512 kernel, whose rows are whole vectors; empty when the CPU
+    /// has no AVX-512 or the layer is wider than [`UNITS_IN_REGISTERS`].
     w1_vectors: Vec<f32>,
     /// `[hidden]`
     b1: Vec<f32>,
@@ -58,10 +58,12 @@ impl HostMlp {
         };
         let b2 = bias(&mlp.output.bias, NUM_CLASSES);
         let w1 = host_values(mlp.hidden.weight.val());
+        let b1 = bias(&mlp.hidden.bias, hidden);
         let w1_vectors = if registers_hold(hidden) {
             let stride = hidden.next_multiple_of(16);
-            let mut padded = vec![0.0; IMAGE_PIXELS * stride];
-            for (to, from) in padded.chunks_exact_mut(stride).zip(w1.chunks_exact(hidden)) {
+            let mut padded = vec![0.0; (1 + IMAGE_PIXELS) * stride];
+            let rows = std::iter::once(&b1[..]).chain(w1.chunks_exact(hidden));
+            for (to, from) in padded.chunks_exact_mut(stride).zip(rows) {
                 to[..hidden].copy_from_slice(from);
             }
             padded
@@ -72,7 +74,7 @@ impl HostMlp {
             hidden,
             w1,
             w1_vectors,
-            b1: bias(&mlp.hidden.bias, hidden),
+            b1,
             w2: host_values(mlp.output.weight.val()),
             b2: b2.try_into().expect("10 outputs"),
             activation: mlp.activation,
@@ -144,13 +146,12 @@ impl HostMlp {
         use std::arch::x86_64::{__m512, _mm512_add_ps, _mm512_loadu_ps, _mm512_mul_ps};
         use std::arch::x86_64::{_mm512_set1_ps, _mm512_storeu_ps};
         let stride = V * 16;
-        let mut padded_bias = [0.0f32; UNITS_IN_REGISTERS];
-        padded_bias[..self.hidden].copy_from_slice(&self.b1);
+        let (bias, rows) = self.w1_vectors.split_at(stride);
         // SAFETY (all loads and stores): each reads or writes 16 floats at `16 · j` with
         // j < V, inside a slice of `stride` = 16 · V floats.
         let mut h: [__m512; V] =
-            std::array::from_fn(|j| unsafe { _mm512_loadu_ps(padded_bias[16 * j..].as_ptr()) });
-        for (row, &byte) in self.w1_vectors.chunks_exact(stride).zip(pixels) {
+            std::array::from_fn(|j| unsafe { _mm512_loadu_ps(bias[16 * j..].as_ptr()) });
+        for (row, &byte) in rows.chunks_exact(stride).zip(pixels) {
             if byte != 0 {
                 let x = _mm512_set1_ps(f32::from(byte) / 255.0);
                 for (j, h) in h.iter_mut().enumerate() {
@@ -241,7 +242,6 @@ fn activate8(activation: Activation, x: f32x8) -> f32x8 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Model, ModelConfig};
 
     /// The kernel `logits` picks on this CPU (on AVX-512, the sums in registers up to 384
     /// units) gives the portable loop's bits, at widths around the vector and register limits.
@@ -250,14 +250,7 @@ mod tests {
         let device = Device::default();
         let data = mnist_data::Split::synthetic(6, 9);
         for hidden in [1, 16, 37, 300, 384, 385] {
-            let config = ModelConfig::Mlp {
-                hidden,
-                activation: Activation::Tanh,
-                dropout: 0.0,
-            };
-            let Model::Mlp(mlp) = Model::new(&config, 2, &device) else {
-                unreachable!("an MLP config")
-            };
+            let mlp = Mlp::new(hidden, Activation::Tanh, 0.0, 2, &device);
             let host = HostMlp::new(&mlp);
             assert_eq!(host.w1_vectors.is_empty(), !registers_hold(hidden));
             let mut scratch = Scratch::default();
@@ -281,14 +274,7 @@ mod tests {
         let data = mnist_data::Split::synthetic(8, 3);
         let images: Vec<&[u8]> = (0..data.len()).map(|i| data.image(i)).collect();
         for activation in [Activation::Tanh, Activation::Relu, Activation::Sigmoid] {
-            let config = ModelConfig::Mlp {
-                hidden: 37,
-                activation,
-                dropout: 0.0,
-            };
-            let Model::Mlp(mlp) = Model::new(&config, 5, &device) else {
-                unreachable!("an MLP config")
-            };
+            let mlp = Mlp::new(37, activation, 0.0, 5, &device);
             let host = HostMlp::new(&mlp);
             let labels = std::iter::repeat_n(0u8, images.len());
             let batch =

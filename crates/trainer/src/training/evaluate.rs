@@ -111,7 +111,7 @@ fn evaluate_on_host(mlp: &HostMlp, split: &Split) -> SplitEvaluation {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mnist_models::{Activation, ModelConfig};
+    use mnist_models::{Activation, Mlp};
 
     /// The host path's loss, count and predictions are the tensor path's, on MNIST-like images.
     #[test]
@@ -119,16 +119,9 @@ mod tests {
         let device = crate::backend::default_backend().device;
         // More than one batch of EVAL_BATCH.
         let split = Arc::new(Split::synthetic(700, 9));
-        let config = ModelConfig::Mlp {
-            hidden: 300,
-            activation: Activation::Tanh,
-            dropout: 0.0,
-        };
-        let model = Model::new(&config, 4, &device);
-        let Model::Mlp(mlp) = &model else {
-            unreachable!("an MLP config")
-        };
-        let host = evaluate_on_host(&HostMlp::new(mlp), &split);
+        let mlp = Mlp::new(300, Activation::Tanh, 0.0, 4, &device);
+        let host = evaluate_on_host(&HostMlp::new(&mlp), &split);
+        let model = Model::Mlp(mlp);
         let tensors = evaluate_tensors(&model, Arc::clone(&split), &device);
         assert!(
             (host.loss - tensors.loss).abs() < 1e-5,
