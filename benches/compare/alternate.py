@@ -4,6 +4,7 @@
     python3 benches/compare/alternate.py mlp    --rounds 4 --python /path/to/torch-venv/bin/python
     python3 benches/compare/alternate.py linear --rounds 4 --python /path/to/numpy-venv/bin/python
     python3 benches/compare/alternate.py cnn    --rounds 3 --epochs 1 --python ...
+    python3 benches/compare/alternate.py mlp --batch 500 --backend wgpu --device cuda --python ...
 
 Each round runs the project, then the anchor (the next round the anchor first, so neither side
 always runs on a machine the other has just warmed or heated), each in a process of its own:
@@ -21,13 +22,19 @@ Prints every round (both sides' figures and their ratio, project over anchor: be
 project is faster for seconds, above 1 for images per second), then each side's median and
 spread over the rounds ((max - min) / median), and the ratio of the medians. A side whose spread
 is over 10% is called noisy: its ratio is not a claim (measure again on a quiet machine).
+`--batch` times the MLP or the CNN at another batch size (the project's side reads a copy of the
+config with that batch); `--backend` picks the project's backend (a binary built with its
+feature), `--device` the anchor's (`cuda` for PyTorch on a GPU, set beside `--backend wgpu`).
 Run from the repository root, after `cargo build --release`.
 """
 import argparse
 import json
+import os
+import re
 import statistics
 import subprocess
 import sys
+import tempfile
 
 NOISY = 0.10
 
@@ -44,23 +51,39 @@ def run(cmd):
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def with_batch(config, batch):
+    """A copy of `config` in a temporary folder with `batch_size = batch`, its relative `data` and
+    `artifacts` paths made absolute (a config's paths are relative to its own folder)."""
+    here = os.path.dirname(os.path.abspath(config))
+    text = re.sub(r"(?m)^batch_size\s*=.*$", f"batch_size = {batch}", open(config).read())
+    text = re.sub(r'(?m)^(data|artifacts)(\s*=\s*)"([^"]*)"',
+                  lambda m: f'{m[1]}{m[2]}"{os.path.normpath(os.path.join(here, m[3]))}"', text)
+    path = os.path.join(tempfile.mkdtemp(prefix="alternate-"), os.path.basename(config))
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
 def sides(args):
     """(project command, anchor command, anchor name, figures compared)."""
     epochs = ["--epochs", str(args.epochs)]
     data = ["--data", args.data]
     threads = ["--threads", str(args.threads)]
-    mnist = [args.mnist, "bench"]
+    mnist = [args.mnist, "bench", "--backend", args.backend] if args.backend else [args.mnist, "bench"]
     script = lambda name: [args.python, f"benches/compare/{name}"]
+    torch = ["--device", args.device]
+    config = lambda path: with_batch(path, args.batch) if args.batch else path
+    batch = ["--batch", str(args.batch)] if args.batch else []
     if args.what == "mlp":
-        return (mnist + ["--only", "configs/mlp.toml"] + epochs,
-                script("torch_mlp.py") + ["--json", "--infer"] + epochs + threads + data,
-                "PyTorch", [SECONDS, RATE, SINGLE])
+        return (mnist + ["--only", config("configs/mlp.toml")] + epochs,
+                script("torch_mlp.py") + ["--json", "--infer"] + epochs + threads + data + torch
+                + batch, "PyTorch", [SECONDS, RATE, SINGLE])
     if args.what == "linear":
-        return (mnist + ["--only", "configs/linear-scratch.toml", "--repeats", "1"] + epochs,
-                script("numpy_linear.py") + ["--json"] + epochs + threads + data,
+        return (mnist + ["--only", config("configs/linear-scratch.toml"), "--repeats", "1"]
+                + epochs, script("numpy_linear.py") + ["--json"] + epochs + threads + data + batch,
                 "numpy", [SECONDS])
-    return (mnist + ["--only", "configs/cnn.toml"] + epochs,
-            script("torch_cnn.py") + ["--json"] + epochs + threads + data,
+    return (mnist + ["--only", config("configs/cnn.toml")] + epochs,
+            script("torch_cnn.py") + ["--json"] + epochs + threads + data + torch + batch,
             "PyTorch", [SECONDS, RATE, SINGLE])
 
 
@@ -77,6 +100,9 @@ def main():
     p.add_argument("--python", required=True, help="a Python with the anchor's libraries")
     p.add_argument("--data", default="data/mnist_all.mat")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--batch", type=int, help="another batch size than the config's")
+    p.add_argument("--backend", help="the project's backend (mnist --backend), e.g. wgpu")
+    p.add_argument("--device", default="cpu", help="the anchor's device: cpu or cuda")
     args = p.parse_args()
     project, anchor, name, figures = sides(args)
     print(f"project: {' '.join(project)}\nanchor:  {' '.join(anchor)}")

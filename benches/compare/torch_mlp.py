@@ -77,7 +77,7 @@ def main():
     p.add_argument("--json", action="store_true", help="print one JSON line")
     p.add_argument("--infer", action="store_true",
                    help="with --json: add the trained model's inference as torch_infer.py times "
-                        "it (images per second over the test set, one image alone)")
+                        "it (images per second over the test set, one image alone), on --device")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(42)
@@ -116,7 +116,7 @@ def main():
         if args.infer:
             from torch_infer import load_test, prepare_for, time_inference
             xb, yb = load_test(args.data)
-            figures = time_inference(model.cpu(), prepare_for("mlp"), xb, yb)
+            figures = time_inference(model, prepare_for("mlp"), xb, yb, device=device)
             result["images_per_second"] = figures["images_per_second"]
             result["single_image_seconds"] = figures["single_image_seconds"]
         print(json.dumps(result))
