@@ -123,8 +123,14 @@ impl Optimizer for FusedAdam {
             ),
             None => (0, None),
         };
-        let mut param = tensor.into_data();
-        let grad = grad.into_data();
+        // The parameter is only read: burn's Learner keeps the current model while the optimizer
+        // makes the next one, so the parameter's buffer is shared, and taking it out as data
+        // would copy it twice (Flex's `into_data` of a shared buffer, then cubecl's alignment
+        // copy of that Vec: a sixth of the MLP step's optimizer time). The gradient's buffer,
+        // which nothing else holds, receives lr·update instead, and θ − lr·update is one
+        // subtraction into a new buffer: the same f32 operations as updating θ in place.
+        let param_len = shape.num_elements();
+        let mut grad = grad.into_data();
         // burn's first step is m = (1 − β₁)·g, v = (1 − β₂)·g²: the same as from zero moments.
         let (mut m, mut v) = match moments {
             Some((m, v)) => (m.into_data(), v.into_data()),
@@ -137,14 +143,15 @@ impl Optimizer for FusedAdam {
         let step = Step::new(self.hyper, time, lr);
         update(
             step,
-            slice_mut(&mut param),
-            slice(&grad),
+            param_len,
+            slice_mut(&mut grad),
             slice_mut(&mut m),
             slice_mut(&mut v),
         );
-        let moment = |data: TensorData| Tensor::<D>::from_data(data, &device);
-        let state = AdamState::new(AdaptiveMomentumState::new(time, moment(m), moment(v)));
-        (Tensor::from_data(param, &device), Some(state))
+        let on_device = |data: TensorData| Tensor::<D>::from_data(data, &device);
+        let delta = on_device(grad);
+        let state = AdamState::new(AdaptiveMomentumState::new(time, on_device(m), on_device(v)));
+        (tensor - delta, Some(state))
     }
 
     fn to_device<const D: usize>(state: Self::State<D>, device: &Device) -> Self::State<D> {
@@ -153,10 +160,6 @@ impl Optimizer for FusedAdam {
 }
 
 // The dtype was checked above; a failure here is a bug, not a user error.
-fn slice(data: &TensorData) -> &[f32] {
-    data.as_slice().expect("f32 tensor data")
-}
-
 fn slice_mut(data: &mut TensorData) -> &mut [f32] {
     data.as_mut_slice().expect("f32 tensor data")
 }
@@ -197,10 +200,15 @@ impl Step {
 ///
 /// # Panics
 ///
-/// If the four buffers differ in length (a state from a parameter of another shape, say): both
-/// the one-thread and the chunked path would otherwise update only the common prefix.
-fn update(step: Step, param: &mut [f32], grad: &[f32], m: &mut [f32], v: &mut [f32]) {
-    let lengths = [param.len(), grad.len(), m.len(), v.len()];
+/// `grad` holds the gradient on entry and lr·update on return, to be subtracted from the
+/// parameter (of `param_len` elements); the moments are updated in place.
+///
+/// # Panics
+///
+/// If the four lengths differ (a state from a parameter of another shape, say): both the
+/// one-thread and the chunked path would otherwise update only the common prefix.
+fn update(step: Step, param_len: usize, grad: &mut [f32], m: &mut [f32], v: &mut [f32]) {
+    let lengths = [param_len, grad.len(), m.len(), v.len()];
     assert!(
         lengths.iter().all(|&n| n == lengths[0]),
         "FusedAdam: the parameter has {} elements, its gradient {}, its first moment {} and its \
@@ -210,57 +218,56 @@ fn update(step: Step, param: &mut [f32], grad: &[f32], m: &mut [f32], v: &mut [f
         lengths[2],
         lengths[3],
     );
-    if param.len() <= PARALLEL_CHUNK {
-        return kernel(step, param, grad, m, v);
+    if grad.len() <= PARALLEL_CHUNK {
+        return kernel(step, grad, m, v);
     }
     rayon::scope(|scope| {
-        let chunks = param
+        let chunks = grad
             .chunks_mut(PARALLEL_CHUNK)
-            .zip(grad.chunks(PARALLEL_CHUNK))
             .zip(m.chunks_mut(PARALLEL_CHUNK))
             .zip(v.chunks_mut(PARALLEL_CHUNK));
-        for (((p, g), m), v) in chunks {
-            scope.spawn(move |_| kernel(step, p, g, m, v));
+        for ((g, m), v) in chunks {
+            scope.spawn(move |_| kernel(step, g, m, v));
         }
     });
 }
 
 /// The element-wise update, compiled for the widest vector unit the CPU has.
-fn kernel(step: Step, param: &mut [f32], grad: &[f32], m: &mut [f32], v: &mut [f32]) {
+fn kernel(step: Step, grad: &mut [f32], m: &mut [f32], v: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
     {
         if std::is_x86_feature_detected!("avx512f") {
             // SAFETY: the CPU has AVX-512F, checked just above.
-            return unsafe { kernel_avx512(step, param, grad, m, v) };
+            return unsafe { kernel_avx512(step, grad, m, v) };
         }
         if std::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU has AVX2, checked just above.
-            return unsafe { kernel_avx2(step, param, grad, m, v) };
+            return unsafe { kernel_avx2(step, grad, m, v) };
         }
     }
-    elementwise(step, param, grad, m, v)
+    elementwise(step, grad, m, v)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn kernel_avx512(step: Step, param: &mut [f32], grad: &[f32], m: &mut [f32], v: &mut [f32]) {
-    elementwise(step, param, grad, m, v)
+unsafe fn kernel_avx512(step: Step, grad: &mut [f32], m: &mut [f32], v: &mut [f32]) {
+    elementwise(step, grad, m, v)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn kernel_avx2(step: Step, param: &mut [f32], grad: &[f32], m: &mut [f32], v: &mut [f32]) {
-    elementwise(step, param, grad, m, v)
+unsafe fn kernel_avx2(step: Step, grad: &mut [f32], m: &mut [f32], v: &mut [f32]) {
+    elementwise(step, grad, m, v)
 }
 
 /// burn's operations, element by element and in its order (no fused multiply-add, which would
-/// round differently): m ← β₁m + (1−β₁)g; v ← β₂v + (1−β₂)g²;
-/// θ ← θ − lr·(m·c)/(√v + ε'), with c and ε' from [`Step`].
+/// round differently): m ← β₁m + (1−β₁)g; v ← β₂v + (1−β₂)g²; g ← lr·(m·c)/(√v + ε'), with c
+/// and ε' from [`Step`], which the caller subtracts from θ.
 #[inline(always)]
-fn elementwise(step: Step, param: &mut [f32], grad: &[f32], m: &mut [f32], v: &mut [f32]) {
-    let n = param.len();
+fn elementwise(step: Step, grad: &mut [f32], m: &mut [f32], v: &mut [f32]) {
+    let n = grad.len();
     // Equal lengths were checked in `update`; re-slicing lets the compiler drop bounds checks.
-    let (grad, m, v) = (&grad[..n], &mut m[..n], &mut v[..n]);
+    let (m, v) = (&mut m[..n], &mut v[..n]);
     for i in 0..n {
         let g = grad[i];
         let m_i = m[i] * step.beta_1 + g * step.keep_1;
@@ -268,7 +275,7 @@ fn elementwise(step: Step, param: &mut [f32], grad: &[f32], m: &mut [f32], v: &m
         m[i] = m_i;
         v[i] = v_i;
         let update = (m_i * step.combined) / (v_i.sqrt() + step.epsilon);
-        param[i] -= update * step.lr;
+        grad[i] = update * step.lr;
     }
 }
 
@@ -295,14 +302,9 @@ mod tests {
                 n
             }
         };
-        let (mut p, g, mut m, mut v) = (
-            vec![1.0; len(0)],
-            vec![0.5; len(1)],
-            vec![0.0; len(2)],
-            vec![0.0; len(3)],
-        );
+        let (mut g, mut m, mut v) = (vec![0.5; len(1)], vec![0.0; len(2)], vec![0.0; len(3)]);
         let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            update(step(), &mut p, &g, &mut m, &mut v)
+            update(step(), len(0), &mut g, &mut m, &mut v)
         }));
         caught.err().map(|e| match e.downcast::<String>() {
             Ok(s) => *s,
@@ -332,11 +334,12 @@ mod tests {
     #[test]
     fn buffers_of_equal_lengths_are_updated_everywhere() {
         for n in [10, 4 * PARALLEL_CHUNK + 3] {
-            let (mut p, g, mut m, mut v) = (vec![1.0; n], vec![0.5; n], vec![0.0; n], vec![0.0; n]);
-            update(step(), &mut p, &g, &mut m, &mut v);
+            let (mut g, mut m, mut v) = (vec![0.5; n], vec![0.0; n], vec![0.0; n]);
+            update(step(), n, &mut g, &mut m, &mut v);
+            // A positive gradient gives a positive step, which is not the gradient itself.
             assert!(
-                p.iter().all(|&x| x < 1.0),
-                "{n}: a parameter was not updated"
+                g.iter().all(|&x| x > 0.0 && x != 0.5),
+                "{n}: a parameter's step was not computed"
             );
             assert!(
                 m.iter().chain(&v).all(|&x| x > 0.0),
