@@ -221,8 +221,8 @@ pub struct Timing {
 
 impl Timing {
     /// A timed run's figures: the median training seconds of its epochs (no validation pass),
-    /// its validation accuracy after the last, this process's peak memory, the backend and its
-    /// compute threads.
+    /// its validation accuracy after the last, this process's peak memory, the backend, the
+    /// threads its training loop ran on and the pool's.
     pub(crate) fn of(outcome: &TrainOutcome, backend: &Backend) -> Self {
         Self {
             seconds_per_epoch: median(
@@ -234,11 +234,16 @@ impl Timing {
             ),
             accuracy: outcome.epochs.last().map_or(f64::NAN, |e| e.valid_acc),
             peak_rss_bytes: peak_rss_bytes().unwrap_or(0),
-            implementation: format!(
-                "{} ({} threads)",
-                backend.name,
-                rayon::current_num_threads()
-            ),
+            implementation: {
+                let threads =
+                    mnist_trainer::training::threads::training_threads(&outcome.plan, backend);
+                let s = if threads == 1 { "" } else { "s" };
+                format!(
+                    "{} ({threads} training thread{s} of {})",
+                    backend.name,
+                    rayon::current_num_threads()
+                )
+            },
         }
     }
 }

@@ -31,6 +31,16 @@ impl ModelSummary {
         self.layers.iter().map(|l| l.params).sum()
     }
 
+    /// Multiply-adds of one image's forward pass, about: each layer's parameters once per
+    /// output position (a dense layer's output has one position, a convolution's `[C, H, W]`
+    /// has H·W; bias adds are counted with the weights).
+    pub fn multiply_adds_per_image(&self) -> usize {
+        self.layers
+            .iter()
+            .map(|l| l.params * l.output.iter().skip(1).product::<usize>())
+            .sum()
+    }
+
     fn push(&mut self, layer: String, output: Vec<usize>, params: usize) {
         self.layers.push(LayerSummary {
             layer,

@@ -684,6 +684,12 @@ impl Plan {
             .expect("a plan's model config was validated when the plan was made")
     }
 
+    /// Multiply-adds of one training batch's forward pass, about (the backward pass does about
+    /// twice as many): what decides the training loop's threads (`threads::for_step`).
+    pub fn step_multiply_adds(&self) -> usize {
+        self.batch_size.get() * self.model_summary().multiply_adds_per_image()
+    }
+
     /// The same run with another number of epochs (benchmarks, tests).
     pub fn with_epochs(mut self, epochs: NonZeroUsize) -> Self {
         self.epochs = epochs;

@@ -18,7 +18,7 @@ use crate::training::observer::{Observer, RunStart};
 use crate::training::session::{Recorder, Session, steps_per_epoch};
 use crate::training::stop::{REASON, StopFlag};
 use crate::training::stopping::Patience;
-use crate::training::threads::on_compute_pool;
+use crate::training::threads::{self, on_compute_pool};
 
 /// What `mnist train` was asked to do.
 #[derive(Clone, Debug)]
@@ -143,6 +143,18 @@ pub fn train_until(
     run.write(&run.config_file(), config_text.as_bytes())?;
     run.write_info(&RunInfo::new(backend))?;
 
+    // Small steps run on one thread (`threads::ONE_THREAD_BELOW`).
+    let step_macs = threads::step_multiply_adds(plan, backend);
+    let step_threads = threads::training_threads(plan, backend);
+    let training = if step_macs != usize::MAX {
+        let s = if step_threads == 1 { "" } else { "s" };
+        format!(
+            "{}; {step_threads} compute thread{s}",
+            plan.describe_training()
+        )
+    } else {
+        plan.describe_training()
+    };
     observer.started(&RunStart {
         backend: backend.describe(),
         run_dir: run.path().to_path_buf(),
@@ -150,7 +162,7 @@ pub fn train_until(
         train_images: train.len(),
         test_images: test.len(),
         validation: plan.describe_validation(),
-        training: plan.describe_training(),
+        training,
         resumed_after: resume_from,
         epochs: plan.epochs(),
         model_name: plan.model().short_name(),
@@ -191,9 +203,12 @@ pub fn train_until(
             model,
             optimizer,
             scheduler,
-        } => on_compute_pool(|| {
-            crate::training::learner::train(session, model, optimizer, scheduler)
-        }),
+        } => {
+            threads::for_step(step_macs, || {
+                crate::training::learner::train(session, model, optimizer, scheduler)
+            })
+            .0
+        }
         Trainer::Scratch { lr } => on_compute_pool(|| crate::training::scratch::train(session, lr))
             .map(|(epochs, model)| (epochs, model, None)),
     };
