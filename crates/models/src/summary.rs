@@ -271,6 +271,14 @@ mod tests {
                 &[10],
             ]
         );
+        // Each convolution's parameters once per output position, each dense layer's once:
+        // 320·26² + 18,496·24² + 1,179,776 + 1,290.
+        assert_eq!(
+            cnn.multiply_adds_per_image(),
+            320 * 26 * 26 + 18_496 * 24 * 24 + 1_179_776 + 1_290
+        );
+        let mlp = shipped("mlp.toml").summary().unwrap();
+        assert_eq!(mlp.multiply_adds_per_image(), 235_500 + 3_010);
         // LeNet-5: C1 156, C3 2,416, C5 48,120, F6 10,164, output 850.
         let lenet = shipped("lenet5.toml").summary().unwrap();
         assert_eq!(lenet.params(), 61_706);
