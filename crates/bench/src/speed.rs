@@ -20,6 +20,7 @@ use mnist_trainer::run::plan::{Plan, display_path};
 use mnist_trainer::sys::peak_rss_bytes;
 use mnist_trainer::training::evaluate::evaluate_split;
 use mnist_trainer::training::observer::Observer;
+use mnist_trainer::training::threads;
 use mnist_trainer::training::train::{TrainOutcome, TrainRequest, train};
 use serde::{Deserialize, Serialize};
 
@@ -234,16 +235,15 @@ impl Timing {
             ),
             accuracy: outcome.epochs.last().map_or(f64::NAN, |e| e.valid_acc),
             peak_rss_bytes: peak_rss_bytes().unwrap_or(0),
-            implementation: {
-                let threads =
-                    mnist_trainer::training::threads::training_threads(&outcome.plan, backend);
-                let s = if threads == 1 { "" } else { "s" };
-                format!(
-                    "{} ({threads} training thread{s} of {})",
-                    backend.name,
-                    rayon::current_num_threads()
-                )
-            },
+            implementation: format!(
+                "{} ({} of {})",
+                backend.name,
+                threads::counted(
+                    threads::training_threads(&outcome.plan, backend),
+                    "training thread"
+                ),
+                rayon::current_num_threads()
+            ),
         }
     }
 }

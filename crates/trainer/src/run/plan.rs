@@ -685,7 +685,7 @@ impl Plan {
     }
 
     /// Multiply-adds of one training batch's forward pass, about (the backward pass does about
-    /// twice as many): what decides the training loop's threads (`threads::for_step`).
+    /// twice as many): what decides the training loop's threads (`threads::training_threads`).
     pub fn step_multiply_adds(&self) -> usize {
         self.batch_size.get() * self.model_summary().multiply_adds_per_image()
     }

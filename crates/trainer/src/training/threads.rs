@@ -42,40 +42,38 @@ pub fn threads_for_step(step_multiply_adds: usize, available: usize) -> usize {
 }
 
 /// The multiply-adds that decide `plan`'s training threads on `backend`: a batch's forward
-/// pass through burn's Learner on a CPU backend; `usize::MAX` (all threads) otherwise: the
-/// scratch trainer's host step runs on one thread anyway, and on a GPU the arithmetic is not
-/// on the pool.
-pub fn step_multiply_adds(plan: &Plan, backend: &Backend) -> usize {
-    if matches!(plan.trainer(), Trainer::Learner { .. }) && backend.host_memory() {
-        plan.step_multiply_adds()
-    } else {
-        usize::MAX
-    }
+/// pass through burn's Learner on a CPU backend. `None` where step size does not decide: the
+/// scratch trainer's host step runs on one thread anyway, and on a GPU the arithmetic is not on
+/// the pool.
+pub fn step_multiply_adds(plan: &Plan, backend: &Backend) -> Option<usize> {
+    (matches!(plan.trainer(), Trainer::Learner { .. }) && backend.host_memory())
+        .then(|| plan.step_multiply_adds())
 }
 
 /// The compute threads `plan`'s training loop runs on with `backend`.
 pub fn training_threads(plan: &Plan, backend: &Backend) -> usize {
-    threads_for_step(
-        step_multiply_adds(plan, backend),
-        rayon::current_num_threads(),
-    )
+    let available = rayon::current_num_threads();
+    step_multiply_adds(plan, backend).map_or(available, |m| threads_for_step(m, available))
 }
 
-/// Runs the training loop `work` on [`threads_for_step`]'s threads: on a pool of its own with
-/// one thread for small steps, else on the global pool ([`on_compute_pool`]). Returns what
-/// `work` returns and the threads it ran on.
-pub fn for_step<R: Send>(step_multiply_adds: usize, work: impl FnOnce() -> R + Send) -> (R, usize) {
-    let available = rayon::current_num_threads();
-    let threads = threads_for_step(step_multiply_adds, available);
-    if threads < available
+/// `n` and `noun`, plural unless `n` is 1: "1 compute thread", "2 compute threads".
+pub fn counted(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
+}
+
+/// Runs the training loop `work` on `threads` threads: on a pool of its own when that is fewer
+/// than the global pool has ([`training_threads`]), else on the global pool
+/// ([`on_compute_pool`]).
+pub fn on_threads<R: Send>(threads: usize, work: impl FnOnce() -> R + Send) -> R {
+    if threads < rayon::current_num_threads()
         && let Ok(pool) = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .thread_name(|i| format!("train-{i}"))
             .build()
     {
-        return (pool.install(work), threads);
+        return pool.install(work);
     }
-    (on_compute_pool(work), available)
+    on_compute_pool(work)
 }
 
 #[cfg(test)]
@@ -86,10 +84,10 @@ mod tests {
     fn small_steps_get_one_thread_and_the_work_runs_there() {
         assert_eq!(threads_for_step(ONE_THREAD_BELOW - 1, 8), 1);
         assert_eq!(threads_for_step(ONE_THREAD_BELOW, 8), 8);
-        let (seen, threads) = for_step(1, rayon::current_num_threads);
-        assert_eq!((seen, threads), (1, 1));
-        let (seen, threads) = for_step(ONE_THREAD_BELOW, rayon::current_num_threads);
-        assert_eq!(seen, threads);
-        assert_eq!(threads, rayon::current_num_threads());
+        assert_eq!(on_threads(1, rayon::current_num_threads), 1);
+        let all = rayon::current_num_threads();
+        assert_eq!(on_threads(all, rayon::current_num_threads), all);
+        assert_eq!(counted(1, "compute thread"), "1 compute thread");
+        assert_eq!(counted(2, "compute thread"), "2 compute threads");
     }
 }

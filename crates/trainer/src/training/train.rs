@@ -143,17 +143,16 @@ pub fn train_until(
     run.write(&run.config_file(), config_text.as_bytes())?;
     run.write_info(&RunInfo::new(backend))?;
 
-    // Small steps run on one thread (`threads::ONE_THREAD_BELOW`).
-    let step_macs = threads::step_multiply_adds(plan, backend);
+    // Small steps run on one thread (`threads::ONE_THREAD_BELOW`); where step size decides,
+    // the run says how many it got.
     let step_threads = threads::training_threads(plan, backend);
-    let training = if step_macs != usize::MAX {
-        let s = if step_threads == 1 { "" } else { "s" };
-        format!(
-            "{}; {step_threads} compute thread{s}",
-            plan.describe_training()
-        )
-    } else {
-        plan.describe_training()
+    let training = match threads::step_multiply_adds(plan, backend) {
+        Some(_) => format!(
+            "{}; {}",
+            plan.describe_training(),
+            threads::counted(step_threads, "compute thread")
+        ),
+        None => plan.describe_training(),
     };
     observer.started(&RunStart {
         backend: backend.describe(),
@@ -203,12 +202,9 @@ pub fn train_until(
             model,
             optimizer,
             scheduler,
-        } => {
-            threads::for_step(step_macs, || {
-                crate::training::learner::train(session, model, optimizer, scheduler)
-            })
-            .0
-        }
+        } => threads::on_threads(step_threads, || {
+            crate::training::learner::train(session, model, optimizer, scheduler)
+        }),
         Trainer::Scratch { lr } => on_compute_pool(|| crate::training::scratch::train(session, lr))
             .map(|(epochs, model)| (epochs, model, None)),
     };
