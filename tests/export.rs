@@ -81,7 +81,7 @@ fn check_with_onnxruntime(
     let (x, y) = (dir.join("images.f32"), dir.join("logits.f32"));
     write_f32(&x, images);
     write_f32(&y, logits);
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/onnx/check.py");
+    let script = mnist_data::repo_root().join("tests/onnx/check.py");
     let out = Command::new(python)
         .arg(script)
         .args([model, &x, &y])

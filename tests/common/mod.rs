@@ -12,7 +12,7 @@ use mnist_trainer::testing::{TestConfig, adam};
 pub fn mnist(args: &[&str]) -> Output {
     Command::new(bin())
         .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .current_dir(repo())
         .env_remove("RUST_BACKTRACE")
         .env_remove("BURN_DEVICE")
         .output()
@@ -20,7 +20,7 @@ pub fn mnist(args: &[&str]) -> Output {
 }
 
 pub fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    mnist_data::repo_root()
 }
 
 /// Batch 50, seed 11, Adam lr 0.001: `model` (an MLP or the linear model) on `data`, written to

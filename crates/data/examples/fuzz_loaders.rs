@@ -214,7 +214,7 @@ fn parse_args() -> Result<Args, String> {
 }
 
 fn repo_root() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let root = mnist_data::repo_root();
     root.canonicalize().unwrap_or(root)
 }
 

@@ -193,15 +193,28 @@ pub struct Mnist {
 }
 
 /// The repository's `data/mnist_all.mat`: relative to the working directory when run from the
-/// repository root, else where this crate was built from.
+/// repository root, else in [`repo_root`].
 pub fn default_path() -> PathBuf {
     let local = PathBuf::from(DEFAULT_MAT);
     if local.exists() {
         return local;
     }
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .join(DEFAULT_MAT)
+    repo_root().join(DEFAULT_MAT)
+}
+
+/// The repository's root (the folder holding `Cargo.lock`) above the package cargo is running
+/// (cargo sets `CARGO_MANIFEST_DIR` when it runs a test, an example or a bench), else above
+/// where this crate was built from. Read at run time first: two clones sharing one target
+/// folder share compiled crates, and a crate compiled in one clone would otherwise keep that
+/// clone's path and read its files while testing the other's.
+pub fn repo_root() -> PathBuf {
+    let package = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    package
+        .ancestors()
+        .find(|dir| dir.join("Cargo.lock").is_file())
+        .map_or_else(|| package.join("../.."), Path::to_path_buf)
 }
 
 /// Loads `path` (a `.mat` file or a folder of IDX files), or the repository's default file when

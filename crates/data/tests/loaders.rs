@@ -8,7 +8,7 @@ use mnist_data::testing::{self, MatData, MatVar, fixtures_dir as fixtures};
 use mnist_data::{DataError, ErrorKind, IMAGE_PIXELS, Split, idx, mat};
 
 fn repo_mat() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/mnist_all.mat")
+    mnist_data::repo_root().join("data/mnist_all.mat")
 }
 
 /// The IDX fixtures (200 training and 100 test images), loaded as `mnist train` loads data.

@@ -243,7 +243,7 @@ mod tests {
 
     /// The `[model]` table of a config in the repository's `configs/`.
     fn shipped(name: &str) -> ModelConfig {
-        let path = format!("{}/../../configs/{name}", env!("CARGO_MANIFEST_DIR"));
+        let path = mnist_data::repo_root().join("configs").join(name);
         let text = std::fs::read_to_string(&path).unwrap();
         let value: toml::Table = toml::from_str(&text).unwrap();
         value["model"].clone().try_into().unwrap()

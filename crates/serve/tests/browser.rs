@@ -381,8 +381,7 @@ fn screenshot(browser: &Browser, name: &str) {
     if std::env::var_os("MNIST_SCREENSHOTS").is_none() {
         return;
     }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let dir = root.canonicalize().unwrap().join("docs/screenshots");
+    let dir = mnist_data::repo_root().join("docs/screenshots");
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(name);
     std::fs::write(&path, browser.screenshot()).unwrap();
@@ -1033,7 +1032,7 @@ fn the_lab_launches_stops_and_resumes_runs_in_chromium() {
         .data(&mnist_idx())
         .epochs(2)
         .write(&configs.join("quick.toml"));
-    let full = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/mnist_all.mat");
+    let full = mnist_data::repo_root().join("data/mnist_all.mat");
     TestConfig::mlp(64)
         .data(&full.canonicalize().unwrap())
         .epochs(2)

@@ -5,7 +5,7 @@
 //! Each part is timed per batch (the backend is made to finish each part before the clock is
 //! read); the report gives each part's median batch × batches over several passes.
 //! `cargo run --release -p mnist-trainer --example infer_profile [-- CONFIG]`
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -33,7 +33,7 @@ fn main() {
 
 fn profile() {
     let config = std::env::args().nth(1).map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/mlp.toml"),
+        || mnist_data::repo_root().join("configs/mlp.toml"),
         PathBuf::from,
     );
     let plan = Plan::load(&config).unwrap();

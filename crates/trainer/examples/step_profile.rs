@@ -5,7 +5,7 @@
 //! which a busy neighbour on a shared machine disturbs far less than the total.
 //! `cargo run --release -p mnist-trainer --example step_profile [-- CONFIG]`; `STEPS=N` ends each
 //! epoch after N steps (a CNN epoch is minutes long).
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -33,7 +33,7 @@ fn main() {
 fn profile() {
     // The course MLP as configs/mlp.toml describes it, on the default backend.
     let config = std::env::args().nth(1).map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/mlp.toml"),
+        || mnist_data::repo_root().join("configs/mlp.toml"),
         PathBuf::from,
     );
     let plan = Plan::load(&config).unwrap();

@@ -13,7 +13,7 @@ use crate::idx;
 /// The repository's test fixtures (`tests/fixtures`): 300 real MNIST images as IDX and `.mat`,
 /// 150 Fashion-MNIST images.
 pub fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
+    crate::repo_root().join("tests/fixtures")
 }
 
 /// The MNIST fixture as an IDX folder (200 training and 100 test images).
