@@ -469,7 +469,7 @@ mod tests {
     /// CPU has them) takes the same steps to the bit: the same reports, the same weights.
     #[test]
     fn every_kernel_takes_the_same_steps() {
-        type Stepper = Box<dyn Fn(&mut HostLinear, &Split, &[usize]) -> StepReport>;
+        type Stepper = Box<dyn Fn(&mut Part, Weights, &Split, &[usize]) -> StepReport>;
         // Not a power of two, so that g·lr rounds and a fused multiply-add would show.
         const LR: f32 = 0.3;
         let data = Split::synthetic(300, 3);
@@ -478,27 +478,17 @@ mod tests {
             .collect();
         let mut kernels: Vec<(&str, Stepper)> = vec![(
             "portable",
-            Box::new(|h, data, indices| {
-                let HostLinear {
-                    bias,
-                    weights,
-                    part,
-                } = h;
-                part.step_with(Portable, (bias, weights), data, indices, LR)
+            Box::new(|part, model, data, indices| {
+                part.step_with(Portable, model, data, indices, LR)
             }),
         )];
         #[cfg(target_arch = "x86_64")]
         if std::is_x86_feature_detected!("avx2") {
             kernels.push((
                 "avx2",
-                Box::new(|h, data, indices| {
-                    let HostLinear {
-                        bias,
-                        weights,
-                        part,
-                    } = h;
+                Box::new(|part, model, data, indices| {
                     // SAFETY: the CPU has AVX2, checked just above.
-                    unsafe { part.step_avx2((bias, weights), data, indices, LR) }
+                    unsafe { part.step_avx2(model, data, indices, LR) }
                 }),
             ));
         }
@@ -506,14 +496,9 @@ mod tests {
         if let Some(kernel) = avx512::Kernel::detect() {
             kernels.push((
                 "avx512",
-                Box::new(move |h, data, indices| {
-                    let HostLinear {
-                        bias,
-                        weights,
-                        part,
-                    } = h;
+                Box::new(move |part, model, data, indices| {
                     // SAFETY: `detect` made a kernel, so the CPU has AVX-512F.
-                    unsafe { part.step_avx512(kernel, (bias, weights), data, indices, LR) }
+                    unsafe { part.step_avx512(kernel, model, data, indices, LR) }
                 }),
             ));
         }
@@ -527,7 +512,12 @@ mod tests {
                     .map(|(k, n)| {
                         let indices: Vec<usize> =
                             (0..n).map(|i| (i * 37 + k * 11) % data.len()).collect();
-                        step(&mut host, &data, &indices)
+                        let HostLinear {
+                            bias,
+                            weights,
+                            part,
+                        } = &mut host;
+                        step(part, (bias, weights), &data, &indices)
                     })
                     .collect();
                 (name, reports, host_bits(&host.weights()))
