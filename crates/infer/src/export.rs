@@ -80,7 +80,7 @@ pub fn to_onnx(model: &Model, device: &Device) -> Result<Vec<u8>, Error> {
                 AxisSpec::Static,
                 AxisSpec::Static,
             ])];
-            exporter.export_dynamic(cnn, image(2), image(5), &specs, Cnn::forward_images)
+            exporter.export_dynamic(cnn, image(2), image(5), &specs, Cnn::forward_layers)
         }
         _ => {
             let rows = |n| Tensor::<2>::zeros([n, IMAGE_PIXELS], device);
