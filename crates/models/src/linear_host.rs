@@ -42,6 +42,31 @@ pub struct StepReport {
     pub weights_updated: usize,
 }
 
+/// The 49 chunks' blocks on a 64-byte boundary, so that each 16-float vector of a block is one
+/// cache line (a `Vec<Block>` starts wherever the allocator puts it).
+#[derive(Clone, Debug)]
+#[repr(C, align(64))]
+struct Chunks([Block; CHUNKS]);
+
+impl Chunks {
+    fn zeroed() -> Box<Self> {
+        Box::new(Self([[[0.0; LANES]; C]; CHUNKS]))
+    }
+}
+
+impl std::ops::Deref for Chunks {
+    type Target = [Block];
+    fn deref(&self) -> &[Block] {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Chunks {
+    fn deref_mut(&mut self) -> &mut [Block] {
+        &mut self.0
+    }
+}
+
 /// The linear classifier's weights on the host, laid out for [`HostLinear::step`], with the
 /// step's scratch buffers (kept, so a step allocates nothing).
 #[derive(Clone, Debug)]
@@ -49,7 +74,7 @@ pub struct HostLinear {
     bias: [f32; C],
     /// `[49, 10, 16]`: class c's weight of pixel p at `[p / 16][c][p % 16]`, so that one chunk's
     /// weights for all ten classes are one contiguous block of 640 bytes.
-    weights: Vec<Block>,
+    weights: Box<Chunks>,
     part: Part,
 }
 
@@ -58,7 +83,7 @@ pub struct HostLinear {
 struct Part {
     grad_bias: [f32; C],
     /// Laid out as `HostLinear::weights`.
-    grad: Vec<Block>,
+    grad: Box<Chunks>,
     /// The current image's chunks with ink: (chunk, its 16 pixels as floats).
     inked: Vec<(usize, [f32; LANES])>,
     loss_sum: f32,
@@ -69,7 +94,7 @@ impl Part {
     fn new() -> Self {
         Self {
             grad_bias: [0.0; C],
-            grad: vec![[[0.0; LANES]; C]; CHUNKS],
+            grad: Chunks::zeroed(),
             inked: Vec::with_capacity(CHUNKS),
             loss_sum: 0.0,
             correct: 0,
@@ -81,7 +106,7 @@ impl HostLinear {
     /// From the course's layout: `[785, 10]` row-major, row 0 the bias.
     pub fn from_weights(w: &[f32]) -> Self {
         assert_eq!(w.len(), (IMAGE_PIXELS + 1) * C, "weights must be [785, 10]");
-        let mut weights = vec![[[0.0; LANES]; C]; CHUNKS];
+        let mut weights = Chunks::zeroed();
         for p in 0..IMAGE_PIXELS {
             for c in 0..C {
                 weights[p / LANES][c][p % LANES] = w[(p + 1) * C + c];
