@@ -17,7 +17,7 @@ use burn::prelude::*;
 use mnist_data::{IMAGE_PIXELS, NUM_CLASSES};
 use wide::f32x8;
 
-use crate::{Activation, Mlp, host_values};
+use crate::{Activation, CacheAligned, Mlp, host_values};
 
 /// The most hidden units whose sums [`HostMlp::logits`] keeps in AVX-512 registers: 24 of the
 /// 32 vector registers (16 units each), the rest left for the pixel and the row being read.
@@ -41,14 +41,10 @@ pub struct HostMlp {
     activation: Activation,
 }
 
-/// 16 floats on a 64-byte boundary: one AVX-512 vector, which a load then takes from one cache
-/// line. In a `Vec<f32>` the rows started wherever the allocator put them (48 bytes past a line
-/// in every process tried), so every load of `W₁` spanned two lines: the test set on one thread
-/// (`examples/host_mlp.rs`, best of 5 passes, 4 rounds alternated) took 33.0-33.5 ms that way,
-/// 29.9-31.6 ms aligned, the same bits.
-#[derive(Clone, Copy, Debug, Default)]
-#[repr(C, align(64))]
-struct Lanes([f32; 16]);
+/// 16 floats in one cache line: one AVX-512 vector. With `W₁`'s rows in a plain `Vec<f32>`,
+/// every load spanned two lines: the test set on one thread (`examples/host_mlp.rs`, best of 5
+/// passes, 4 rounds alternated) took 33.0-33.5 ms that way, 29.9-31.6 ms aligned, the same bits.
+type Lanes = CacheAligned<[f32; 16]>;
 
 /// A thread's hidden-layer buffer for [`HostMlp::logits`], kept so that an image allocates
 /// nothing.
@@ -74,7 +70,7 @@ impl HostMlp {
             let rows = std::iter::once(&b1[..]).chain(w1.chunks_exact(hidden));
             for (to, from) in padded.chunks_exact_mut(vectors).zip(rows) {
                 for (to, from) in to.iter_mut().zip(from.chunks(16)) {
-                    to.0[..from.len()].copy_from_slice(from);
+                    to[..from.len()].copy_from_slice(from);
                 }
             }
             padded
@@ -159,12 +155,12 @@ impl HostMlp {
         let (bias, rows) = self.w1_vectors.split_at(V);
         // SAFETY (all loads): each reads one `Lanes`, 16 floats on a 64-byte boundary.
         let mut h: [__m512; V] =
-            std::array::from_fn(|j| unsafe { _mm512_load_ps(bias[j].0.as_ptr()) });
+            std::array::from_fn(|j| unsafe { _mm512_load_ps(bias[j].as_ptr()) });
         for (row, &byte) in rows.chunks_exact(V).zip(pixels) {
             if byte != 0 {
                 let x = _mm512_set1_ps(f32::from(byte) / 255.0);
                 for (h, w) in h.iter_mut().zip(row) {
-                    let w = unsafe { _mm512_load_ps(w.0.as_ptr()) };
+                    let w = unsafe { _mm512_load_ps(w.as_ptr()) };
                     *h = _mm512_add_ps(*h, _mm512_mul_ps(x, w));
                 }
             }

@@ -38,6 +38,27 @@ pub fn host_values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
         .expect("converted to f32")
 }
 
+/// `T` on a 64-byte boundary, the size of a cache line: the host kernels keep their weights in
+/// it so that each 16-float AVX-512 vector they load lies in one line (a `Vec` starts wherever
+/// the allocator puts it; for the MLP's `W₁` that was 48 bytes past a line in every process
+/// tried, and every load spanned two).
+#[derive(Clone, Copy, Debug, Default)]
+#[repr(C, align(64))]
+pub(crate) struct CacheAligned<T>(pub(crate) T);
+
+impl<T> std::ops::Deref for CacheAligned<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> std::ops::DerefMut for CacheAligned<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.0
+    }
+}
+
 /// Any of the models, so the trainer, evaluation and prediction handle both through one type.
 /// (One model exists per run; the size difference between the variants costs nothing.)
 #[allow(clippy::large_enum_variant)]
