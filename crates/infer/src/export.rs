@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use burn::prelude::*;
 use burn_onnx::export::{AxisSpec, InputSpec, OnnxExporter};
 use mnist_data::{IMAGE_PIXELS, IMAGE_SIDE};
-use mnist_models::{Cnn, Model};
+use mnist_models::{Cnn, Mlp, Model};
 
 use mnist_trainer::Error;
 use mnist_trainer::backend::Backend;
@@ -88,7 +88,13 @@ pub fn to_onnx(model: &Model, device: &Device) -> Result<Vec<u8>, Error> {
                 AxisSpec::dynamic("batch"),
                 AxisSpec::Static,
             ])];
-            exporter.export_dynamic(model, rows(2), rows(5), &specs, Model::forward)
+            match model {
+                // burn's `Linear` for the hidden layer: the split product records its sizes.
+                Model::Mlp(mlp) => {
+                    exporter.export_dynamic(mlp, rows(2), rows(5), &specs, Mlp::forward_layers)
+                }
+                _ => exporter.export_dynamic(model, rows(2), rows(5), &specs, Model::forward),
+            }
         }
     };
     onnx.map(|onnx| onnx.into_bytes()).map_err(failed)

@@ -54,9 +54,72 @@ impl Mlp {
 
     /// Logits `[batch, 10]` of `[batch, 784]` images.
     pub fn forward(&self, images: Tensor<2>) -> Tensor<2> {
-        let h = self.activation.apply(self.hidden.forward(images)); // [batch, hidden]
+        self.forward_as(images, Product::Fastest)
+    }
+
+    /// [`Self::forward`] with the hidden layer as burn's `Linear` computes it, at any batch: the
+    /// graph ONNX export traces (one product a layer, as a reader of the file expects, and no
+    /// reshape sized by the batch it was traced with).
+    pub fn forward_layers(&self, images: Tensor<2>) -> Tensor<2> {
+        self.forward_as(images, Product::Layer)
+    }
+
+    fn forward_as(&self, images: Tensor<2>, form: Product) -> Tensor<2> {
+        let z = match form {
+            Product::Fastest => self.hidden_product(images),
+            Product::Layer => self.hidden.forward(images),
+        };
+        let h = self.activation.apply(z); // [batch, hidden]
         self.output.forward(maybe_dropout(&self.dropout, h))
     }
+
+    /// The hidden layer's pre-activations `[batch, hidden]` of `[batch, 784]` images. From
+    /// [`SPLIT_FROM`] multiply-adds on, the product runs over the two halves of the pixels as one
+    /// batched product, `[2, batch, 392] × [2, 392, hidden]`, whose two parts are then added:
+    /// Flex hands the parts of a batched product to its threads whole, each a single-threaded
+    /// gemm call over half the rows of W₁, where gemm's own threading of one `[50, 784] ×
+    /// [784, 300]` product made it slower, not faster (231 µs alone, 265 µs on two threads, 126 µs
+    /// as two halves on two threads, timed with gemm 0.19 directly). gemm itself sums a depth of
+    /// 784 in two blocks of 392, one added onto the other, so the halves give the same bits (all
+    /// 15,000 of a `[50, 300]` product checked directly; the course MLP's `metrics.csv` is
+    /// byte-identical). Both halves are views of the weights, so W₁'s gradient needs no copy.
+    fn hidden_product(&self, images: Tensor<2>) -> Tensor<2> {
+        let [batch, pixels] = images.dims();
+        let weight = self.hidden.weight.val(); // [pixels, hidden]
+        let [_, hidden] = weight.dims();
+        if !splits(batch, pixels, hidden) {
+            return self.hidden.forward(images);
+        }
+        let half = pixels / 2;
+        let x = images.reshape([batch, 2, half]).swap_dims(0, 1); // [2, batch, half]
+        let w = weight.reshape([2, half, hidden]); // [2, half, hidden]
+        let z: Tensor<2> = x.matmul(w).sum_dim(0).reshape([batch, hidden]); // [batch, hidden]
+        match &self.hidden.bias {
+            Some(bias) => z + bias.val().unsqueeze(),
+            None => z,
+        }
+    }
+}
+
+/// Multiply-adds of the hidden layer's product (`batch × 784 × hidden`) from which
+/// [`Mlp::forward`] runs it as two half products: where the training loop has two threads
+/// (`ONE_THREAD_BELOW` in the trainer's `training/threads.rs`, the same size). Below it the
+/// split would only add an operation (one image in the web app: 21 against 25 µs). A fixed
+/// size, not the machine's thread count, so a config's results are the same on every machine.
+pub const SPLIT_FROM: usize = 4_000_000;
+
+/// Whether [`Mlp::forward`] splits the `[batch, pixels] × [pixels, hidden]` product.
+fn splits(batch: usize, pixels: usize, hidden: usize) -> bool {
+    batch * pixels * hidden >= SPLIT_FROM && pixels.is_multiple_of(2)
+}
+
+/// How [`Mlp`] computes its hidden layer's product.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Product {
+    /// Split over the pixels' halves from [`SPLIT_FROM`] on ([`Mlp::hidden_product`]).
+    Fastest,
+    /// burn's `Linear`.
+    Layer,
 }
 
 /// For each output class d, the hidden unit with the largest weight into d:
@@ -71,4 +134,83 @@ pub fn strongest_hidden_units(output_weights: &[f32], hidden: usize) -> Vec<(usi
                 })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+        t.into_data().convert::<f32>().try_into_vec().unwrap()
+    }
+
+    /// The split product is burn's `Linear`: the same logits and the same gradients for W₁, b₁
+    /// and the images, at a batch large enough to split. (It fails when the halves of W₁ are
+    /// paired with the wrong halves of the pixels.)
+    #[test]
+    fn the_split_product_is_the_linear_layer_forward_and_backward() {
+        let device = Device::default().autodiff();
+        let (batch, hidden) = (20, 300);
+        assert!(splits(batch, IMAGE_PIXELS, hidden));
+        let model = Mlp::new(hidden, Activation::Tanh, 0.0, 5, &device);
+        let pixels: Vec<f32> = (0..batch * IMAGE_PIXELS)
+            .map(|i| ((i * 7919) % 256) as f32 / 255.0)
+            .collect();
+        let images = || {
+            Tensor::<2>::from_data(
+                TensorData::new(pixels.clone(), [batch, IMAGE_PIXELS]),
+                &device,
+            )
+        };
+        let run = |form| {
+            let x = images().require_grad();
+            let logits = model.forward_as(x.clone(), form);
+            let grads = (logits.clone() * logits.clone()).sum().backward();
+            let layer = &model.hidden;
+            let bias = layer.bias.as_ref().unwrap().val();
+            [
+                values(logits),
+                values(layer.weight.val().grad(&grads).unwrap()),
+                values(bias.grad(&grads).unwrap()),
+                values(x.grad(&grads).unwrap()),
+            ]
+        };
+        let (split, layer) = (run(Product::Fastest), run(Product::Layer));
+        for (what, (s, l)) in ["logits", "dW", "db", "dx"]
+            .iter()
+            .zip(split.iter().zip(&layer))
+        {
+            assert_eq!(s.len(), l.len(), "{what}");
+            let scale = l.iter().fold(0f32, |m, v| m.max(v.abs()));
+            assert!(scale > 0.0, "{what} all zero");
+            let worst = s.iter().zip(l).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+            assert!(
+                worst <= 1e-5 * scale.max(1.0),
+                "{what}: {worst} (scale {scale})"
+            );
+        }
+    }
+
+    /// Small products (one image, the web app's case) keep burn's `Linear`, bit for bit.
+    #[test]
+    fn a_small_product_is_not_split() {
+        let device = Device::default();
+        let model = Mlp::new(300, Activation::Tanh, 0.0, 5, &device);
+        assert!(!splits(1, IMAGE_PIXELS, 300));
+        // The course MLP's batch of 50 splits; one image of the widest sweep point does not.
+        assert!(splits(50, IMAGE_PIXELS, 300) && !splits(1, IMAGE_PIXELS, 3000));
+        let x = Tensor::<2>::from_data(
+            TensorData::new(
+                (0..IMAGE_PIXELS)
+                    .map(|i| (i % 256) as f32 / 255.0)
+                    .collect::<Vec<_>>(),
+                [1, IMAGE_PIXELS],
+            ),
+            &device,
+        );
+        assert_eq!(
+            values(model.forward(x.clone())),
+            values(model.forward_layers(x))
+        );
+    }
 }

@@ -23,13 +23,15 @@ pub fn on_compute_pool<R: Send>(work: impl FnOnce() -> R + Send) -> R {
 
 /// Multiply-adds of a batch's forward pass below which the training loop runs on one thread.
 /// Each of Flex's kernels splits its work between the pool's threads and joins them again, a
-/// few microseconds of hand-off per operation and dozens of operations per step; at the course
-/// MLP's batch of 50 (11.9 million multiply-adds) that costs more than the second core gains.
-/// Measured on this project's 2-core machine (`RAYON_NUM_THREADS=1` against 2, `mnist bench`,
-/// alternated, README "Speed"): hidden 300 at batch 50, 1.48–1.67 s an epoch on one thread
-/// against 1.69–1.85 s on two; at hidden 300 × batch 500 (119 million) a tie; at hidden 1,000 ×
-/// batch 50 (40 million) and above, two threads ahead.
-pub const ONE_THREAD_BELOW: usize = 20_000_000;
+/// few microseconds of hand-off per operation and dozens of operations per step, and gemm's own
+/// threading of a 50-row product slowed it down; since the MLP's hidden product runs as two
+/// halves, one thread each, from 4 million multiply-adds on (`SPLIT_FROM` in
+/// `crates/models/src/mlp.rs`), two threads pay from about there. Measured on this project's
+/// 2-core machine (`mnist bench --only`, one thread against two, alternated, README "Speed"):
+/// hidden 300 at batch 50 (11.9 million), 1.13–1.22 s an epoch on one thread against 0.95–1.07 s
+/// on two; hidden 100 (4.0 million) a tie, 0.52–0.54 against 0.51–0.53 s; hidden 50 (2.0
+/// million) one thread ahead, 0.35–0.38 against 0.39–0.44 s.
+pub const ONE_THREAD_BELOW: usize = 4_000_000;
 
 /// The compute threads for a training loop whose batches take `step_multiply_adds` in the
 /// forward pass, on a machine whose pool has `available`.
