@@ -220,7 +220,7 @@ fn registers_hold(hidden: usize) -> bool {
 
 /// The activation in place, eight units at a time.
 #[inline(always)]
-fn activate(activation: Activation, h: &mut [f32]) {
+pub(crate) fn activate(activation: Activation, h: &mut [f32]) {
     let (lanes, rest) = h.as_chunks_mut::<8>();
     for lane in lanes {
         *lane = activate8(activation, f32x8::from(*lane)).to_array();

@@ -8,6 +8,7 @@ mod activation;
 pub mod cnn;
 mod config;
 mod dropout;
+pub mod fused;
 pub mod gradcheck;
 pub mod host_mlp;
 mod init;

@@ -6,7 +6,7 @@ use burn::prelude::*;
 use mnist_data::{IMAGE_PIXELS, NUM_CLASSES};
 
 use crate::dropout::maybe_dropout;
-use crate::{Activation, init};
+use crate::{Activation, fused, init};
 
 #[derive(Module, Debug)]
 pub struct Mlp {
@@ -73,8 +73,8 @@ impl Mlp {
         self.output.forward(maybe_dropout(&self.dropout, h))
     }
 
-    /// The hidden layer's pre-activations `[batch, hidden]` of `[batch, 784]` images. From
-    /// [`SPLIT_FROM`] multiply-adds on, the product runs over the two halves of the pixels as one
+    /// The hidden layer's pre-activations `[batch, hidden]` of `[batch, 784]` images. On Flex,
+    /// from [`SPLIT_FROM`] multiply-adds on, the product runs over the two halves of the pixels as one
     /// batched product, `[2, batch, 392] × [2, 392, hidden]`, whose two parts are then added:
     /// Flex hands the parts of a batched product to its threads whole, each a single-threaded
     /// gemm call over half the rows of W₁, where gemm's own threading of one `[50, 784] ×
@@ -87,7 +87,7 @@ impl Mlp {
         let [batch, pixels] = images.dims();
         let weight = self.hidden.weight.val(); // [pixels, hidden]
         let [_, hidden] = weight.dims();
-        if !splits(batch, pixels, hidden) {
+        if !(splits(batch, pixels, hidden) && fused::runs_on(&images.device())) {
             return self.hidden.forward(images);
         }
         let half = pixels / 2;
@@ -149,7 +149,7 @@ mod tests {
     /// paired with the wrong halves of the pixels.)
     #[test]
     fn the_split_product_is_the_linear_layer_forward_and_backward() {
-        let device = Device::default().autodiff();
+        let device = Device::flex().autodiff();
         let (batch, hidden) = (20, 300);
         assert!(splits(batch, IMAGE_PIXELS, hidden));
         let model = Mlp::new(hidden, Activation::Tanh, 0.0, 5, &device);
@@ -194,7 +194,7 @@ mod tests {
     /// Small products (one image, the web app's case) keep burn's `Linear`, bit for bit.
     #[test]
     fn a_small_product_is_not_split() {
-        let device = Device::default();
+        let device = Device::flex();
         let model = Mlp::new(300, Activation::Tanh, 0.0, 5, &device);
         assert!(!splits(1, IMAGE_PIXELS, 300));
         // The course MLP's batch of 50 splits; one image of the widest sweep point does not.
