@@ -74,7 +74,7 @@ impl Mlp {
     }
 
     /// The hidden layer's pre-activations `[batch, hidden]` of `[batch, 784]` images. On Flex,
-    /// from [`SPLIT_FROM`] multiply-adds on, the product runs over the two halves of the pixels as one
+    /// from [`SPLIT_FROM`] to [`SPLIT_BELOW`] multiply-adds, the product runs over the two halves of the pixels as one
     /// batched product, `[2, batch, 392] × [2, 392, hidden]`, whose two parts are then added:
     /// Flex hands the parts of a batched product to its threads whole, each a single-threaded
     /// gemm call over half the rows of W₁, where gemm's own threading of one `[50, 784] ×
@@ -108,15 +108,24 @@ impl Mlp {
 /// size, not the machine's thread count, so a config's results are the same on every machine.
 pub const SPLIT_FROM: usize = 4_000_000;
 
+/// Multiply-adds from which the hidden product is not split again: where each half reaches
+/// Flex's threshold for threading a product inside gemm (192³, `PARALLEL_THRESHOLD` in
+/// burn-flex's `ops/matmul.rs`), Flex runs the halves one after the other, each on all threads,
+/// and the split only adds the sum of the halves: hidden 1,000 × batch 500, 1.46–1.63 s an epoch
+/// split against 1.36–1.48 s not (`mnist bench --point`, 3 rounds alternated); hidden 300 ×
+/// batch 500, 0.47–0.51 against 0.44–0.46 s.
+pub const SPLIT_BELOW: usize = 2 * 192 * 192 * 192;
+
 /// Whether [`Mlp::forward`] splits the `[batch, pixels] × [pixels, hidden]` product.
 fn splits(batch: usize, pixels: usize, hidden: usize) -> bool {
-    batch * pixels * hidden >= SPLIT_FROM && pixels.is_multiple_of(2)
+    (SPLIT_FROM..SPLIT_BELOW).contains(&(batch * pixels * hidden)) && pixels.is_multiple_of(2)
 }
 
 /// How [`Mlp`] computes its hidden layer's product.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Product {
-    /// Split over the pixels' halves from [`SPLIT_FROM`] on ([`Mlp::hidden_product`]).
+    /// Split over the pixels' halves from [`SPLIT_FROM`] to [`SPLIT_BELOW`] on Flex
+    /// ([`Mlp::hidden_product`]).
     Fastest,
     /// burn's `Linear`.
     Layer,
@@ -197,8 +206,10 @@ mod tests {
         let device = Device::flex();
         let model = Mlp::new(300, Activation::Tanh, 0.0, 5, &device);
         assert!(!splits(1, IMAGE_PIXELS, 300));
-        // The course MLP's batch of 50 splits; one image of the widest sweep point does not.
+        // The course MLP's batch of 50 splits; one image of the widest sweep point does not,
+        // nor a batch of 500 (each half then threaded inside gemm).
         assert!(splits(50, IMAGE_PIXELS, 300) && !splits(1, IMAGE_PIXELS, 3000));
+        assert!(!splits(500, IMAGE_PIXELS, 300) && !splits(50, IMAGE_PIXELS, 1000));
         let x = Tensor::<2>::from_data(
             TensorData::new(
                 (0..IMAGE_PIXELS)
