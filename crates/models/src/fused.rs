@@ -1,27 +1,36 @@
-//! tanh and the sigmoid as one operation each on Flex, through burn's backend extension
-//! (`#[backend_extension]`), with their own backward pass under autodiff.
+//! Two small operations of every training step as one operation each on Flex, through burn's
+//! backend extension (`#[backend_extension]`), with their own backward pass under autodiff:
+//! tanh and the sigmoid, and the mean cross-entropy of logits.
 //!
-//! Flex evaluates both with a scalar `exp` per element (its `unary_op` over libm's `expf`),
-//! and as [`Activation::apply`] composes tanh (2σ(2x) − 1) it is four operations forward and
-//! more backward. At the course MLP's `[50, 300]` hidden layer that was a quarter of a training
-//! epoch: the same step with ReLU took 0.78–0.88 s an epoch against 1.00–1.21 s with tanh
-//! (`examples/step_profile`, alternated). Here the forward pass is one vectorised pass, the
-//! activations' own kernel from host inference ([`crate::host_mlp`]), and the backward pass one
-//! more, `grad · f'` from the saved output: `1 − y²` for tanh, `y · (1 − y)` for the sigmoid.
+//! Flex evaluates tanh and the sigmoid with a scalar `exp` per element (its `unary_op` over
+//! libm's `expf`), and as [`Activation::apply`] composes tanh (2σ(2x) − 1) it is four
+//! operations forward and more backward. At the course MLP's `[50, 300]` hidden layer that was a
+//! quarter of a training epoch: the same step with ReLU took 0.78–0.88 s an epoch against
+//! 1.00–1.21 s with tanh (`examples/step_profile`, alternated). Here the forward pass is one
+//! vectorised pass, the activations' own kernel from host inference ([`crate::host_mlp`]), and
+//! the backward pass one more, `grad · f'` from the saved output: `1 − y²` for tanh, `y · (1 − y)`
+//! for the sigmoid.
 //!
-//! Flex is always compiled in (burn's `train` feature builds it), so the extension names it and
-//! autodiff only; other backends never reach it ([`runs_on`]) and keep the composed form.
+//! burn's `CrossEntropyLoss` is a log-softmax, a gather and a mean, each with its backward
+//! step: 30–40 µs a step at a batch of 50 × 10 classes, against the product before it. Here it
+//! is one pass over the logits each way ([`HostSoftmax`], the host kernels' softmax):
+//! the mean of ln Σ − (z_y − max z), and `(softmax − one-hot) · grad / batch`.
+//!
+//! Flex is always compiled in (burn's `train` feature builds it), so the extensions name it and
+//! autodiff only; other backends never reach them ([`runs_on`]) and keep burn's operations.
 
 use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, unary};
-use burn::backend::{Autodiff, Backend, Dispatch, Flex, backend_extension, tensor::FloatTensor};
+use burn::backend::tensor::{FloatTensor, IntTensor};
+use burn::backend::{Autodiff, AutodiffBackend, Backend, Dispatch, Flex, backend_extension};
 use burn::prelude::*;
 use burn::tensor::DType;
 use burn_flex::FlexTensor;
+use mnist_data::NUM_CLASSES;
 
-use crate::Activation;
 use crate::host_mlp::activate;
+use crate::{Activation, HostSoftmax};
 
 /// An activation as one operation, and its gradient from its output.
 #[backend_extension(Flex, Autodiff)]
@@ -38,7 +47,7 @@ pub trait FusedActivation: Backend {
 }
 
 /// Whether `device` computes on Flex (directly or under autodiff): the only backend
-/// [`FusedActivation`] is implemented for, and the one whose threading the MLP's split hidden
+/// [`FusedActivation`] and [`FusedCrossEntropy`] are implemented for, and the one whose threading the MLP's split hidden
 /// product is for (`Mlp::hidden_product`).
 pub fn runs_on(device: &Device) -> bool {
     device.clone().inner() == Device::flex()
@@ -163,6 +172,151 @@ impl<B: Backend + FusedActivation, C: CheckpointStrategy> FusedActivation for Au
     }
 }
 
+/// The mean cross-entropy of a batch's logits as one operation, and its gradient.
+#[backend_extension(Flex, Autodiff)]
+pub trait FusedCrossEntropy: Backend {
+    /// The mean over the batch of −log softmax(z)[y]: `[1]`, of logits `[batch, 10]` (f32) and
+    /// classes `[batch]` (i32 or i64).
+    fn cross_entropy_forward(
+        logits: FloatTensor<Self>,
+        targets: IntTensor<Self>,
+    ) -> FloatTensor<Self>;
+
+    /// The logits' gradient `[batch, 10]`: `(softmax(z) − one-hot(y)) · grad / batch`, where
+    /// `grad` `[1]` is the loss's.
+    fn cross_entropy_backward(
+        logits: FloatTensor<Self>,
+        targets: IntTensor<Self>,
+        grad: FloatTensor<Self>,
+    ) -> FloatTensor<Self>;
+}
+
+/// Whether [`cross_entropy`] takes `logits` and `targets`: on Flex, f32 logits over the ten
+/// classes and i32 or i64 classes (Flex keeps the batcher's labels as i32).
+pub fn cross_entropy_takes(logits: &Tensor<2>, targets: &Tensor<1, Int>) -> bool {
+    runs_on(&logits.device())
+        && logits.dims()[1] == NUM_CLASSES
+        && logits.dtype() == DType::F32
+        && matches!(targets.dtype(), DType::I32 | DType::I64)
+}
+
+/// The mean cross-entropy `[1]` of logits `[batch, 10]` and classes `[batch]`, as one
+/// operation; only where [`cross_entropy_takes`] them.
+pub fn cross_entropy(logits: Tensor<2>, targets: Tensor<1, Int>) -> Tensor<1> {
+    Tensor::from_dispatch(<Dispatch as FusedCrossEntropy>::cross_entropy_forward(
+        logits.into_dispatch(),
+        targets.into_dispatch(),
+    ))
+}
+
+/// Each row of `logits` `[batch, 10]` with its class from `targets` `[batch]`.
+fn rows(logits: &FlexTensor, targets: &FlexTensor) -> Vec<([f32; NUM_CLASSES], usize)> {
+    let logits = logits.to_contiguous();
+    let targets = targets.to_contiguous();
+    let z = logits
+        .as_slice::<f32>()
+        .expect("f32 logits (`cross_entropy_takes`)");
+    let y: Vec<i64> = match targets.dtype() {
+        DType::I32 => targets
+            .as_slice::<i32>()
+            .map(|y| y.iter().map(|&c| c.into()).collect()),
+        _ => targets.as_slice::<i64>().map(<[i64]>::to_vec),
+    }
+    .expect("i32 or i64 classes (`cross_entropy_takes`)");
+    let (z, _) = z.as_chunks::<NUM_CLASSES>();
+    assert_eq!(z.len(), y.len(), "one class per row of logits");
+    z.iter()
+        .zip(y)
+        .map(|(z, y)| {
+            let y = usize::try_from(y).ok().filter(|&y| y < NUM_CLASSES);
+            (*z, y.expect("classes 0..=9 (the batcher's labels)"))
+        })
+        .collect()
+}
+
+impl FusedCrossEntropy for Flex {
+    fn cross_entropy_forward(logits: FlexTensor, targets: FlexTensor) -> FlexTensor {
+        let rows = rows(&logits, &targets);
+        let total: f32 = rows.iter().map(|(z, y)| HostSoftmax::new(z, *y).nll).sum();
+        let mean = total / rows.len() as f32;
+        FlexTensor::from_data(TensorData::new(vec![mean], [1]))
+    }
+
+    fn cross_entropy_backward(
+        logits: FlexTensor,
+        targets: FlexTensor,
+        grad: FlexTensor,
+    ) -> FlexTensor {
+        let rows = rows(&logits, &targets);
+        let grad = grad.to_contiguous();
+        let scale = grad.as_slice::<f32>().expect("an f32 loss gradient")[0] / rows.len() as f32;
+        let mut out = Vec::with_capacity(rows.len() * NUM_CLASSES);
+        for (z, y) in &rows {
+            let softmax = HostSoftmax::new(z, *y);
+            out.extend((0..NUM_CLASSES).map(|c| {
+                let p = softmax.exp[c] / softmax.sum;
+                (p - if c == *y { 1.0 } else { 0.0 }) * scale
+            }));
+        }
+        FlexTensor::from_data(TensorData::new(out, [rows.len(), NUM_CLASSES]))
+    }
+}
+
+impl<B: Backend + FusedCrossEntropy, C: CheckpointStrategy> FusedCrossEntropy for Autodiff<B, C> {
+    fn cross_entropy_forward(
+        logits: FloatTensor<Self>,
+        targets: IntTensor<Self>,
+    ) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct Forward;
+
+        impl<B: Backend + FusedCrossEntropy> Backward<B, 1> for Forward {
+            /// The logits and the classes.
+            type State = (B::FloatTensorPrimitive, B::IntTensorPrimitive);
+
+            fn backward(
+                self,
+                ops: Ops<Self::State, 1>,
+                grads: &mut Gradients,
+                _checkpointer: &mut Checkpointer,
+            ) {
+                let (logits, targets) = ops.state;
+                unary::<B, _>(ops.parents, ops.node, grads, |grad| {
+                    B::cross_entropy_backward(logits, targets, grad)
+                });
+            }
+        }
+
+        match Forward
+            .prepare::<C>([logits.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let logits = logits.into_primitive();
+                let loss = B::cross_entropy_forward(logits.clone(), targets.clone());
+                prep.finish((logits, targets), loss)
+            }
+            OpsKind::UnTracked(prep) => {
+                prep.finish(B::cross_entropy_forward(logits.into_primitive(), targets))
+            }
+        }
+    }
+
+    /// The gradient as a constant (its own gradient is not asked for).
+    fn cross_entropy_backward(
+        logits: FloatTensor<Self>,
+        targets: IntTensor<Self>,
+        grad: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        Self::from_inner(B::cross_entropy_backward(
+            logits.into_primitive(),
+            targets,
+            grad.into_primitive(),
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,5 +367,64 @@ mod tests {
                 "{activation:?}: no gradient"
             );
         }
+    }
+
+    /// The fused cross-entropy is burn's `CrossEntropyLoss`: the same mean loss and the same
+    /// gradient of the logits (which flows on through a product), with logits up to ±60 (the
+    /// softmax's shift by the row's largest logit matters there), every class as a target.
+    #[test]
+    fn the_fused_cross_entropy_is_burns_forward_and_backward() {
+        use burn::nn::loss::CrossEntropyLoss;
+        let device = Device::flex().autodiff();
+        let batch = 13;
+        let raw: Vec<f32> = (0..batch * 7)
+            .map(|i| (i as f32 * 1.3).cos() * 4.0)
+            .collect();
+        let weights: Vec<f32> = (0..7 * NUM_CLASSES)
+            .map(|i| ((i * 13) % 11) as f32 - 5.0)
+            .collect();
+        let classes: Vec<i64> = (0..batch as i64).map(|i| (i * 7) % 10).collect();
+        let run = |fused: bool| {
+            let x = Tensor::<2>::from_data(TensorData::new(raw.clone(), [batch, 7]), &device)
+                .require_grad();
+            let w =
+                Tensor::<2>::from_data(TensorData::new(weights.clone(), [7, NUM_CLASSES]), &device);
+            let logits = x.clone().matmul(w); // [13, 10]
+            let targets =
+                Tensor::<1, Int>::from_data(TensorData::new(classes.clone(), [batch]), &device);
+            assert!(cross_entropy_takes(&logits, &targets));
+            let loss = if fused {
+                cross_entropy(logits, targets)
+            } else {
+                CrossEntropyLoss::new(None, &device).forward(logits, targets)
+            };
+            let grads = loss.clone().backward();
+            (values(loss), values(x.grad(&grads).unwrap()))
+        };
+        let ((loss_fused, g_fused), (loss_burn, g_burn)) = (run(true), run(false));
+        assert!(
+            loss_burn[0] > 1.0,
+            "a loss worth comparing: {}",
+            loss_burn[0]
+        );
+        assert!(
+            (loss_fused[0] - loss_burn[0]).abs() < 1e-5 * loss_burn[0],
+            "loss {} against {}",
+            loss_fused[0],
+            loss_burn[0]
+        );
+        let worst = g_fused
+            .iter()
+            .zip(&g_burn)
+            .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+        let scale = g_burn.iter().fold(0f32, |m, v| m.max(v.abs()));
+        assert!(
+            scale > 0.1 && worst < 1e-5 * scale,
+            "gradient: {worst} (scale {scale})"
+        );
+        // Other shapes keep burn's loss.
+        let five = Tensor::<2>::zeros([2, 5], &device);
+        let two = Tensor::<1, Int>::zeros([2], &device);
+        assert!(!cross_entropy_takes(&five, &two));
     }
 }
