@@ -242,7 +242,7 @@ fn gemm(g: &GemmFigures, epoch_seconds: f64) -> String {
         "matrix products, {n}³         {:.0} GFLOP/s   (this backend's matmul: the machine's rate)\n\
          MLP epoch's products         {:.1} GFLOP\n\
          MLP epoch floor              {:.2} s   (its products at {:.0} GFLOP/s; the epoch is {:.1}× it)\n\
-         its products, timed alone    {:.2} s   (each at the step's own shapes)\n",
+         its products, timed alone    {:.2} s   (at the step's own shapes, as the step computes them)\n",
         g.square_gflops,
         g.epoch_flops / 1e9,
         g.floor_seconds,

@@ -26,7 +26,7 @@ pub use config::{
     Activation, CnnConfig, ConvLayer, DenseLayer, ModelConfig, Normalize, PoolConfig, PoolKind,
 };
 pub use linear::{HandGradient, LinearSoftmax, hand_gradient};
-pub use mlp::{Mlp, strongest_hidden_units};
+pub use mlp::{Mlp, split_product, strongest_hidden_units};
 pub use step::{HostSoftmax, correct_count, first_largest, loss_and_logits, predicted_classes};
 pub use summary::{LayerSummary, ModelSummary, grouped, shape_text};
 

@@ -84,21 +84,30 @@ impl Mlp {
     /// 15,000 of a `[50, 300]` product checked directly; the course MLP's `metrics.csv` is
     /// byte-identical). Both halves are views of the weights, so W₁'s gradient needs no copy.
     fn hidden_product(&self, images: Tensor<2>) -> Tensor<2> {
-        let [batch, pixels] = images.dims();
-        let weight = self.hidden.weight.val(); // [pixels, hidden]
-        let [_, hidden] = weight.dims();
-        if !(splits(batch, pixels, hidden) && fused::runs_on(&images.device())) {
+        let Some(z) = split_product(&images, &self.hidden.weight.val()) else {
             return self.hidden.forward(images);
-        }
-        let half = pixels / 2;
-        let x = images.reshape([batch, 2, half]).swap_dims(0, 1); // [2, batch, half]
-        let w = weight.reshape([2, half, hidden]); // [2, half, hidden]
-        let z: Tensor<2> = x.matmul(w).sum_dim(0).reshape([batch, hidden]); // [batch, hidden]
+        };
         match &self.hidden.bias {
             Some(bias) => z + bias.val().unsqueeze(),
             None => z,
         }
     }
+}
+
+/// `images · weight` `[batch, hidden]` (of `[batch, pixels]` and `[pixels, hidden]`) as the sum
+/// of its two half products, where [`Mlp::forward`] splits the product (see
+/// `Mlp::hidden_product`); `None` where it does not. `mnist bench` times the step's forward
+/// product through it.
+pub fn split_product(images: &Tensor<2>, weight: &Tensor<2>) -> Option<Tensor<2>> {
+    let [batch, pixels] = images.dims();
+    let [_, hidden] = weight.dims();
+    if !(splits(batch, pixels, hidden) && fused::runs_on(&images.device())) {
+        return None;
+    }
+    let half = pixels / 2;
+    let x = images.clone().reshape([batch, 2, half]).swap_dims(0, 1); // [2, batch, half]
+    let w = weight.clone().reshape([2, half, hidden]); // [2, half, hidden]
+    Some(x.matmul(w).sum_dim(0).reshape([batch, hidden])) // [batch, hidden]
 }
 
 /// Multiply-adds of the hidden layer's product (`batch × 784 × hidden`) from which
