@@ -35,7 +35,8 @@ use crate::{Activation, HostSoftmax};
 /// An activation as one operation, and its gradient from its output.
 #[backend_extension(Flex, Autodiff)]
 pub trait FusedActivation: Backend {
-    /// `activation` (tanh or the sigmoid) of every element of `x`.
+    /// `activation` of every element of `x` (used for tanh and the sigmoid: burn's ReLU is
+    /// already one cheap operation each way on Flex).
     fn activation_forward(x: FloatTensor<Self>, activation: Activation) -> FloatTensor<Self>;
 
     /// `grad · f'(x)`, from the activation's output `y = f(x)` and the gradient `grad` of `y`.
@@ -47,8 +48,8 @@ pub trait FusedActivation: Backend {
 }
 
 /// Whether `device` computes on Flex (directly or under autodiff): the only backend
-/// [`FusedActivation`] and [`FusedCrossEntropy`] are implemented for, and the one whose threading the MLP's split hidden
-/// product is for (`Mlp::hidden_product`).
+/// [`FusedActivation`] and [`FusedCrossEntropy`] are implemented for, and the one whose
+/// threading the MLP's split hidden product is for (`Mlp::hidden_product`).
 pub fn runs_on(device: &Device) -> bool {
     device.clone().inner() == Device::flex()
 }
@@ -79,8 +80,9 @@ impl FusedActivation for Flex {
         map_f32(grad, |g| {
             for (g, &y) in g.iter_mut().zip(y) {
                 *g *= match activation {
+                    Activation::Tanh => 1.0 - y * y,
                     Activation::Sigmoid => y * (1.0 - y),
-                    _ => 1.0 - y * y,
+                    Activation::Relu => f32::from(u8::from(y > 0.0)),
                 };
             }
         })
@@ -111,8 +113,9 @@ fn map_f32(x: FlexTensor, f: impl FnOnce(&mut [f32])) -> FlexTensor {
 /// elsewhere), for a dtype the vectorised kernel does not take.
 fn composed<B: Backend>(x: FloatTensor<B>, activation: Activation) -> FloatTensor<B> {
     match activation {
+        Activation::Tanh => B::float_tanh(x),
         Activation::Sigmoid => B::sigmoid(x),
-        _ => B::float_tanh(x),
+        Activation::Relu => B::relu(x),
     }
 }
 
@@ -122,6 +125,9 @@ fn derivative_times<B: Backend>(
     grad: FloatTensor<B>,
     activation: Activation,
 ) -> FloatTensor<B> {
+    if activation == Activation::Relu {
+        return B::relu_backward(y, grad);
+    }
     let y2 = B::float_mul(y.clone(), y.clone());
     let derivative = match activation {
         Activation::Sigmoid => B::float_sub(y, y2), // y − y² = y · (1 − y)
@@ -335,7 +341,7 @@ mod tests {
         assert!(runs_on(&device) && runs_on(&Device::flex()));
         let raw: Vec<f32> = (0..12 * 37).map(|i| (i as f32 * 0.7).sin() * 9.0).collect();
         let weights: Vec<f32> = (0..12 * 37).map(|i| ((i * 31) % 17) as f32 - 8.0).collect();
-        for activation in [Activation::Tanh, Activation::Sigmoid] {
+        for activation in [Activation::Tanh, Activation::Sigmoid, Activation::Relu] {
             let run = |fused: bool| {
                 let x = Tensor::<2>::from_data(TensorData::new(raw.clone(), [12, 37]), &device)
                     .require_grad();
