@@ -255,6 +255,7 @@ impl ConvBlock {
 mod tests {
     use super::*;
     use crate::config::{ConvLayer, DenseLayer, PoolConfig};
+    use crate::testing::{assert_same_to_scale, values};
 
     fn config(normalize: Option<Normalize>, dropout: f64) -> CnnConfig {
         CnnConfig {
@@ -281,10 +282,6 @@ mod tests {
     fn images(device: &Device) -> Tensor<2> {
         let values: Vec<f32> = (0..2 * 784).map(|i| (i % 255) as f32 / 255.0).collect();
         Tensor::from_data(TensorData::new(values, [2, 784]), device)
-    }
-
-    fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-        t.into_data().convert::<f32>().try_into_vec().unwrap()
     }
 
     /// The first layer's window product is burn's `Conv2d`: the same activations and the same
@@ -319,14 +316,7 @@ mod tests {
                 .iter()
                 .zip(fast.iter().zip(&layer))
             {
-                assert_eq!(f.len(), l.len());
-                let scale = l.iter().fold(0f32, |m, v| m.max(v.abs()));
-                assert!(scale > 0.0, "padding {padding}: {what} all zero");
-                let worst = f.iter().zip(l).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
-                assert!(
-                    worst <= 1e-5 * scale.max(1.0),
-                    "padding {padding}, {what}: {worst} (scale {scale})"
-                );
+                assert_same_to_scale(&format!("padding {padding}, {what}"), f, l);
             }
         }
     }

@@ -326,10 +326,7 @@ impl<B: Backend + FusedCrossEntropy, C: CheckpointStrategy> FusedCrossEntropy fo
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-        t.into_data().convert::<f32>().try_into_vec().unwrap()
-    }
+    use crate::testing::{values, worst_difference};
 
     /// The fused activations give burn's composed ones, forward and backward: over a
     /// transposed (non-contiguous) input, an input another tensor still shares, and values
@@ -358,16 +355,12 @@ mod tests {
                 (values(y), values(x.grad(&grads).unwrap()))
             };
             let ((y_fused, g_fused), (y_burn, g_burn)) = (run(true), run(false));
-            let worst = |a: &[f32], b: &[f32]| {
-                assert_eq!(a.len(), b.len());
-                a.iter().zip(b).fold(0f32, |m, (p, q)| m.max((p - q).abs()))
-            };
-            assert!(worst(&y_fused, &y_burn) < 1e-6, "{activation:?} forward");
+            let worst = worst_difference(&g_fused, &g_burn);
             assert!(
-                worst(&g_fused, &g_burn) < 1e-5,
-                "{activation:?} backward: {}",
-                worst(&g_fused, &g_burn)
+                worst_difference(&y_fused, &y_burn) < 1e-6,
+                "{activation:?} forward"
             );
+            assert!(worst < 1e-5, "{activation:?} backward: {worst}");
             assert!(
                 g_burn.iter().any(|g| g.abs() > 0.1),
                 "{activation:?}: no gradient"
@@ -419,10 +412,7 @@ mod tests {
             loss_fused[0],
             loss_burn[0]
         );
-        let worst = g_fused
-            .iter()
-            .zip(&g_burn)
-            .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+        let worst = worst_difference(&g_fused, &g_burn);
         let scale = g_burn.iter().fold(0f32, |m, v| m.max(v.abs()));
         assert!(
             scale > 0.1 && worst < 1e-5 * scale,

@@ -18,6 +18,8 @@ mod mlp;
 mod step;
 mod summary;
 pub mod tap;
+#[cfg(test)]
+mod testing;
 
 use burn::prelude::*;
 

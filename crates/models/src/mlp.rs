@@ -157,10 +157,7 @@ pub fn strongest_hidden_units(output_weights: &[f32], hidden: usize) -> Vec<(usi
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-        t.into_data().convert::<f32>().try_into_vec().unwrap()
-    }
+    use crate::testing::{assert_same_to_scale, values};
 
     /// The split product is burn's `Linear`: the same logits and the same gradients for W₁, b₁
     /// and the images, at a batch large enough to split. (It fails when the halves of W₁ are
@@ -198,14 +195,7 @@ mod tests {
             .iter()
             .zip(split.iter().zip(&layer))
         {
-            assert_eq!(s.len(), l.len(), "{what}");
-            let scale = l.iter().fold(0f32, |m, v| m.max(v.abs()));
-            assert!(scale > 0.0, "{what} all zero");
-            let worst = s.iter().zip(l).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
-            assert!(
-                worst <= 1e-5 * scale.max(1.0),
-                "{what}: {worst} (scale {scale})"
-            );
+            assert_same_to_scale(what, s, l);
         }
     }
 
