@@ -182,41 +182,51 @@ impl Cnn {
 /// How [`ConvBlock`] computes its convolution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Convolution {
-    /// The faster of burn's `Conv2d` and the window product for the layer's shape.
+    /// The fastest form measured for the backend and the layer: on Flex the fused convolution
+    /// ([`crate::conv`]); elsewhere the window product for a layer that reads one channel,
+    /// burn's `Conv2d` for the others.
     Fastest,
+    /// The window product for a layer that reads one channel, burn's `Conv2d` for the others,
+    /// on every backend (what [`Self::Fastest`] is off Flex, kept testable on Flex).
+    #[cfg_attr(not(test), allow(dead_code))]
+    Windows,
     /// burn's `Conv2d`.
     Layer,
 }
 
 impl ConvBlock {
+    /// The block's output. A max-pool is taken before the activation: every activation here is
+    /// non-decreasing, so the largest of a window's activations is the activation of its
+    /// largest value, and the gradient reaches the same element (where ReLU ties a window's
+    /// negative values at 0, its gradient there is 0 either way). The activation then runs
+    /// over a quarter of the values: for the course CNN's second layer 0.6 M instead of
+    /// 2.4 M a batch, forward and backward.
     fn forward(&self, x: Tensor<4>, form: Convolution) -> Tensor<4> {
-        let x = self.activation.apply(self.convolve(x, form));
+        let x = self.convolve(x, form);
         let x = match &self.pool {
-            Some(Pool::Max(p)) => p.forward(x),
-            Some(Pool::Avg(p)) => p.forward(x),
-            None => x,
+            Some(Pool::Max(p)) => self.activation.apply(p.forward(x)),
+            Some(Pool::Avg(p)) => p.forward(self.activation.apply(x)),
+            None => self.activation.apply(x),
         };
         maybe_dropout(&self.dropout, x)
     }
 
-    /// The layer's convolution of `x` `[batch, channels, h, w]`. A layer that reads a single
-    /// channel (the grey image) runs as one batched matrix product over its windows (im2col
-    /// from slices): burn's `Conv2d` spends most of such a layer's step in its weight gradient
-    /// (burn's generic `conv2d_weight_backward`, a convolution with the batch as channels and a
-    /// 26×26 kernel). Batch 64, 1 → 32 channels, 3×3, with a dense output after it: 16-23 ms a
-    /// forward + backward against 28-30 (`examples/conv_forms.rs`); the course CNN's whole
-    /// step 4-6% faster (`examples/step_profile`). With 32 input channels the 9 copied slices
-    /// cost more than burn's convolution saves (the same product for the CNN's second layer:
-    /// 170-185 against 80-97 ms), so such layers keep `Conv2d`.
+    /// The layer's convolution of `x` `[batch, channels, h, w]`, as `form` says.
+    ///
+    /// The window product: a layer that reads a single channel (the grey image) as one batched
+    /// matrix product over its windows (im2col from slices), in burn's own operations. burn's
+    /// `Conv2d` spends most of such a layer's step in its weight gradient (burn's generic
+    /// `conv2d_weight_backward`, a convolution with the batch as channels and a 26×26 kernel).
+    /// On Flex, batch 64, 1 → 32 channels, 3×3, with a dense output after it: 16-23 ms a
+    /// forward + backward against 28-30 for `Conv2d` (`examples/conv_forms.rs`). With 32 input
+    /// channels the 9 copied slices cost more than burn's convolution saves (170-185 against
+    /// 80-97 ms for the CNN's second layer), so such layers keep `Conv2d`.
     fn convolve(&self, x: Tensor<4>, form: Convolution) -> Tensor<4> {
         let [batch, channels, ..] = x.dims();
         let conv = &self.conv;
-        if form == Convolution::Layer
-            || channels != 1
-            || conv.stride != [1, 1]
-            || conv.dilation != [1, 1]
-            || conv.groups != 1
-        {
+        let fused = form == Convolution::Fastest && crate::conv::takes(conv, &x);
+        let plain = conv.stride == [1, 1] && conv.dilation == [1, 1] && conv.groups == 1;
+        if form == Convolution::Layer || !(fused || (channels == 1 && plain)) {
             return conv.forward(x);
         }
         let [out, _, kh, kw] = conv.weight.dims();
@@ -229,6 +239,9 @@ impl ConvBlock {
             PaddingConfig2d::Explicit(..) | PaddingConfig2d::Valid => x,
             PaddingConfig2d::Same => return conv.forward(x),
         };
+        if fused {
+            return crate::conv::forward(conv, x);
+        }
         let [_, _, h, w] = x.dims();
         let (oh, ow) = (h + 1 - kh, w + 1 - kw);
         // Window position (i, j) of every output pixel, as row i·kw + j of the columns.
@@ -284,12 +297,13 @@ mod tests {
         Tensor::from_data(TensorData::new(values, [2, 784]), device)
     }
 
-    /// The first layer's window product is burn's `Conv2d`: the same activations and the same
-    /// gradients for the weights, the bias and the images, with and without padding, through
-    /// two layers (the second, of 3 channels, keeps burn's convolution in both forms).
+    /// The fused convolution (Flex's fastest form) and the window product are burn's
+    /// `Conv2d`: the same activations and the same gradients for the first layer's weights
+    /// and bias and for the images, with and without padding, through two layers (the second,
+    /// of 3 channels, is fused in the fastest form and burn's in the other two).
     #[test]
-    fn the_window_product_is_the_layers_convolution_forward_and_backward() {
-        let device = Device::default().autodiff();
+    fn every_form_of_convolution_is_the_layers_forward_and_backward() {
+        let device = Device::flex().autodiff();
         for padding in [0, 1, 2] {
             let mut config = config(None, 0.0);
             config.conv[0].padding = padding;
@@ -311,13 +325,66 @@ mod tests {
                     grad(x.grad(&grads)),
                 ]
             };
-            let (fast, layer) = (run(Convolution::Fastest), run(Convolution::Layer));
-            for (what, (f, l)) in ["logits", "dW", "db", "dx"]
-                .iter()
-                .zip(fast.iter().zip(&layer))
-            {
-                assert_same_to_scale(&format!("padding {padding}, {what}"), f, l);
+            let layer = run(Convolution::Layer);
+            for form in [Convolution::Fastest, Convolution::Windows] {
+                let got = run(form);
+                for (what, (f, l)) in ["logits", "dW", "db", "dx"]
+                    .iter()
+                    .zip(got.iter().zip(&layer))
+                {
+                    assert_same_to_scale(&format!("{form:?}, padding {padding}, {what}"), f, l);
+                }
             }
+        }
+    }
+
+    /// A max-pooled block is PyTorch's order, activation then pool, to the bit: the same
+    /// output and the same gradient of its input, for each activation, with windows whose
+    /// values are all negative (ReLU ties them at 0) and windows with a tie.
+    #[test]
+    fn a_max_pooled_block_is_activation_then_pool() {
+        let device = Device::flex().autodiff();
+        for activation in [Activation::Relu, Activation::Tanh, Activation::Sigmoid] {
+            let mut config = config(None, 0.0);
+            config.conv[0].activation = activation;
+            config.conv[0].pool = Some(PoolConfig {
+                kind: PoolKind::Max,
+                size: 2,
+            });
+            let model = Cnn::new(&config, 5, &device);
+            let block = &model.conv[0];
+            let Some(Pool::Max(pool)) = &block.pool else {
+                unreachable!("a max-pool")
+            };
+            // Values -3..3 in steps of 0.5 repeat, so windows tie and some are all negative.
+            let raw: Vec<f32> = (0..2 * 784)
+                .map(|i| ((i * 5) % 13) as f32 * 0.5 - 3.0)
+                .collect();
+            let run = |reordered: bool| {
+                let x =
+                    Tensor::<4>::from_data(TensorData::new(raw.clone(), [2, 1, 28, 28]), &device)
+                        .require_grad();
+                let y = if reordered {
+                    block.forward(x.clone(), Convolution::Layer)
+                } else {
+                    pool.forward(activation.apply(block.convolve(x.clone(), Convolution::Layer)))
+                };
+                let weights = Tensor::<4>::from_data(
+                    TensorData::new(
+                        (0..y.dims().iter().product::<usize>())
+                            .map(|i| (i % 7) as f32 - 3.0)
+                            .collect::<Vec<f32>>(),
+                        y.dims(),
+                    ),
+                    &device,
+                );
+                let grads = (y.clone() * weights).sum().backward();
+                (values(y), values(x.grad(&grads).unwrap()))
+            };
+            let ((y, dx), (y_torch, dx_torch)) = (run(true), run(false));
+            assert_eq!(y, y_torch, "{activation:?}: output");
+            assert_eq!(dx, dx_torch, "{activation:?}: gradient");
+            assert!(dx.iter().any(|g| *g != 0.0), "{activation:?}: no gradient");
         }
     }
 

@@ -7,6 +7,7 @@
 mod activation;
 pub mod cnn;
 mod config;
+pub mod conv;
 mod dropout;
 pub mod fused;
 pub mod gradcheck;

@@ -1,0 +1,563 @@
+//! A convolution (stride 1, no dilation, one group, with a bias) as one operation each way on
+//! Flex, through burn's backend extension, with its own backward pass under autodiff.
+//!
+//! burn's `Conv2d` on Flex computes the forward pass as an im2col product, but its two
+//! gradients come from burn's generic formulas: the weight gradient as a convolution with the
+//! batch as channels and the output as the kernel, the input gradient as a transposed
+//! convolution. For the course CNN's second layer (batch 64, 32 → 64 channels, 3×3 over 26×26)
+//! that made a training step 93 ms, 38 forward and 53 backward (`examples/step_profile`), where
+//! its three products are 4.1 GFLOP, about 20 ms at the GEMM rate `mnist bench` measures.
+//!
+//! Here each image `b` is one product each way, every one a single `gemm` call on one thread,
+//! the batch split across the pool's threads:
+//! - forward: `y_b [O, P] = W [O, K] · cols_b [K, P] + bias`, where `cols_b` is the image's
+//!   windows (im2col: row `(c, i, j)`, column `(oy, ox)`, `K = C·kh·kw`, `P = oh·ow`), and `y_b`
+//!   is the image's slice of the NCHW output, written in place;
+//! - weight gradient: `dW += dy_b [O, P] · cols_bᵀ [P, K]` (the windows rebuilt, not kept:
+//!   42 MB a batch at the course's shapes), `db += Σ_p dy_b`;
+//! - input gradient: `dcols_b [K, P] = Wᵀ [K, O] · dy_b [O, P]`, each window's column added
+//!   back where it was read from (col2im).
+//!
+//! Only f32 on Flex ([`takes`]); the caller pads. Elsewhere burn's `Conv2d` runs.
+
+use burn::backend::TensorMetadata;
+use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Autodiff, AutodiffBackend, Backend, Dispatch, Flex, backend_extension};
+use burn::nn::conv::Conv2d;
+use burn::prelude::*;
+use burn::tensor::DType;
+use burn_flex::FlexTensor;
+use rayon::prelude::*;
+
+use crate::fused::runs_on;
+
+/// A valid convolution with a bias, and its two gradients.
+#[backend_extension(Flex, Autodiff)]
+pub trait FusedConv2d: Backend {
+    /// `conv(x, weight) + bias`: `[B, O, H−kh+1, W−kw+1]` of `x` `[B, C, H, W]`,
+    /// `weight` `[O, C, kh, kw]` and `bias` `[O]`.
+    fn conv_forward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+    ) -> FloatTensor<Self>;
+
+    /// The weight's and the bias's gradients `([O, C, kh, kw], [O])`, of the input `x` and the
+    /// output's gradient `grad` `[B, O, oh, ow]`.
+    fn conv_weight_backward(
+        x: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        kernel: [usize; 2],
+    ) -> (FloatTensor<Self>, FloatTensor<Self>);
+
+    /// The input's gradient `[B, C, oh+kh−1, ow+kw−1]`, of `weight` and the output's gradient.
+    fn conv_input_backward(weight: FloatTensor<Self>, grad: FloatTensor<Self>)
+    -> FloatTensor<Self>;
+}
+
+/// Whether [`forward`] computes `conv` of `x`: on Flex, f32, stride 1, no dilation, one group
+/// and a bias (every convolution a config describes; padding is the caller's).
+pub fn takes(conv: &Conv2d, x: &Tensor<4>) -> bool {
+    runs_on(&x.device())
+        && x.dtype() == DType::F32
+        && conv.weight.val().dtype() == DType::F32
+        && conv.bias.is_some()
+        && conv.stride == [1, 1]
+        && conv.dilation == [1, 1]
+        && conv.groups == 1
+}
+
+/// `conv`'s valid convolution of `x` `[B, C, H, W]` (already padded) as one operation; only
+/// where [`takes`] it.
+pub fn forward(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    let bias = conv.bias.as_ref().expect("a bias (`takes`)").val();
+    Tensor::from_dispatch(<Dispatch as FusedConv2d>::conv_forward(
+        x.into_dispatch(),
+        conv.weight.val().into_dispatch(),
+        bias.into_dispatch(),
+    ))
+}
+
+/// The sizes of one convolution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Geometry {
+    batch: usize,
+    /// Input channels, height, width.
+    c: usize,
+    h: usize,
+    w: usize,
+    /// Output channels, kernel height and width.
+    o: usize,
+    kh: usize,
+    kw: usize,
+}
+
+impl Geometry {
+    fn new(x: [usize; 4], o: usize, [kh, kw]: [usize; 2]) -> Self {
+        let [batch, c, h, w] = x;
+        assert!(
+            kh >= 1 && kw >= 1 && kh <= h && kw <= w,
+            "a {kh}×{kw} kernel over {h}×{w} images"
+        );
+        Self {
+            batch,
+            c,
+            h,
+            w,
+            o,
+            kh,
+            kw,
+        }
+    }
+
+    fn oh(&self) -> usize {
+        self.h + 1 - self.kh
+    }
+
+    fn ow(&self) -> usize {
+        self.w + 1 - self.kw
+    }
+
+    /// Output pixels of one image (the windows' count).
+    fn p(&self) -> usize {
+        self.oh() * self.ow()
+    }
+
+    /// Values in one window (`C·kh·kw`).
+    fn k(&self) -> usize {
+        self.c * self.kh * self.kw
+    }
+
+    fn image(&self) -> usize {
+        self.c * self.h * self.w
+    }
+
+    fn output(&self) -> usize {
+        self.o * self.p()
+    }
+
+    /// Images per thread: the batch in as many equal runs as the pool has threads.
+    fn images_per_task(&self) -> usize {
+        self.batch.div_ceil(rayon::current_num_threads()).max(1)
+    }
+
+    /// The windows of one image `[C, H, W]` as `cols` `[K, P]`: row `(c, i, j)`, column
+    /// `(oy, ox)` holds `image[c, oy + i, ox + j]`.
+    fn im2col(&self, image: &[f32], cols: &mut [f32]) {
+        let (oh, ow, p) = (self.oh(), self.ow(), self.p());
+        for (row, cols) in cols.chunks_exact_mut(p).enumerate() {
+            let (c, i, j) = (
+                row / (self.kh * self.kw),
+                row / self.kw % self.kh,
+                row % self.kw,
+            );
+            let plane = &image[c * self.h * self.w..][..self.h * self.w];
+            for (oy, out) in cols.chunks_exact_mut(ow).take(oh).enumerate() {
+                out.copy_from_slice(&plane[(oy + i) * self.w + j..][..ow]);
+            }
+        }
+    }
+
+    /// [`Self::im2col`]'s transpose: every window value of `cols` `[K, P]` added to the image
+    /// `[C, H, W]` position it came from.
+    fn col2im(&self, cols: &[f32], image: &mut [f32]) {
+        let (oh, ow, p) = (self.oh(), self.ow(), self.p());
+        for (row, cols) in cols.chunks_exact(p).enumerate() {
+            let (c, i, j) = (
+                row / (self.kh * self.kw),
+                row / self.kw % self.kh,
+                row % self.kw,
+            );
+            let plane = &mut image[c * self.h * self.w..][..self.h * self.w];
+            for (oy, from) in cols.chunks_exact(ow).take(oh).enumerate() {
+                add(&mut plane[(oy + i) * self.w + j..][..ow], from);
+            }
+        }
+    }
+}
+
+/// A row-major or transposed view of a matrix in a slice: element `(r, c)` at
+/// `r · row_stride + c · col_stride`.
+#[derive(Clone, Copy)]
+struct Matrix<'a> {
+    data: &'a [f32],
+    rows: usize,
+    cols: usize,
+    row_stride: usize,
+    col_stride: usize,
+}
+
+impl<'a> Matrix<'a> {
+    /// `data` as `rows × cols`, row by row.
+    fn rows(data: &'a [f32], rows: usize, cols: usize) -> Self {
+        Self {
+            data,
+            rows,
+            cols,
+            row_stride: cols,
+            col_stride: 1,
+        }
+    }
+
+    fn t(self) -> Self {
+        Self {
+            rows: self.cols,
+            cols: self.rows,
+            row_stride: self.col_stride,
+            col_stride: self.row_stride,
+            ..self
+        }
+    }
+
+    /// Whether every element lies inside `data`.
+    fn in_bounds(&self) -> bool {
+        self.rows == 0
+            || self.cols == 0
+            || (self.rows - 1) * self.row_stride + (self.cols - 1) * self.col_stride
+                < self.data.len()
+    }
+}
+
+/// `dst [m, n] = a [m, k] · b [k, n]`, or `dst += a · b` when `accumulate`, row-major `dst`,
+/// as one single-threaded `gemm` call (the caller's threads split the batch).
+fn product(dst: &mut [f32], a: Matrix, b: Matrix, accumulate: bool) {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    assert_eq!(b.rows, k, "inner sizes");
+    assert_eq!(dst.len(), m * n, "destination size");
+    assert!(a.in_bounds() && b.in_bounds(), "views inside their slices");
+    // SAFETY: gemm reads `a` and `b` and writes `dst` only at the elements of the views, which
+    // the assertions above keep inside the three slices; `dst` is borrowed mutably, so it
+    // overlaps neither input.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            a.data.as_ptr(),
+            a.col_stride as isize,
+            a.row_stride as isize,
+            b.data.as_ptr(),
+            b.col_stride as isize,
+            b.row_stride as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+}
+
+/// `t`'s f32 values, row-major, and its shape.
+fn f32_values(t: &FlexTensor) -> (FlexTensor, Vec<usize>) {
+    let t = t.to_contiguous();
+    let shape = t.layout().shape().to_vec();
+    (t, shape)
+}
+
+fn slice(t: &FlexTensor) -> &[f32] {
+    t.as_slice::<f32>().expect("f32 (`conv::takes`)")
+}
+
+fn dims4(shape: &[usize]) -> [usize; 4] {
+    shape.try_into().expect("a 4-dimensional tensor")
+}
+
+/// `to += from`, element by element.
+fn add(to: &mut [f32], from: &[f32]) {
+    for (t, f) in to.iter_mut().zip(from) {
+        *t += f;
+    }
+}
+
+fn new_tensor(shape: &[usize]) -> FlexTensor {
+    FlexTensor::zeros(shape.to_vec().into(), DType::F32)
+}
+
+impl FusedConv2d for Flex {
+    fn conv_forward(x: FlexTensor, weight: FlexTensor, bias: FlexTensor) -> FlexTensor {
+        let ((x, xs), (weight, ws), (bias, _)) =
+            (f32_values(&x), f32_values(&weight), f32_values(&bias));
+        let [o, c, kh, kw] = dims4(&ws);
+        let g = Geometry::new(dims4(&xs), o, [kh, kw]);
+        assert_eq!(c, g.c, "the weight's input channels are the input's");
+        let (x, bias) = (slice(&x), slice(&bias));
+        let w = Matrix::rows(slice(&weight), o, g.k());
+        let mut y = new_tensor(&[g.batch, o, g.oh(), g.ow()]);
+        let per = g.images_per_task();
+        y.storage_mut::<f32>()
+            .par_chunks_mut(per * g.output())
+            .zip(x.par_chunks(per * g.image()))
+            .for_each(|(ys, xs)| {
+                let mut cols = vec![0f32; g.k() * g.p()];
+                for (y, x) in ys
+                    .chunks_exact_mut(g.output())
+                    .zip(xs.chunks_exact(g.image()))
+                {
+                    g.im2col(x, &mut cols);
+                    for (row, b) in y.chunks_exact_mut(g.p()).zip(bias) {
+                        row.fill(*b);
+                    }
+                    product(y, w, Matrix::rows(&cols, g.k(), g.p()), true);
+                }
+            });
+        y
+    }
+
+    fn conv_weight_backward(
+        x: FlexTensor,
+        grad: FlexTensor,
+        kernel: [usize; 2],
+    ) -> (FlexTensor, FlexTensor) {
+        let ((x, xs), (grad, gs)) = (f32_values(&x), f32_values(&grad));
+        let o = dims4(&gs)[1];
+        let g = Geometry::new(dims4(&xs), o, kernel);
+        assert_eq!(
+            dims4(&gs),
+            [g.batch, o, g.oh(), g.ow()],
+            "the output's gradient"
+        );
+        let (x, grad) = (slice(&x), slice(&grad));
+        let per = g.images_per_task();
+        // Each task's sums, added in the tasks' order (the same for the same thread count).
+        let parts: Vec<(Vec<f32>, Vec<f32>)> = grad
+            .par_chunks(per * g.output())
+            .zip(x.par_chunks(per * g.image()))
+            .map(|(dys, xs)| {
+                let mut cols = vec![0f32; g.k() * g.p()];
+                let (mut dw, mut db) = (vec![0f32; o * g.k()], vec![0f32; o]);
+                for (dy, x) in dys.chunks_exact(g.output()).zip(xs.chunks_exact(g.image())) {
+                    g.im2col(x, &mut cols);
+                    let cols = Matrix::rows(&cols, g.k(), g.p());
+                    product(&mut dw, Matrix::rows(dy, o, g.p()), cols.t(), true);
+                    for (db, row) in db.iter_mut().zip(dy.chunks_exact(g.p())) {
+                        *db += row.iter().sum::<f32>();
+                    }
+                }
+                (dw, db)
+            })
+            .collect();
+        let (mut dw, mut db) = (new_tensor(&[o, g.c, g.kh, g.kw]), new_tensor(&[o]));
+        for (part_w, part_b) in parts {
+            add(dw.storage_mut::<f32>(), &part_w);
+            add(db.storage_mut::<f32>(), &part_b);
+        }
+        (dw, db)
+    }
+
+    fn conv_input_backward(weight: FlexTensor, grad: FlexTensor) -> FlexTensor {
+        let ((weight, ws), (grad, gs)) = (f32_values(&weight), f32_values(&grad));
+        let [o, c, kh, kw] = dims4(&ws);
+        let [batch, go, oh, ow] = dims4(&gs);
+        assert_eq!(
+            go, o,
+            "the output's gradient has the weight's output channels"
+        );
+        let g = Geometry::new([batch, c, oh + kh - 1, ow + kw - 1], o, [kh, kw]);
+        let grad = slice(&grad);
+        let w = Matrix::rows(slice(&weight), o, g.k());
+        let mut dx = new_tensor(&[batch, c, g.h, g.w]);
+        let per = g.images_per_task();
+        dx.storage_mut::<f32>()
+            .par_chunks_mut(per * g.image())
+            .zip(grad.par_chunks(per * g.output()))
+            .for_each(|(dxs, dys)| {
+                let mut cols = vec![0f32; g.k() * g.p()];
+                for (dx, dy) in dxs
+                    .chunks_exact_mut(g.image())
+                    .zip(dys.chunks_exact(g.output()))
+                {
+                    product(&mut cols, w.t(), Matrix::rows(dy, o, g.p()), false);
+                    g.col2im(&cols, dx);
+                }
+            });
+        dx
+    }
+}
+
+impl<B: Backend + FusedConv2d, C: CheckpointStrategy> FusedConv2d for Autodiff<B, C> {
+    fn conv_forward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct Forward;
+
+        impl<B: Backend + FusedConv2d> Backward<B, 3> for Forward {
+            /// The input and the weight.
+            type State = (B::FloatTensorPrimitive, B::FloatTensorPrimitive);
+
+            fn backward(
+                self,
+                ops: Ops<Self::State, 3>,
+                grads: &mut Gradients,
+                _checkpointer: &mut Checkpointer,
+            ) {
+                let [node_x, node_w, node_b] = ops.parents;
+                let grad = grads.consume::<B>(&ops.node);
+                let (x, weight) = ops.state;
+                let shape = weight.shape();
+                let kernel = [shape[2], shape[3]];
+                if let Some(node) = node_x {
+                    let dx = B::conv_input_backward(weight, grad.clone());
+                    grads.register::<B>(node.id, dx);
+                }
+                if node_w.is_some() || node_b.is_some() {
+                    let (dw, db) = B::conv_weight_backward(x, grad, kernel);
+                    if let Some(node) = node_w {
+                        grads.register::<B>(node.id, dw);
+                    }
+                    if let Some(node) = node_b {
+                        grads.register::<B>(node.id, db);
+                    }
+                }
+            }
+        }
+
+        match Forward
+            .prepare::<C>([x.node(), weight.node(), bias.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let (x, weight) = (x.into_primitive(), weight.into_primitive());
+                let y = B::conv_forward(x.clone(), weight.clone(), bias.into_primitive());
+                prep.finish((x, weight), y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::conv_forward(
+                x.into_primitive(),
+                weight.into_primitive(),
+                bias.into_primitive(),
+            )),
+        }
+    }
+
+    /// The gradients as constants (their own gradients are not asked for).
+    fn conv_weight_backward(
+        x: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        kernel: [usize; 2],
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        let (dw, db) = B::conv_weight_backward(x.into_primitive(), grad.into_primitive(), kernel);
+        (Self::from_inner(dw), Self::from_inner(db))
+    }
+
+    fn conv_input_backward(
+        weight: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        Self::from_inner(B::conv_input_backward(
+            weight.into_primitive(),
+            grad.into_primitive(),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{assert_same_to_scale, values};
+    use burn::nn::PaddingConfig2d;
+
+    fn tensor<const D: usize>(shape: [usize; D], salt: usize, device: &Device) -> Tensor<D> {
+        let n = shape.iter().product();
+        let v: Vec<f32> = (0..n)
+            .map(|i| (((i + salt) * 7919) % 1009) as f32 / 1009.0 - 0.5)
+            .collect();
+        Tensor::from_data(TensorData::new(v, shape), device)
+    }
+
+    /// The fused convolution is burn's `Conv2d`: the same output and the same gradients of the
+    /// input, the weight and the bias, for a kernel that is not square over images that are
+    /// not square, an input that is a strided view, and a batch the threads split unevenly
+    /// (5 images on 4 threads: runs of 2, 2 and 1). The output's gradient is weighted by
+    /// position, so a transposed or shifted window would change every gradient.
+    #[test]
+    fn the_fused_convolution_is_burns_forward_and_backward() {
+        let device = Device::flex().autodiff();
+        let (batch, c, o, kernel, h, w) = (5, 3, 4, [3, 2], 7, 6);
+        let conv = Conv2d {
+            weight: burn::module::Param::from_tensor(tensor(
+                [o, c, kernel[0], kernel[1]],
+                1,
+                &device,
+            )),
+            bias: Some(burn::module::Param::from_tensor(tensor([o], 2, &device))),
+            stride: [1, 1],
+            kernel_size: kernel,
+            dilation: [1, 1],
+            groups: 1,
+            padding: PaddingConfig2d::Valid,
+        };
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(4)
+            .build()
+            .unwrap();
+        let run = |fused: bool| {
+            // [batch, w, h, c] permuted to [batch, c, h, w]: not contiguous.
+            let raw = tensor([batch, w, h, c], 3, &device).require_grad();
+            let x = raw.clone().permute([0, 3, 2, 1]);
+            assert!(takes(&conv, &x));
+            let y = if fused {
+                pool.install(|| forward(&conv, x))
+            } else {
+                conv.forward(x)
+            };
+            assert_eq!(y.dims(), [batch, o, h - 2, w - 1]);
+            let weights = tensor(y.dims(), 4, &device);
+            let grads = pool.install(|| (y.clone() * weights).sum().backward());
+            let grad = |t: Option<Tensor<4>>| values(t.expect("a gradient"));
+            [
+                values(y),
+                grad(raw.grad(&grads)),
+                grad(conv.weight.val().grad(&grads)),
+                values(conv.bias.as_ref().unwrap().val().grad(&grads).unwrap()),
+            ]
+        };
+        let (fused, burn) = (run(true), run(false));
+        for (what, (f, b)) in ["y", "dx", "dW", "db"].iter().zip(fused.iter().zip(&burn)) {
+            assert_same_to_scale(what, f, b);
+        }
+    }
+
+    /// Convolutions the kernel does not compute keep burn's `Conv2d`.
+    #[test]
+    fn only_plain_convolutions_on_flex_are_fused() {
+        let device = Device::flex();
+        let plain = Conv2d {
+            weight: burn::module::Param::from_tensor(tensor([2, 1, 3, 3], 1, &device)),
+            bias: Some(burn::module::Param::from_tensor(tensor([2], 2, &device))),
+            stride: [1, 1],
+            kernel_size: [3, 3],
+            dilation: [1, 1],
+            groups: 1,
+            padding: PaddingConfig2d::Valid,
+        };
+        let x = tensor([1, 1, 8, 8], 3, &device);
+        assert!(takes(&plain, &x));
+        let strided = Conv2d {
+            stride: [2, 2],
+            ..plain.clone()
+        };
+        let dilated = Conv2d {
+            dilation: [2, 1],
+            ..plain.clone()
+        };
+        let no_bias = Conv2d {
+            bias: None,
+            ..plain.clone()
+        };
+        for other in [strided, dilated, no_bias] {
+            assert!(!takes(&other, &x));
+        }
+    }
+}
