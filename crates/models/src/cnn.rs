@@ -204,6 +204,9 @@ impl ConvBlock {
     fn forward(&self, x: Tensor<4>, form: Convolution) -> Tensor<4> {
         let x = self.convolve(x, form);
         let x = match &self.pool {
+            Some(Pool::Max(p)) if crate::pool::takes(p, &x) => {
+                self.activation.apply(crate::pool::forward(p, x))
+            }
             Some(Pool::Max(p)) => self.activation.apply(p.forward(x)),
             Some(Pool::Avg(p)) => p.forward(self.activation.apply(x)),
             None => self.activation.apply(x),

@@ -16,6 +16,7 @@ mod init;
 mod linear;
 pub mod linear_host;
 mod mlp;
+pub mod pool;
 mod step;
 mod summary;
 pub mod tap;
