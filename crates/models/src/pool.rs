@@ -74,56 +74,62 @@ impl FusedMaxPool for Flex {
             .expect("[B, C, H, W]");
         let (oh, ow) = (h / size, w / size);
         let x = x.as_slice::<f32>().expect("f32 (`pool::takes`)");
-        let mut y = vec![0f32; b * c * oh * ow];
-        let mut at = vec![0i32; b * c * oh * ow];
+        let shape = [b, c, oh, ow];
+        // Written straight into the tensors' own (aligned) buffers: a `Vec` handed to
+        // `from_data` is copied to Flex's alignment.
+        let mut y = FlexTensor::empty(shape.to_vec().into(), DType::F32);
+        let mut at = FlexTensor::empty(shape.to_vec().into(), DType::I32);
         let plane = (h * w, oh * ow);
         // The planes in runs of one image's channels (a task each).
-        y.par_chunks_mut(c * plane.1)
-            .zip(at.par_chunks_mut(c * plane.1))
+        y.storage_mut::<f32>()
+            .par_chunks_mut(c * plane.1)
+            .zip(at.storage_mut::<i32>().par_chunks_mut(c * plane.1))
             .zip(x.par_chunks(c * plane.0))
             .for_each(|((y, at), x)| {
                 let planes = y
                     .chunks_exact_mut(plane.1)
                     .zip(at.chunks_exact_mut(plane.1));
                 for ((y, at), x) in planes.zip(x.chunks_exact(plane.0)) {
-                    for (o, (y, at)) in y.iter_mut().zip(at.iter_mut()).enumerate() {
-                        let (top, left) = (o / ow * size, o % ow * size);
-                        let mut best = (f32::NEG_INFINITY, top * w + left);
-                        for r in top..top + size {
-                            for (j, &v) in x[r * w + left..][..size].iter().enumerate() {
-                                // The first largest; a NaN wins and stays.
-                                if v > best.0 || (v.is_nan() && !best.0.is_nan()) {
-                                    best = (v, r * w + left + j);
+                    let rows = y.chunks_exact_mut(ow).zip(at.chunks_exact_mut(ow));
+                    for (oy, (y, at)) in rows.enumerate() {
+                        let top = oy * size * w;
+                        for (ox, (y, at)) in y.iter_mut().zip(at.iter_mut()).enumerate() {
+                            let first = top + ox * size;
+                            let mut best = (x[first], first);
+                            for r in 0..size {
+                                let row = first + r * w;
+                                for (j, &v) in x[row..row + size].iter().enumerate() {
+                                    // The first largest; a NaN wins and stays.
+                                    if v > best.0 || (v.is_nan() && !best.0.is_nan()) {
+                                        best = (v, row + j);
+                                    }
                                 }
                             }
+                            *y = best.0;
+                            *at = i32::try_from(best.1).expect("a plane under 2³¹ values");
                         }
-                        *y = best.0;
-                        *at = i32::try_from(best.1).expect("a plane under 2³¹ values");
                     }
                 }
             });
-        let shape = [b, c, oh, ow];
-        (
-            FlexTensor::from_data(TensorData::new(y, shape)),
-            FlexTensor::from_data(TensorData::new(at, shape)),
-        )
+        (y, at)
     }
 
     fn max_pool_backward(grad: FlexTensor, positions: FlexTensor, input: [usize; 4]) -> FlexTensor {
         let (grad, positions) = (grad.to_contiguous(), positions.to_contiguous());
-        let [b, c, h, w] = input;
+        let [_, _, h, w] = input;
         let out: usize = grad.layout().shape().to_vec()[2..].iter().product();
         let grad = grad.as_slice::<f32>().expect("an f32 gradient");
         let positions = positions.as_slice::<i32>().expect("i32 positions");
-        let mut dx = vec![0f32; b * c * h * w];
-        dx.par_chunks_mut(h * w)
+        let mut dx = FlexTensor::zeros(input.to_vec().into(), DType::F32);
+        dx.storage_mut::<f32>()
+            .par_chunks_mut(h * w)
             .zip(grad.par_chunks(out).zip(positions.par_chunks(out)))
             .for_each(|(dx, (grad, positions))| {
                 for (&g, &p) in grad.iter().zip(positions) {
                     dx[p as usize] = g;
                 }
             });
-        FlexTensor::from_data(TensorData::new(dx, input))
+        dx
     }
 }
 
