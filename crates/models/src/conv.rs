@@ -293,6 +293,20 @@ fn copy_short(to: &mut [f32], from: &[f32]) {
     *end = *last;
 }
 
+/// The sum of `values` over 16 running sums, added at the end: one vector of additions a step
+/// instead of a chain of 576 dependent ones (`Iterator::sum` keeps the order, so it cannot
+/// vectorise; that was 3% of the CNN's step).
+fn lane_sum(values: &[f32]) -> f32 {
+    let (chunks, rest) = values.as_chunks::<16>();
+    let mut lanes = [0f32; 16];
+    for chunk in chunks {
+        for (l, v) in lanes.iter_mut().zip(chunk) {
+            *l += v;
+        }
+    }
+    lanes.iter().sum::<f32>() + rest.iter().sum::<f32>()
+}
+
 /// `to += from`, element by element.
 fn add(to: &mut [f32], from: &[f32]) {
     for (t, f) in to.iter_mut().zip(from) {
@@ -364,7 +378,7 @@ impl FusedConv2d for Flex {
                     let cols = Matrix::rows(&cols, g.k(), g.p());
                     product(&mut dwt, cols, Matrix::rows(dy, o, g.p()).t(), true);
                     for (db, row) in db.iter_mut().zip(dy.chunks_exact(g.p())) {
-                        *db += row.iter().sum::<f32>();
+                        *db += lane_sum(row);
                     }
                 }
                 (dwt, db)
