@@ -173,9 +173,11 @@ impl Cnn {
     /// (before any pooling): what its filters pick out of each image.
     pub fn first_feature_maps(&self, images: Tensor<2>) -> Tensor<4> {
         let block = &self.conv[0];
-        block
-            .activation
-            .apply(block.convolve(self.input(Self::images(images)), Convolution::Fastest))
+        block.activation.apply(block.convolve(
+            self.input(Self::images(images)),
+            Convolution::Fastest,
+            None,
+        ))
     }
 }
 
@@ -202,19 +204,19 @@ impl ConvBlock {
     /// over a quarter of the values: for the course CNN's second layer 0.6 M instead of
     /// 2.4 M a batch, forward and backward.
     fn forward(&self, x: Tensor<4>, form: Convolution) -> Tensor<4> {
-        let x = self.convolve(x, form);
         let x = match &self.pool {
-            Some(Pool::Max(p)) if crate::pool::takes(p, &x) => {
-                self.activation.apply(crate::pool::forward(p, x))
-            }
-            Some(Pool::Max(p)) => self.activation.apply(p.forward(x)),
-            Some(Pool::Avg(p)) => p.forward(self.activation.apply(x)),
-            None => self.activation.apply(x),
+            Some(Pool::Max(p)) => self.activation.apply(self.convolve(x, form, Some(p))),
+            Some(Pool::Avg(p)) => p.forward(self.activation.apply(self.convolve(x, form, None))),
+            None => self.activation.apply(self.convolve(x, form, None)),
         };
         maybe_dropout(&self.dropout, x)
     }
 
-    /// The layer's convolution of `x` `[batch, channels, h, w]`, as `form` says.
+    /// The layer's convolution of `x` `[batch, channels, h, w]`, as `form` says, max-pooled by
+    /// `pool` when one is given (on Flex, [`crate::pool`]'s fused pool; in evaluation there the
+    /// convolution and the pool are one pass, [`crate::conv::forward_max_pooled`], which never
+    /// holds the whole convolution's output: 74 MB for the course CNN's second layer at a batch
+    /// of 500, in fresh pages each batch).
     ///
     /// The window product: a layer that reads a single channel (the grey image) as one batched
     /// matrix product over its windows (im2col from slices), in burn's own operations. burn's
@@ -224,13 +226,20 @@ impl ConvBlock {
     /// forward + backward against 28-30 for `Conv2d` (`examples/conv_forms.rs`). With 32 input
     /// channels the 9 copied slices cost more than burn's convolution saves (170-185 against
     /// 80-97 ms for the CNN's second layer), so such layers keep `Conv2d`.
-    fn convolve(&self, x: Tensor<4>, form: Convolution) -> Tensor<4> {
+    fn convolve(&self, x: Tensor<4>, form: Convolution, pool: Option<&MaxPool2d>) -> Tensor<4> {
+        let pooled = |y: Tensor<4>| match pool {
+            Some(p) if form == Convolution::Fastest && crate::pool::takes(p, &y) => {
+                crate::pool::forward(p, y)
+            }
+            Some(p) => p.forward(y),
+            None => y,
+        };
         let [batch, channels, ..] = x.dims();
         let conv = &self.conv;
         let fused = form == Convolution::Fastest && crate::conv::takes(conv, &x);
         let plain = conv.stride == [1, 1] && conv.dilation == [1, 1] && conv.groups == 1;
         if form == Convolution::Layer || !(fused || (channels == 1 && plain)) {
-            return conv.forward(x);
+            return pooled(conv.forward(x));
         }
         let [out, _, kh, kw] = conv.weight.dims();
         let x = match conv.padding {
@@ -240,10 +249,15 @@ impl ConvBlock {
                 x.pad((left, right, top, bottom), PadMode::Constant(0.0))
             }
             PaddingConfig2d::Explicit(..) | PaddingConfig2d::Valid => x,
-            PaddingConfig2d::Same => return conv.forward(x),
+            PaddingConfig2d::Same => return pooled(conv.forward(x)),
         };
         if fused {
-            return crate::conv::forward(conv, x);
+            return match pool {
+                Some(p) if !x.device().is_autodiff() && crate::pool::takes(p, &x) => {
+                    crate::conv::forward_max_pooled(conv, x, p.kernel_size[0])
+                }
+                _ => pooled(crate::conv::forward(conv, x)),
+            };
         }
         let [_, _, h, w] = x.dims();
         let (oh, ow) = (h + 1 - kh, w + 1 - kw);
@@ -263,7 +277,7 @@ impl ConvBlock {
         if let Some(bias) = &conv.bias {
             y = y + bias.val().reshape([1, out, 1]);
         }
-        y.reshape([batch, out, oh, ow])
+        pooled(y.reshape([batch, out, oh, ow]))
     }
 }
 
@@ -370,7 +384,11 @@ mod tests {
                 let y = if reordered {
                     block.forward(x.clone(), Convolution::Layer)
                 } else {
-                    pool.forward(activation.apply(block.convolve(x.clone(), Convolution::Layer)))
+                    pool.forward(activation.apply(block.convolve(
+                        x.clone(),
+                        Convolution::Layer,
+                        None,
+                    )))
                 };
                 let weights = Tensor::<4>::from_data(
                     TensorData::new(
@@ -389,6 +407,23 @@ mod tests {
             assert_eq!(dx, dx_torch, "{activation:?}: gradient");
             assert!(dx.iter().any(|g| *g != 0.0), "{activation:?}: no gradient");
         }
+    }
+
+    /// Evaluation on Flex (no autodiff: the convolution and its max-pool in one pass) gives
+    /// the logits of burn's own layers.
+    #[test]
+    fn evaluation_with_a_max_pool_is_the_layers_forward() {
+        let device = Device::flex();
+        let mut config = config(None, 0.0);
+        config.conv[0].pool = Some(PoolConfig {
+            kind: PoolKind::Max,
+            size: 3,
+        });
+        let model = Cnn::new(&config, 9, &device);
+        let x = Cnn::images(images(&device));
+        let fast = values(model.forward_as(x.clone(), Convolution::Fastest));
+        let layer = values(model.forward_as(x, Convolution::Layer));
+        assert_same_to_scale("logits", &fast, &layer);
     }
 
     #[test]

@@ -33,6 +33,7 @@ use burn_flex::FlexTensor;
 use rayon::prelude::*;
 
 use crate::fused::runs_on;
+use crate::pool::FusedMaxPool;
 
 /// A valid convolution with a bias, and its two gradients.
 #[backend_extension(Flex, Autodiff)]
@@ -56,6 +57,16 @@ pub trait FusedConv2d: Backend {
     /// The input's gradient `[B, C, oh+kh−1, ow+kw−1]`, of `weight` and the output's gradient.
     fn conv_input_backward(weight: FloatTensor<Self>, grad: FloatTensor<Self>)
     -> FloatTensor<Self>;
+
+    /// [`Self::conv_forward`] max-pooled over `pool × pool` windows at stride `pool`
+    /// (`[B, O, oh / pool, ow / pool]`), each image's convolution pooled as soon as it is
+    /// computed: for evaluation, where no gradient needs the convolution's output.
+    fn conv_max_pool_forward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        pool: usize,
+    ) -> FloatTensor<Self>;
 }
 
 /// Whether [`forward`] computes `conv` of `x`: on Flex, f32, stride 1, no dilation, one group
@@ -78,6 +89,19 @@ pub fn forward(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
         x.into_dispatch(),
         conv.weight.val().into_dispatch(),
         bias.into_dispatch(),
+    ))
+}
+
+/// [`forward`] max-pooled over `pool × pool` windows at stride `pool`, in one pass that never
+/// holds the whole convolution's output; for evaluation (it takes no gradient apart from the
+/// two operations it stands for).
+pub fn forward_max_pooled(conv: &Conv2d, x: Tensor<4>, pool: usize) -> Tensor<4> {
+    let bias = conv.bias.as_ref().expect("a bias (`takes`)").val();
+    Tensor::from_dispatch(<Dispatch as FusedConv2d>::conv_max_pool_forward(
+        x.into_dispatch(),
+        conv.weight.val().into_dispatch(),
+        bias.into_dispatch(),
+        pool,
     ))
 }
 
@@ -159,6 +183,16 @@ impl Geometry {
                 copy_short(out, &plane[(oy + i) * self.w + j..][..ow]);
             }
         }
+    }
+
+    /// One image's convolution: `y` `[O, P]` = `w` `[O, K]` · the windows of `x` `[C, H, W]`
+    /// (built in `cols` `[K, P]`) + `bias` `[O]`.
+    fn convolve_image(&self, x: &[f32], w: Matrix, bias: &[f32], cols: &mut [f32], y: &mut [f32]) {
+        self.im2col(x, cols);
+        for (row, b) in y.chunks_exact_mut(self.p()).zip(bias) {
+            row.fill(*b);
+        }
+        product(y, w, Matrix::rows(cols, self.k(), self.p()), true);
     }
 
     /// [`Self::im2col`]'s transpose: every window value of `cols` `[K, P]` added to the image
@@ -318,16 +352,26 @@ fn new_tensor(shape: &[usize]) -> FlexTensor {
     FlexTensor::zeros(shape.to_vec().into(), DType::F32)
 }
 
+/// The forward pass's operands as contiguous f32 tensors, with their sizes.
+fn forward_operands(
+    x: FlexTensor,
+    weight: FlexTensor,
+    bias: FlexTensor,
+) -> (Geometry, FlexTensor, FlexTensor, FlexTensor) {
+    let ((x, xs), (weight, ws), (bias, _)) =
+        (f32_values(&x), f32_values(&weight), f32_values(&bias));
+    let [o, c, kh, kw] = dims4(&ws);
+    let g = Geometry::new(dims4(&xs), o, [kh, kw]);
+    assert_eq!(c, g.c, "the weight's input channels are the input's");
+    (g, x, weight, bias)
+}
+
 impl FusedConv2d for Flex {
     fn conv_forward(x: FlexTensor, weight: FlexTensor, bias: FlexTensor) -> FlexTensor {
-        let ((x, xs), (weight, ws), (bias, _)) =
-            (f32_values(&x), f32_values(&weight), f32_values(&bias));
-        let [o, c, kh, kw] = dims4(&ws);
-        let g = Geometry::new(dims4(&xs), o, [kh, kw]);
-        assert_eq!(c, g.c, "the weight's input channels are the input's");
+        let (g, x, weight, bias) = forward_operands(x, weight, bias);
         let (x, bias) = (slice(&x), slice(&bias));
-        let w = Matrix::rows(slice(&weight), o, g.k());
-        let mut y = new_tensor(&[g.batch, o, g.oh(), g.ow()]);
+        let w = Matrix::rows(slice(&weight), g.o, g.k());
+        let mut y = new_tensor(&[g.batch, g.o, g.oh(), g.ow()]);
         let per = g.images_per_task();
         y.storage_mut::<f32>()
             .par_chunks_mut(per * g.output())
@@ -338,11 +382,39 @@ impl FusedConv2d for Flex {
                     .chunks_exact_mut(g.output())
                     .zip(xs.chunks_exact(g.image()))
                 {
-                    g.im2col(x, &mut cols);
-                    for (row, b) in y.chunks_exact_mut(g.p()).zip(bias) {
-                        row.fill(*b);
+                    g.convolve_image(x, w, bias, &mut cols, y);
+                }
+            });
+        y
+    }
+
+    fn conv_max_pool_forward(
+        x: FlexTensor,
+        weight: FlexTensor,
+        bias: FlexTensor,
+        pool: usize,
+    ) -> FlexTensor {
+        let (g, x, weight, bias) = forward_operands(x, weight, bias);
+        let (x, bias) = (slice(&x), slice(&bias));
+        let w = Matrix::rows(slice(&weight), g.o, g.k());
+        let (ph, pw) = (g.oh() / pool, g.ow() / pool);
+        let mut y = new_tensor(&[g.batch, g.o, ph, pw]);
+        let per = g.images_per_task();
+        y.storage_mut::<f32>()
+            .par_chunks_mut(per * g.o * ph * pw)
+            .zip(x.par_chunks(per * g.image()))
+            .for_each(|(ys, xs)| {
+                let mut cols = vec![0f32; g.k() * g.p()];
+                let mut image = vec![0f32; g.output()];
+                for (y, x) in ys
+                    .chunks_exact_mut(g.o * ph * pw)
+                    .zip(xs.chunks_exact(g.image()))
+                {
+                    g.convolve_image(x, w, bias, &mut cols, &mut image);
+                    let planes = image.chunks_exact(g.p()).zip(y.chunks_exact_mut(ph * pw));
+                    for (plane, y) in planes {
+                        crate::pool::pool_plane(plane, g.ow(), pool, y, None);
                     }
-                    product(y, w, Matrix::rows(&cols, g.k(), g.p()), true);
                 }
             });
         y
@@ -428,7 +500,9 @@ impl FusedConv2d for Flex {
     }
 }
 
-impl<B: Backend + FusedConv2d, C: CheckpointStrategy> FusedConv2d for Autodiff<B, C> {
+impl<B: Backend + FusedConv2d + FusedMaxPool, C: CheckpointStrategy> FusedConv2d
+    for Autodiff<B, C>
+{
     fn conv_forward(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
@@ -505,6 +579,17 @@ impl<B: Backend + FusedConv2d, C: CheckpointStrategy> FusedConv2d for Autodiff<B
             grad.into_primitive(),
         ))
     }
+
+    /// The two operations it stands for, each with its gradient.
+    fn conv_max_pool_forward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        pool: usize,
+    ) -> FloatTensor<Self> {
+        let y = Self::conv_forward(x, weight, bias);
+        Self::max_pool_forward(y, pool).0
+    }
 }
 
 #[cfg(test)]
@@ -571,6 +656,41 @@ mod tests {
         let (fused, burn) = (run(true), run(false));
         for (what, (f, b)) in ["y", "dx", "dW", "db"].iter().zip(fused.iter().zip(&burn)) {
             assert_same_to_scale(what, f, b);
+        }
+    }
+
+    /// The one-pass convolution and max-pool of evaluation is the fused convolution, then the
+    /// fused pool, to the bit (the same products in the same order), with windows of 2 and 3
+    /// that do not divide the output; under autodiff it is those two operations, gradients
+    /// included.
+    #[test]
+    fn the_pooled_convolution_is_the_convolution_then_the_pool() {
+        use burn::nn::pool::MaxPool2dConfig;
+        for device in [Device::flex(), Device::flex().autodiff()] {
+            let conv = Conv2d {
+                weight: burn::module::Param::from_tensor(tensor([4, 3, 3, 3], 1, &device)),
+                bias: Some(burn::module::Param::from_tensor(tensor([4], 2, &device))),
+                stride: [1, 1],
+                kernel_size: [3, 3],
+                dilation: [1, 1],
+                groups: 1,
+                padding: PaddingConfig2d::Valid,
+            };
+            let x = tensor([5, 3, 11, 10], 3, &device);
+            for size in [2, 3] {
+                let pool = MaxPool2dConfig::new([size, size]).init();
+                let apart = crate::pool::forward(&pool, forward(&conv, x.clone()));
+                let together = forward_max_pooled(&conv, x.clone(), size);
+                assert_eq!(together.dims(), [5, 4, 9 / size, 8 / size]);
+                assert_eq!(values(together.clone()), values(apart), "size {size}");
+                if device.is_autodiff() {
+                    let grads = together.sum().backward();
+                    assert!(
+                        conv.weight.val().grad(&grads).is_some(),
+                        "a weight gradient"
+                    );
+                }
+            }
         }
     }
 

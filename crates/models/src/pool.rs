@@ -63,6 +63,39 @@ pub fn forward(pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
     Tensor::from_dispatch(y)
 }
 
+/// The max-pool of one plane `x` (rows `w` long) over `size × size` windows at stride `size`
+/// into `y` (rows `w / size` long), and where each largest value lies in the plane into `at`
+/// when asked: the first largest in row order (as PyTorch picks); a NaN wins and stays.
+pub(crate) fn pool_plane(
+    x: &[f32],
+    w: usize,
+    size: usize,
+    y: &mut [f32],
+    mut at: Option<&mut [i32]>,
+) {
+    let ow = w / size;
+    assert!(
+        i32::try_from(x.len()).is_ok() && y.len() * size * size <= x.len(),
+        "a plane under 2³¹ values and its windows"
+    );
+    for (o, y) in y.iter_mut().enumerate() {
+        let first = o / ow * size * w + o % ow * size;
+        let mut best = (x[first], first);
+        for r in 0..size {
+            let row = first + r * w;
+            for (j, &v) in x[row..row + size].iter().enumerate() {
+                if v > best.0 || (v.is_nan() && !best.0.is_nan()) {
+                    best = (v, row + j);
+                }
+            }
+        }
+        *y = best.0;
+        if let Some(at) = at.as_deref_mut() {
+            at[o] = best.1 as i32;
+        }
+    }
+}
+
 impl FusedMaxPool for Flex {
     fn max_pool_forward(x: FlexTensor, size: usize) -> (FlexTensor, FlexTensor) {
         let x = x.to_contiguous();
@@ -90,25 +123,7 @@ impl FusedMaxPool for Flex {
                     .chunks_exact_mut(plane.1)
                     .zip(at.chunks_exact_mut(plane.1));
                 for ((y, at), x) in planes.zip(x.chunks_exact(plane.0)) {
-                    let rows = y.chunks_exact_mut(ow).zip(at.chunks_exact_mut(ow));
-                    for (oy, (y, at)) in rows.enumerate() {
-                        let top = oy * size * w;
-                        for (ox, (y, at)) in y.iter_mut().zip(at.iter_mut()).enumerate() {
-                            let first = top + ox * size;
-                            let mut best = (x[first], first);
-                            for r in 0..size {
-                                let row = first + r * w;
-                                for (j, &v) in x[row..row + size].iter().enumerate() {
-                                    // The first largest; a NaN wins and stays.
-                                    if v > best.0 || (v.is_nan() && !best.0.is_nan()) {
-                                        best = (v, row + j);
-                                    }
-                                }
-                            }
-                            *y = best.0;
-                            *at = i32::try_from(best.1).expect("a plane under 2³¹ values");
-                        }
-                    }
+                    pool_plane(x, w, size, y, Some(at));
                 }
             });
         (y, at)
