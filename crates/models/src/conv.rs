@@ -24,7 +24,7 @@ use burn::backend::TensorMetadata;
 use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
-use burn::backend::tensor::FloatTensor;
+use burn::backend::tensor::{FloatTensor, IntTensor};
 use burn::backend::{Autodiff, AutodiffBackend, Backend, Dispatch, Flex, backend_extension};
 use burn::nn::conv::Conv2d;
 use burn::prelude::*;
@@ -33,7 +33,6 @@ use burn_flex::FlexTensor;
 use rayon::prelude::*;
 
 use crate::fused::runs_on;
-use crate::pool::FusedMaxPool;
 
 /// A valid convolution with a bias, and its two gradients.
 #[backend_extension(Flex, Autodiff)]
@@ -60,12 +59,31 @@ pub trait FusedConv2d: Backend {
 
     /// [`Self::conv_forward`] max-pooled over `pool × pool` windows at stride `pool`
     /// (`[B, O, oh / pool, ow / pool]`), each image's convolution pooled as soon as it is
-    /// computed: for evaluation, where no gradient needs the convolution's output.
+    /// computed, so the convolution's whole output is never made; and where each window's
+    /// largest value lies in its plane of that output (i32, as [`crate::pool`]'s).
     fn conv_max_pool_forward(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
         pool: usize,
+    ) -> (FloatTensor<Self>, IntTensor<Self>);
+
+    /// [`Self::conv_weight_backward`] of a max-pooled convolution, from the pool's gradient
+    /// `grad` `[B, O, ph, pw]` and the positions of [`Self::conv_max_pool_forward`].
+    fn conv_pooled_weight_backward(
+        x: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        positions: IntTensor<Self>,
+        kernel: [usize; 2],
+    ) -> (FloatTensor<Self>, FloatTensor<Self>);
+
+    /// [`Self::conv_input_backward`] of a max-pooled convolution whose output (before the
+    /// pool) is `output` = `[oh, ow]`.
+    fn conv_pooled_input_backward(
+        weight: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        positions: IntTensor<Self>,
+        output: [usize; 2],
     ) -> FloatTensor<Self>;
 }
 
@@ -93,16 +111,17 @@ pub fn forward(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
 }
 
 /// [`forward`] max-pooled over `pool × pool` windows at stride `pool`, in one pass that never
-/// holds the whole convolution's output; for evaluation (it takes no gradient apart from the
-/// two operations it stands for).
+/// holds the whole convolution's output, forward or backward; only where [`takes`] the
+/// convolution and [`crate::pool::takes`] the pool.
 pub fn forward_max_pooled(conv: &Conv2d, x: Tensor<4>, pool: usize) -> Tensor<4> {
     let bias = conv.bias.as_ref().expect("a bias (`takes`)").val();
-    Tensor::from_dispatch(<Dispatch as FusedConv2d>::conv_max_pool_forward(
+    let (y, _) = <Dispatch as FusedConv2d>::conv_max_pool_forward(
         x.into_dispatch(),
         conv.weight.val().into_dispatch(),
         bias.into_dispatch(),
         pool,
-    ))
+    );
+    Tensor::from_dispatch(y)
 }
 
 /// The sizes of one convolution.
@@ -393,31 +412,34 @@ impl FusedConv2d for Flex {
         weight: FlexTensor,
         bias: FlexTensor,
         pool: usize,
-    ) -> FlexTensor {
+    ) -> (FlexTensor, FlexTensor) {
         let (g, x, weight, bias) = forward_operands(x, weight, bias);
         let (x, bias) = (slice(&x), slice(&bias));
         let w = Matrix::rows(slice(&weight), g.o, g.k());
-        let (ph, pw) = (g.oh() / pool, g.ow() / pool);
-        let mut y = new_tensor(&[g.batch, g.o, ph, pw]);
+        let pooled = (g.oh() / pool) * (g.ow() / pool);
+        let shape = [g.batch, g.o, g.oh() / pool, g.ow() / pool];
+        let mut y = new_tensor(&shape);
+        let mut at = FlexTensor::zeros(shape.to_vec().into(), DType::I32);
         let per = g.images_per_task();
         y.storage_mut::<f32>()
-            .par_chunks_mut(per * g.o * ph * pw)
+            .par_chunks_mut(per * g.o * pooled)
+            .zip(at.storage_mut::<i32>().par_chunks_mut(per * g.o * pooled))
             .zip(x.par_chunks(per * g.image()))
-            .for_each(|(ys, xs)| {
+            .for_each(|((ys, ats), xs)| {
                 let mut cols = vec![0f32; g.k() * g.p()];
                 let mut image = vec![0f32; g.output()];
-                for (y, x) in ys
-                    .chunks_exact_mut(g.o * ph * pw)
-                    .zip(xs.chunks_exact(g.image()))
-                {
+                let images = ys
+                    .chunks_exact_mut(g.o * pooled)
+                    .zip(ats.chunks_exact_mut(g.o * pooled));
+                for ((y, at), x) in images.zip(xs.chunks_exact(g.image())) {
                     g.convolve_image(x, w, bias, &mut cols, &mut image);
-                    let planes = image.chunks_exact(g.p()).zip(y.chunks_exact_mut(ph * pw));
-                    for (plane, y) in planes {
-                        crate::pool::pool_plane(plane, g.ow(), pool, y, None);
+                    let planes = y.chunks_exact_mut(pooled).zip(at.chunks_exact_mut(pooled));
+                    for ((y, at), plane) in planes.zip(image.chunks_exact(g.p())) {
+                        crate::pool::pool_plane(plane, g.ow(), pool, y, Some(at));
                     }
                 }
             });
-        y
+        (y, at)
     }
 
     fn conv_weight_backward(
@@ -426,83 +448,186 @@ impl FusedConv2d for Flex {
         kernel: [usize; 2],
     ) -> (FlexTensor, FlexTensor) {
         let ((x, xs), (grad, gs)) = (f32_values(&x), f32_values(&grad));
-        let o = dims4(&gs)[1];
-        let g = Geometry::new(dims4(&xs), o, kernel);
+        let g = Geometry::new(dims4(&xs), dims4(&gs)[1], kernel);
         assert_eq!(
             dims4(&gs),
-            [g.batch, o, g.oh(), g.ow()],
+            [g.batch, g.o, g.oh(), g.ow()],
             "the output's gradient"
         );
-        let (x, grad) = (slice(&x), slice(&grad));
-        let per = g.images_per_task();
-        // Each task's sums, added in the tasks' order (the same for the same thread count).
-        let parts: Vec<(Vec<f32>, Vec<f32>)> = grad
-            .par_chunks(per * g.output())
-            .zip(x.par_chunks(per * g.image()))
-            .map(|(dys, xs)| {
-                let mut cols = vec![0f32; g.k() * g.p()];
-                // dWᵀ [K, O] = Σ cols_b [K, P] · dy_bᵀ [P, O]: the layout in which gemm reads
-                // the windows as they lie instead of copying each image's 166 k of them into
-                // its own order first (it packs dy_b, a quarter of the size, instead).
-                let (mut dwt, mut db) = (vec![0f32; g.k() * o], vec![0f32; o]);
-                for (dy, x) in dys.chunks_exact(g.output()).zip(xs.chunks_exact(g.image())) {
-                    g.im2col(x, &mut cols);
-                    let cols = Matrix::rows(&cols, g.k(), g.p());
-                    product(&mut dwt, cols, Matrix::rows(dy, o, g.p()).t(), true);
-                    for (db, row) in db.iter_mut().zip(dy.chunks_exact(g.p())) {
-                        *db += lane_sum(row);
-                    }
-                }
-                (dwt, db)
-            })
-            .collect();
-        let (mut dw, mut db) = (new_tensor(&[o, g.c, g.kh, g.kw]), new_tensor(&[o]));
-        let mut dwt = vec![0f32; g.k() * o];
-        for (part_w, part_b) in parts {
-            add(&mut dwt, &part_w);
-            add(db.storage_mut::<f32>(), &part_b);
-        }
-        for (r, row) in dwt.chunks_exact(o).enumerate() {
-            for (oc, v) in row.iter().enumerate() {
-                dw.storage_mut::<f32>()[oc * g.k() + r] = *v;
-            }
-        }
-        (dw, db)
+        weight_backward(g, slice(&x), OutputGrad::Dense(slice(&grad)))
+    }
+
+    fn conv_pooled_weight_backward(
+        x: FlexTensor,
+        grad: FlexTensor,
+        positions: FlexTensor,
+        kernel: [usize; 2],
+    ) -> (FlexTensor, FlexTensor) {
+        let ((x, xs), (grad, gs)) = (f32_values(&x), f32_values(&grad));
+        let positions = positions.to_contiguous();
+        let g = Geometry::new(dims4(&xs), dims4(&gs)[1], kernel);
+        let dy = OutputGrad::pooled(&g, slice(&grad), &gs, &positions);
+        weight_backward(g, slice(&x), dy)
     }
 
     fn conv_input_backward(weight: FlexTensor, grad: FlexTensor) -> FlexTensor {
         let ((weight, ws), (grad, gs)) = (f32_values(&weight), f32_values(&grad));
-        let [o, c, kh, kw] = dims4(&ws);
-        let [batch, go, oh, ow] = dims4(&gs);
-        assert_eq!(
-            go, o,
-            "the output's gradient has the weight's output channels"
-        );
-        let g = Geometry::new([batch, c, oh + kh - 1, ow + kw - 1], o, [kh, kw]);
-        let grad = slice(&grad);
-        let w = Matrix::rows(slice(&weight), o, g.k());
-        let mut dx = new_tensor(&[batch, c, g.h, g.w]);
-        let per = g.images_per_task();
-        dx.storage_mut::<f32>()
-            .par_chunks_mut(per * g.image())
-            .zip(grad.par_chunks(per * g.output()))
-            .for_each(|(dxs, dys)| {
-                let mut cols = vec![0f32; g.k() * g.p()];
-                for (dx, dy) in dxs
-                    .chunks_exact_mut(g.image())
-                    .zip(dys.chunks_exact(g.output()))
-                {
-                    product(&mut cols, w.t(), Matrix::rows(dy, o, g.p()), false);
-                    g.col2im(&cols, dx);
-                }
-            });
-        dx
+        let [_, _, oh, ow] = dims4(&gs);
+        let g = input_geometry(&ws, &gs, [oh, ow]);
+        input_backward(g, slice(&weight), OutputGrad::Dense(slice(&grad)))
+    }
+
+    fn conv_pooled_input_backward(
+        weight: FlexTensor,
+        grad: FlexTensor,
+        positions: FlexTensor,
+        output: [usize; 2],
+    ) -> FlexTensor {
+        let ((weight, ws), (grad, gs)) = (f32_values(&weight), f32_values(&grad));
+        let positions = positions.to_contiguous();
+        let g = input_geometry(&ws, &gs, output);
+        let dy = OutputGrad::pooled(&g, slice(&grad), &gs, &positions);
+        input_backward(g, slice(&weight), dy)
     }
 }
 
-impl<B: Backend + FusedConv2d + FusedMaxPool, C: CheckpointStrategy> FusedConv2d
-    for Autodiff<B, C>
-{
+/// The sizes of the convolution whose weight has shape `ws`, its output's gradient (or its
+/// pool's) shape `gs`, and whose output is `[oh, ow]`.
+fn input_geometry(ws: &[usize], gs: &[usize], [oh, ow]: [usize; 2]) -> Geometry {
+    let [o, c, kh, kw] = dims4(ws);
+    let [batch, go, ..] = dims4(gs);
+    assert_eq!(
+        go, o,
+        "the output's gradient has the weight's output channels"
+    );
+    Geometry::new([batch, c, oh + kh - 1, ow + kw - 1], o, [kh, kw])
+}
+
+/// Where each image's output gradient `[O, P]` comes from.
+#[derive(Clone, Copy)]
+enum OutputGrad<'a> {
+    /// The gradient itself, `[B, O, oh, ow]`.
+    Dense(&'a [f32]),
+    /// A max-pool's gradient `[B, O, ph, pw]` and where each window's largest value lay in its
+    /// plane: the output's gradient is each value put back there, 0 elsewhere.
+    Pooled {
+        grad: &'a [f32],
+        positions: &'a [i32],
+        pooled: usize,
+    },
+}
+
+impl<'a> OutputGrad<'a> {
+    fn pooled(g: &Geometry, grad: &'a [f32], gs: &[usize], positions: &'a FlexTensor) -> Self {
+        let [batch, o, ph, pw] = dims4(gs);
+        assert_eq!([batch, o], [g.batch, g.o], "the pool's gradient");
+        assert!(ph * pw <= g.p(), "windows inside the output");
+        let positions = positions.as_slice::<i32>().expect("i32 positions");
+        assert_eq!(
+            positions.len(),
+            grad.len(),
+            "a position for each pooled value"
+        );
+        Self::Pooled {
+            grad,
+            positions,
+            pooled: ph * pw,
+        }
+    }
+
+    /// Image `b`'s output gradient `[O, P]`, put together in `scratch` if need be.
+    fn image<'s>(&self, g: &Geometry, b: usize, scratch: &'s mut Vec<f32>) -> &'s [f32]
+    where
+        'a: 's,
+    {
+        match *self {
+            Self::Dense(grad) => &grad[b * g.output()..][..g.output()],
+            Self::Pooled {
+                grad,
+                positions,
+                pooled,
+            } => {
+                scratch.clear();
+                scratch.resize(g.output(), 0.0);
+                let from = b * g.o * pooled..(b + 1) * g.o * pooled;
+                let windows = grad[from.clone()].chunks_exact(pooled);
+                let planes = scratch.chunks_exact_mut(g.p());
+                for ((plane, grad), at) in planes
+                    .zip(windows)
+                    .zip(positions[from].chunks_exact(pooled))
+                {
+                    for (&v, &p) in grad.iter().zip(at) {
+                        plane[p as usize] = v;
+                    }
+                }
+                scratch
+            }
+        }
+    }
+}
+
+/// The weight's and the bias's gradients of the convolution `g` of `x`, from each image's output
+/// gradient.
+fn weight_backward(g: Geometry, x: &[f32], dy: OutputGrad) -> (FlexTensor, FlexTensor) {
+    let o = g.o;
+    let per = g.images_per_task();
+    // Each task's sums, added in the tasks' order (the same for the same thread count).
+    let parts: Vec<(Vec<f32>, Vec<f32>)> = x
+        .par_chunks(per * g.image())
+        .enumerate()
+        .map(|(task, xs)| {
+            let (mut cols, mut scratch) = (vec![0f32; g.k() * g.p()], Vec::new());
+            // dWᵀ [K, O] = Σ cols_b [K, P] · dy_bᵀ [P, O]: the layout in which gemm reads the
+            // windows as they lie instead of copying each image's 166 k of them into its own
+            // order first (it packs dy_b, a quarter of the size, instead).
+            let (mut dwt, mut db) = (vec![0f32; g.k() * o], vec![0f32; o]);
+            for (i, x) in xs.chunks_exact(g.image()).enumerate() {
+                let dy = dy.image(&g, task * per + i, &mut scratch);
+                g.im2col(x, &mut cols);
+                let cols = Matrix::rows(&cols, g.k(), g.p());
+                product(&mut dwt, cols, Matrix::rows(dy, o, g.p()).t(), true);
+                for (db, row) in db.iter_mut().zip(dy.chunks_exact(g.p())) {
+                    *db += lane_sum(row);
+                }
+            }
+            (dwt, db)
+        })
+        .collect();
+    let (mut dw, mut db) = (new_tensor(&[o, g.c, g.kh, g.kw]), new_tensor(&[o]));
+    let mut dwt = vec![0f32; g.k() * o];
+    for (part_w, part_b) in parts {
+        add(&mut dwt, &part_w);
+        add(db.storage_mut::<f32>(), &part_b);
+    }
+    for (r, row) in dwt.chunks_exact(o).enumerate() {
+        for (oc, v) in row.iter().enumerate() {
+            dw.storage_mut::<f32>()[oc * g.k() + r] = *v;
+        }
+    }
+    (dw, db)
+}
+
+/// The input's gradient of the convolution `g` with weight `w`, from each image's output
+/// gradient.
+fn input_backward(g: Geometry, w: &[f32], dy: OutputGrad) -> FlexTensor {
+    let w = Matrix::rows(w, g.o, g.k());
+    let mut dx = new_tensor(&[g.batch, g.c, g.h, g.w]);
+    let per = g.images_per_task();
+    dx.storage_mut::<f32>()
+        .par_chunks_mut(per * g.image())
+        .enumerate()
+        .for_each(|(task, dxs)| {
+            let (mut cols, mut scratch) = (vec![0f32; g.k() * g.p()], Vec::new());
+            for (i, dx) in dxs.chunks_exact_mut(g.image()).enumerate() {
+                let dy = dy.image(&g, task * per + i, &mut scratch);
+                product(&mut cols, w.t(), Matrix::rows(dy, g.o, g.p()), false);
+                g.col2im(&cols, dx);
+            }
+        });
+    dx
+}
+
+impl<B: Backend + FusedConv2d, C: CheckpointStrategy> FusedConv2d for Autodiff<B, C> {
     fn conv_forward(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
@@ -580,15 +705,100 @@ impl<B: Backend + FusedConv2d + FusedMaxPool, C: CheckpointStrategy> FusedConv2d
         ))
     }
 
-    /// The two operations it stands for, each with its gradient.
     fn conv_max_pool_forward(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
         pool: usize,
+    ) -> (FloatTensor<Self>, IntTensor<Self>) {
+        #[derive(Debug)]
+        struct Forward;
+
+        impl<B: Backend + FusedConv2d> Backward<B, 3> for Forward {
+            /// The input, the weight, the positions of the windows' largest values, and the
+            /// convolution's output size before the pool.
+            type State = (
+                B::FloatTensorPrimitive,
+                B::FloatTensorPrimitive,
+                B::IntTensorPrimitive,
+                [usize; 2],
+            );
+
+            fn backward(
+                self,
+                ops: Ops<Self::State, 3>,
+                grads: &mut Gradients,
+                _checkpointer: &mut Checkpointer,
+            ) {
+                let [node_x, node_w, node_b] = ops.parents;
+                let grad = grads.consume::<B>(&ops.node);
+                let (x, weight, positions, output) = ops.state;
+                let shape = weight.shape();
+                let kernel = [shape[2], shape[3]];
+                if let Some(node) = node_x {
+                    let dx = B::conv_pooled_input_backward(
+                        weight,
+                        grad.clone(),
+                        positions.clone(),
+                        output,
+                    );
+                    grads.register::<B>(node.id, dx);
+                }
+                if node_w.is_some() || node_b.is_some() {
+                    let (dw, db) = B::conv_pooled_weight_backward(x, grad, positions, kernel);
+                    if let Some(node) = node_w {
+                        grads.register::<B>(node.id, dw);
+                    }
+                    if let Some(node) = node_b {
+                        grads.register::<B>(node.id, db);
+                    }
+                }
+            }
+        }
+
+        let prepared = Forward
+            .prepare::<C>([x.node(), weight.node(), bias.node()])
+            .compute_bound()
+            .stateful();
+        let (x, weight) = (x.into_primitive(), weight.into_primitive());
+        let (xs, ws) = (x.shape(), weight.shape());
+        let output = [xs[2] + 1 - ws[2], xs[3] + 1 - ws[3]];
+        let (y, positions) =
+            B::conv_max_pool_forward(x.clone(), weight.clone(), bias.into_primitive(), pool);
+        let y = match prepared {
+            OpsKind::Tracked(prep) => prep.finish((x, weight, positions.clone(), output), y),
+            OpsKind::UnTracked(prep) => prep.finish(y),
+        };
+        (y, positions)
+    }
+
+    fn conv_pooled_weight_backward(
+        x: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        positions: IntTensor<Self>,
+        kernel: [usize; 2],
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        let (dw, db) = B::conv_pooled_weight_backward(
+            x.into_primitive(),
+            grad.into_primitive(),
+            positions,
+            kernel,
+        );
+        (Self::from_inner(dw), Self::from_inner(db))
+    }
+
+    fn conv_pooled_input_backward(
+        weight: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        positions: IntTensor<Self>,
+        output: [usize; 2],
     ) -> FloatTensor<Self> {
-        let y = Self::conv_forward(x, weight, bias);
-        Self::max_pool_forward(y, pool).0
+        Self::from_inner(B::conv_pooled_input_backward(
+            weight.into_primitive(),
+            grad.into_primitive(),
+            positions,
+            output,
+        ))
     }
 }
 
@@ -659,14 +869,18 @@ mod tests {
         }
     }
 
-    /// The one-pass convolution and max-pool of evaluation is the fused convolution, then the
-    /// fused pool, to the bit (the same products in the same order), with windows of 2 and 3
-    /// that do not divide the output; under autodiff it is those two operations, gradients
-    /// included.
+    /// The one-pass convolution and max-pool is the fused convolution, then the fused pool, to
+    /// the bit (the same products in the same order), forward and backward (the gradients of
+    /// the input, the weight and the bias), with windows of 2 and 3 that do not divide the
+    /// output, on 5 images split over 4 threads; and without autodiff.
     #[test]
     fn the_pooled_convolution_is_the_convolution_then_the_pool() {
         use burn::nn::pool::MaxPool2dConfig;
-        for device in [Device::flex(), Device::flex().autodiff()] {
+        let threads = rayon::ThreadPoolBuilder::new()
+            .num_threads(4)
+            .build()
+            .unwrap();
+        for device in [Device::flex().autodiff(), Device::flex()] {
             let conv = Conv2d {
                 weight: burn::module::Param::from_tensor(tensor([4, 3, 3, 3], 1, &device)),
                 bias: Some(burn::module::Param::from_tensor(tensor([4], 2, &device))),
@@ -676,19 +890,40 @@ mod tests {
                 groups: 1,
                 padding: PaddingConfig2d::Valid,
             };
-            let x = tensor([5, 3, 11, 10], 3, &device);
             for size in [2, 3] {
                 let pool = MaxPool2dConfig::new([size, size]).init();
-                let apart = crate::pool::forward(&pool, forward(&conv, x.clone()));
-                let together = forward_max_pooled(&conv, x.clone(), size);
-                assert_eq!(together.dims(), [5, 4, 9 / size, 8 / size]);
-                assert_eq!(values(together.clone()), values(apart), "size {size}");
-                if device.is_autodiff() {
-                    let grads = together.sum().backward();
-                    assert!(
-                        conv.weight.val().grad(&grads).is_some(),
-                        "a weight gradient"
-                    );
+                let run = |together: bool| {
+                    let x = tensor([5, 3, 11, 10], 3, &device);
+                    let x = if device.is_autodiff() {
+                        x.require_grad()
+                    } else {
+                        x
+                    };
+                    let y = threads.install(|| {
+                        if together {
+                            forward_max_pooled(&conv, x.clone(), size)
+                        } else {
+                            crate::pool::forward(&pool, forward(&conv, x.clone()))
+                        }
+                    });
+                    assert_eq!(y.dims(), [5, 4, 9 / size, 8 / size]);
+                    let mut out = vec![values(y.clone())];
+                    if device.is_autodiff() {
+                        let weights = tensor(y.dims(), 4, &device);
+                        let grads = threads.install(|| (y * weights).sum().backward());
+                        let bias = conv.bias.as_ref().unwrap().val();
+                        out.push(values(x.grad(&grads).unwrap()));
+                        out.push(values(conv.weight.val().grad(&grads).unwrap()));
+                        out.push(values(bias.grad(&grads).unwrap()));
+                    }
+                    out
+                };
+                let (together, apart) = (run(true), run(false));
+                for (what, (t, a)) in ["y", "dx", "dW", "db"]
+                    .iter()
+                    .zip(together.iter().zip(&apart))
+                {
+                    assert_eq!(t, a, "size {size}, {what}");
                 }
             }
         }
