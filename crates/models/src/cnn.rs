@@ -147,9 +147,10 @@ impl Cnn {
         self.forward_as(images, Convolution::Fastest)
     }
 
-    /// [`Self::forward_images`] with every convolution as burn's `Conv2d` computes it: one
-    /// operation a layer, the graph ONNX export traces (its exporter records every slice's
-    /// bounds, so the windows of [`Convolution::Fastest`] would fix the batch size).
+    /// [`Self::forward_images`] with every convolution and max-pool as burn's `Conv2d` and
+    /// `MaxPool2d` compute them: one burn operation a layer, the graph ONNX export traces (its
+    /// exporter records every slice's bounds, so the first layer's window product would fix the
+    /// batch size, and it has no entry for the fused Flex operations).
     pub fn forward_layers(&self, images: Tensor<4>) -> Tensor<2> {
         self.forward_as(images, Convolution::Layer)
     }

@@ -1,22 +1,27 @@
-//! A convolution (stride 1, no dilation, one group, with a bias) as one operation each way on
-//! Flex, through burn's backend extension, with its own backward pass under autodiff.
+//! A convolution (stride 1, no dilation, one group, with a bias), and a convolution with its
+//! max-pool, as one operation each way on Flex, through burn's backend extension, with their own
+//! backward passes under autodiff.
 //!
 //! burn's `Conv2d` on Flex computes the forward pass as an im2col product, but its two
 //! gradients come from burn's generic formulas: the weight gradient as a convolution with the
 //! batch as channels and the output as the kernel, the input gradient as a transposed
-//! convolution. For the course CNN's second layer (batch 64, 32 → 64 channels, 3×3 over 26×26)
+//! convolution. For the course CNN (batch 64; its second layer 32 → 64 channels, 3×3 over 26×26)
 //! that made a training step 93 ms, 38 forward and 53 backward (`examples/step_profile`), where
-//! its three products are 4.1 GFLOP, about 20 ms at the GEMM rate `mnist bench` measures.
+//! its products are 4.6 GFLOP, about 23 ms at the GEMM rate `mnist bench` measures.
 //!
 //! Here each image `b` is one product each way, every one a single `gemm` call on one thread,
 //! the batch split across the pool's threads:
 //! - forward: `y_b [O, P] = W [O, K] · cols_b [K, P] + bias`, where `cols_b` is the image's
 //!   windows (im2col: row `(c, i, j)`, column `(oy, ox)`, `K = C·kh·kw`, `P = oh·ow`), and `y_b`
 //!   is the image's slice of the NCHW output, written in place;
-//! - weight gradient: `dW += dy_b [O, P] · cols_bᵀ [P, K]` (the windows rebuilt, not kept:
-//!   42 MB a batch at the course's shapes), `db += Σ_p dy_b`;
+//! - weight gradient: `dWᵀ [K, O] += cols_b [K, P] · dy_bᵀ [P, O]` (the windows rebuilt, not
+//!   kept: 42 MB a batch at the course's shapes), `db += Σ_p dy_b`;
 //! - input gradient: `dcols_b [K, P] = Wᵀ [K, O] · dy_b [O, P]`, each window's column added
 //!   back where it was read from (col2im).
+//!
+//! With a max-pool after it ([`forward_max_pooled`]), each image's `y_b` is pooled while it is in
+//! cache, and backward the pool's gradient is put back into that image's `dy_b` (a scratch
+//! buffer), so neither the convolution's output nor its gradient is ever made whole.
 //!
 //! Only f32 on Flex ([`takes`]); the caller pads. Elsewhere burn's `Conv2d` runs.
 

@@ -181,7 +181,7 @@ impl<B: Backend + FusedActivation, C: CheckpointStrategy> FusedActivation for Au
 /// The mean cross-entropy of a batch's logits as one operation, and its gradient.
 #[backend_extension(Flex, Autodiff)]
 pub trait FusedCrossEntropy: Backend {
-    /// The mean over the batch of −log softmax(z)[y]: `[1]`, of logits `[batch, 10]` (f32) and
+    /// The mean over the batch of `−log softmax(z)[y]`: `[1]`, of logits `[batch, 10]` (f32) and
     /// classes `[batch]` (i32 or i64).
     fn cross_entropy_forward(
         logits: FloatTensor<Self>,

@@ -1,4 +1,4 @@
-//! The pure side of the gradient check, beside the hand gradient it checks ([`crate::linear`]):
+//! The pure side of the gradient check, beside the hand gradient it checks (`linear.rs`, [`crate::hand_gradient`]):
 //! the mean cross-entropy of the linear classifier and its central finite differences, in f64,
 //! with no tensor library involved. The check itself (these and burn's autodiff against the
 //! hand gradient) is `mnist_trainer::gradcheck`'s.
@@ -24,7 +24,7 @@ pub fn loss_from_logits(logits: &[f64], labels: &[u8]) -> f64 {
 }
 
 /// Central finite differences of the mean cross-entropy with respect to all 7,850 weights, in f64.
-/// Changing W[i][k] by ±h moves only logit k of each image, by ±h·xᵢ (x₀ = 1), so each of the
+/// Changing `W[i][k]` by ±h moves only logit k of each image, by ±h·xᵢ (x₀ = 1), so each of the
 /// 15,700 loss evaluations reuses the base logits instead of redoing the product.
 pub fn finite_differences(w: &[f32], x: &[f32], labels: &[u8]) -> Vec<f64> {
     let batch = labels.len();
