@@ -1,7 +1,7 @@
 //! The pure side of the gradient check, beside the hand gradient it checks (`linear.rs`,
-//! [`crate::hand_gradient`]): the mean cross-entropy of the linear classifier and its central finite differences, in f64,
-//! with no tensor library involved. The check itself (these and burn's autodiff against the
-//! hand gradient) is `mnist_trainer::gradcheck`'s.
+//! [`crate::hand_gradient`]): the mean cross-entropy of the linear classifier and its central
+//! finite differences, in f64, with no tensor library involved. The check itself (these and
+//! burn's autodiff against the hand gradient) is `mnist_trainer::gradcheck`'s.
 
 use mnist_data::{IMAGE_PIXELS, NUM_CLASSES};
 
