@@ -229,9 +229,6 @@ impl ConvBlock {
     /// 80-97 ms for the CNN's second layer), so such layers keep `Conv2d`.
     fn convolve(&self, x: Tensor<4>, form: Convolution, pool: Option<&MaxPool2d>) -> Tensor<4> {
         let pooled = |y: Tensor<4>| match pool {
-            Some(p) if form == Convolution::Fastest && crate::pool::takes(p, &y) => {
-                crate::pool::forward(p, y)
-            }
             Some(p) => p.forward(y),
             None => y,
         };

@@ -65,7 +65,7 @@ pub trait FusedConv2d: Backend {
     /// [`Self::conv_forward`] max-pooled over `pool × pool` windows at stride `pool`
     /// (`[B, O, oh / pool, ow / pool]`), each image's convolution pooled as soon as it is
     /// computed, so the convolution's whole output is never made; and where each window's
-    /// largest value lies in its plane of that output (i32, as [`crate::pool`]'s).
+    /// largest value lies in its plane of that output (i32, from [`crate::pool::pool_plane`]).
     fn conv_max_pool_forward(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
@@ -440,7 +440,7 @@ impl FusedConv2d for Flex {
                     g.convolve_image(x, w, bias, &mut cols, &mut image);
                     let planes = y.chunks_exact_mut(pooled).zip(at.chunks_exact_mut(pooled));
                     for ((y, at), plane) in planes.zip(image.chunks_exact(g.p())) {
-                        crate::pool::pool_plane(plane, g.ow(), pool, y, Some(at));
+                        crate::pool::pool_plane(plane, g.ow(), pool, y, at);
                     }
                 }
             });
@@ -874,8 +874,8 @@ mod tests {
         }
     }
 
-    /// The one-pass convolution and max-pool is the fused convolution, then the fused pool, to
-    /// the bit (the same products in the same order), forward and backward (the gradients of
+    /// The one-pass convolution and max-pool is the fused convolution, then burn's `MaxPool2d`,
+    /// to the bit (the same products in the same order), forward and backward (the gradients of
     /// the input, the weight and the bias), with windows of 2 and 3 that do not divide the
     /// output, on 5 images split over 4 threads; and without autodiff.
     #[test]
@@ -908,7 +908,7 @@ mod tests {
                         if together {
                             forward_max_pooled(&conv, x.clone(), size)
                         } else {
-                            crate::pool::forward(&pool, forward(&conv, x.clone()))
+                            pool.forward(forward(&conv, x.clone()))
                         }
                     });
                     assert_eq!(y.dims(), [5, 4, 9 / size, 8 / size]);
