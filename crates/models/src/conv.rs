@@ -26,6 +26,7 @@
 //! Only f32 on Flex ([`takes`]); the caller pads. Elsewhere burn's `Conv2d` runs.
 
 use burn::backend::TensorMetadata;
+use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
@@ -632,6 +633,35 @@ fn input_backward(g: Geometry, w: &[f32], dy: OutputGrad) -> FlexTensor {
     dx
 }
 
+/// `[kh, kw]` of a weight `[O, C, kh, kw]`.
+fn kernel_of<B: Backend>(weight: &B::FloatTensorPrimitive) -> [usize; 2] {
+    let shape = weight.shape();
+    [shape[2], shape[3]]
+}
+
+/// A convolution's gradients, from its output's gradient `grad`, registered with those of its
+/// parents (input, weight, bias) that ask for one: the input's from `dx`, the weight's and the
+/// bias's from `dw_db` (one pass gives both), each computed only when asked for.
+fn register_gradients<B: Backend>(
+    grads: &mut Gradients,
+    [x, w, b]: [Option<NodeId>; 3],
+    grad: B::FloatTensorPrimitive,
+    dx: impl FnOnce(B::FloatTensorPrimitive) -> B::FloatTensorPrimitive,
+    dw_db: impl FnOnce(B::FloatTensorPrimitive) -> (B::FloatTensorPrimitive, B::FloatTensorPrimitive),
+) {
+    if let Some(x) = x {
+        grads.register::<B>(x, dx(grad.clone()));
+    }
+    if w.is_some() || b.is_some() {
+        let (dw, db) = dw_db(grad);
+        for (node, grad) in [(w, dw), (b, db)] {
+            if let Some(node) = node {
+                grads.register::<B>(node, grad);
+            }
+        }
+    }
+}
+
 impl<B: Backend + FusedConv2d, C: CheckpointStrategy> FusedConv2d for Autodiff<B, C> {
     fn conv_forward(
         x: FloatTensor<Self>,
@@ -651,24 +681,16 @@ impl<B: Backend + FusedConv2d, C: CheckpointStrategy> FusedConv2d for Autodiff<B
                 grads: &mut Gradients,
                 _checkpointer: &mut Checkpointer,
             ) {
-                let [node_x, node_w, node_b] = ops.parents;
                 let grad = grads.consume::<B>(&ops.node);
                 let (x, weight) = ops.state;
-                let shape = weight.shape();
-                let kernel = [shape[2], shape[3]];
-                if let Some(node) = node_x {
-                    let dx = B::conv_input_backward(weight, grad.clone());
-                    grads.register::<B>(node.id, dx);
-                }
-                if node_w.is_some() || node_b.is_some() {
-                    let (dw, db) = B::conv_weight_backward(x, grad, kernel);
-                    if let Some(node) = node_w {
-                        grads.register::<B>(node.id, dw);
-                    }
-                    if let Some(node) = node_b {
-                        grads.register::<B>(node.id, db);
-                    }
-                }
+                let kernel = kernel_of::<B>(&weight);
+                register_gradients::<B>(
+                    grads,
+                    ops.parents.map(|node| node.map(|node| node.id)),
+                    grad,
+                    |grad| B::conv_input_backward(weight, grad),
+                    |grad| B::conv_weight_backward(x, grad, kernel),
+                );
             }
         }
 
@@ -735,29 +757,17 @@ impl<B: Backend + FusedConv2d, C: CheckpointStrategy> FusedConv2d for Autodiff<B
                 grads: &mut Gradients,
                 _checkpointer: &mut Checkpointer,
             ) {
-                let [node_x, node_w, node_b] = ops.parents;
-                let grad = grads.consume::<B>(&ops.node);
                 let (x, weight, positions, output) = ops.state;
-                let shape = weight.shape();
-                let kernel = [shape[2], shape[3]];
-                if let Some(node) = node_x {
-                    let dx = B::conv_pooled_input_backward(
-                        weight,
-                        grad.clone(),
-                        positions.clone(),
-                        output,
-                    );
-                    grads.register::<B>(node.id, dx);
-                }
-                if node_w.is_some() || node_b.is_some() {
-                    let (dw, db) = B::conv_pooled_weight_backward(x, grad, positions, kernel);
-                    if let Some(node) = node_w {
-                        grads.register::<B>(node.id, dw);
-                    }
-                    if let Some(node) = node_b {
-                        grads.register::<B>(node.id, db);
-                    }
-                }
+                let kernel = kernel_of::<B>(&weight);
+                let at = positions.clone();
+                let grad = grads.consume::<B>(&ops.node);
+                register_gradients::<B>(
+                    grads,
+                    ops.parents.map(|node| node.map(|node| node.id)),
+                    grad,
+                    |grad| B::conv_pooled_input_backward(weight, grad, at, output),
+                    |grad| B::conv_pooled_weight_backward(x, grad, positions, kernel),
+                );
             }
         }
 
